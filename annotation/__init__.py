@@ -1,0 +1,1 @@
+"""Streamlit apps: the volunteer flow, the labeling tool, the researcher pages."""

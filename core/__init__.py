@@ -1,0 +1,1 @@
+"""Domain logic with no UI: storage, catalog, video, faces, features, labels, splits."""

@@ -1,0 +1,1 @@
+"""The demo catalog and generators of demo/test media (user data lives under the data home)."""

@@ -1,0 +1,1 @@
+"""PyTorch models, checkpoints, training and evaluation loops."""

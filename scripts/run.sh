@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up (if needed), initialise the data home with the demo catalog, and start the product:
+# the Streamlit collection/labeling app (and the Gradio demo once it exists). Ctrl-C stops all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+export IPE_HOME="${IPE_HOME:-$PWD/var}"
+export GRADIO_ANALYTICS_ENABLED=False
+HOST="${IPE_HOST:-127.0.0.1}"
+ST_PORT="${IPE_STREAMLIT_PORT:-8501}"
+GR_PORT="${IPE_GRADIO_PORT:-7860}"
+PY=.venv/bin/python
+
+"$PY" -m app init
+
+# Researcher pages need a password: take $IPE_RESEARCHER_PASSWORD, else make one once and
+# keep it (readable by this user only) in the data home.
+if [ -z "${IPE_RESEARCHER_PASSWORD:-}" ]; then
+  pw_file="$IPE_HOME/researcher-password"
+  if [ ! -s "$pw_file" ]; then
+    (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(12))' > "$pw_file")
+  fi
+  IPE_RESEARCHER_PASSWORD="$(cat "$pw_file")"
+  export IPE_RESEARCHER_PASSWORD
+  echo "researcher password: stored in $pw_file"
+fi
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
+
+"$PY" -m streamlit run annotation/home.py \
+  --server.headless true --server.address "$HOST" --server.port "$ST_PORT" \
+  --browser.gatherUsageStats false --server.fileWatcherType none &
+pids+=($!)
+
+if [ -f app/demo.py ]; then
+  "$PY" -m app.demo --host "$HOST" --port "$GR_PORT" &
+  pids+=($!)
+fi
+
+sleep 3
+echo
+echo "  collection app (volunteers, labelers, researchers): http://$HOST:$ST_PORT"
+[ -f app/demo.py ] && echo "  model demo (Gradio):                              http://$HOST:$GR_PORT"
+echo "  data home: $IPE_HOME   (Ctrl-C to stop)"
+wait

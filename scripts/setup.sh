@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up everything the kit needs on a fresh Debian machine: system packages, a virtual
+# environment in .venv and the pinned Python packages. Safe to run again: each step is
+# skipped when it is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${IPE_VENV:-.venv}"
+SYSTEM_PACKAGES=(chromium ffmpeg dataset-fashion-mnist iproute2 util-linux)
+
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "==> installing system packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating virtual environment in $VENV"
+  python3 -m venv "$VENV"
+fi
+
+stamp="$VENV/.ipe-requirements.sha256"
+want=$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> installing Python packages (first run: several minutes; torch is large)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -r requirements.txt
+  # These declare dependencies that would pull a second OpenCV build, TensorFlow or an old
+  # torch; what they really need is already in requirements.txt.
+  "$VENV/bin/python" -m pip install -q --no-deps -r requirements-nodeps.txt
+  echo "$want" > "$stamp"
+fi
+echo "==> setup done ($VENV)"
