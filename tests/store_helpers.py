@@ -1,0 +1,60 @@
+"""Shared builders for store tests: a tiny real catalog, volunteers, fake recordings."""
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from pathlib import Path
+
+from PIL import Image
+
+from core.catalog import import_catalog
+from core.store import Store, utcnow
+
+CONSENT = {"version": "test-1", "recording": True, "training": True, "publication": False}
+
+
+def write_catalog(folder: Path, n_tops: int = 3, n_bottoms: int = 3, outfits: list[tuple[str, str]] | None = None) -> Path:
+    """A small catalog folder with real PNG files of distinct colours."""
+    (folder / "tops").mkdir(parents=True, exist_ok=True)
+    (folder / "bottoms").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for kind, n in (("top", n_tops), ("bottom", n_bottoms)):
+        for i in range(n):
+            item_id = f"{kind[0]}{i}"
+            path = f"{kind}s/{item_id}.png"
+            colour = (40 * i + 10, 200 if kind == "top" else 20, 90)
+            Image.new("RGB", (32, 32), colour).save(folder / path)
+            rows.append({"item_id": item_id, "kind": kind, "path": path, "color": str(colour)})
+    with open(folder / "items.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["item_id", "kind", "path", "color"])
+        writer.writeheader()
+        writer.writerows(rows)
+    pairs = outfits if outfits is not None else [(f"t{i}", f"b{j}") for i in range(n_tops) for j in range(n_bottoms)]
+    with open(folder / "outfits.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["outfit_id", "top_id", "bottom_id"])
+        for k, (top, bottom) in enumerate(pairs):
+            writer.writerow([f"o{k}", top, bottom])
+    return folder
+
+
+def store_with_catalog(home, tmp_path: Path) -> Store:
+    store = Store.open(home)
+    import_catalog(store, write_catalog(tmp_path / "cat"))
+    return store
+
+
+def fake_recording(store: Store, payload: bytes = b"\x00video-bytes") -> Path:
+    temp = store.new_video_tempfile()
+    temp.write_bytes(payload)
+    return temp
+
+
+def commit_view(store: Store, session_id: str, outfit_id: str, position: int, rating: int = 70, payload: bytes | None = None) -> dict:
+    shown = utcnow()
+    return store.commit_recording(
+        session_id=session_id, outfit_id=outfit_id, position=position,
+        temp_video=fake_recording(store, payload or f"video {session_id} {position}".encode()),
+        rating=rating, status="ok", shown_at=shown, rated_at=shown + timedelta(seconds=3),
+        video_meta={"frames": 300, "fps": 30.0, "duration_s": 10.0, "width": 640, "height": 480},
+    )

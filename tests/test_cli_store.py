@@ -1,0 +1,64 @@
+"""The store commands, run as a newcomer would: `python -m app ...` in a subprocess."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from core.store import Store
+from tests.conftest import REPO
+from tests.store_helpers import CONSENT, commit_view, write_catalog
+
+
+def app(home, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_init_loads_demo_once_and_stats_reads_it(home) -> None:
+    first = app(home, "init")
+    assert first.returncode == 0, first.stderr
+    assert "demo catalog: 64 items and 64 outfits" in first.stdout
+    second = app(home, "init")
+    assert second.returncode == 0 and "catalog: 64 items, 64 outfits" in second.stdout
+    stats = json.loads(app(home, "stats", "--json").stdout)
+    assert stats["items"] == 64 and stats["outfits"] == 64 and stats["volunteers"] == 0
+
+
+def test_import_catalog_errors_are_clear_and_exit_1(home, tmp_path) -> None:
+    app(home, "init", "--no-demo")
+    bad = write_catalog(tmp_path / "bad")
+    (bad / "tops" / "t0.png").write_text("not an image")
+    result = app(home, "import-catalog", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: catalog") and "not a readable image" in result.stderr
+    assert "Traceback" not in result.stderr
+    ok = app(home, "import-catalog", str(write_catalog(tmp_path / "good")))
+    assert ok.returncode == 0 and "6 items added" in ok.stdout
+
+
+def test_split_export_import_commands(home, tmp_path) -> None:
+    app(home, "init", "--no-demo")
+    with Store.open(home) as store:
+        from core.catalog import import_catalog
+        import_catalog(store, write_catalog(tmp_path / "cat"))
+        for g in ("female", "male", "female", "male", "male"):
+            vol = store.add_volunteer(age_band="18-24", gender=g, consent=CONSENT)
+            sid = store.start_session(vol["volunteer_id"])
+            commit_view(store, sid, "o0", 0)
+    split = app(home, "split", "--name", "main", "--seed", "1")
+    assert split.returncode == 0 and "split 'main'" in split.stdout, split.stderr
+    out = tmp_path / "exp"
+    exported = app(home, "export", str(out))
+    assert exported.returncode == 0, exported.stderr
+    other = home.root.parent / "other"
+    imported = subprocess.run([sys.executable, "-m", "app", "--home", str(other), "import", str(out)], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0 and "view 5" in imported.stdout, imported.stderr
+
+
+def test_locked_store_message_from_the_cli(home) -> None:
+    app(home, "init", "--no-demo")
+    with Store.open(home):
+        result = app(home, "import-catalog", "/nonexistent")
+    assert result.returncode == 1 and "another process" in result.stderr

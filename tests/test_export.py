@@ -1,0 +1,65 @@
+"""Export to Parquet + files + manifest; importing into an empty store gives the same rows."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.errors import StoreError
+from core.export import TABLES, export_dataset, import_dataset, table_digest, verify_export
+from core.paths import DataHome
+from core.splits import make_volunteer_split, roster_from_store, save_split
+from core.store import Store
+from tests.store_helpers import CONSENT, commit_view, store_with_catalog
+
+
+def _populate(store: Store) -> None:
+    for g in ("female", "male", "prefer not to say"):
+        vol = store.add_volunteer(age_band="25-34", gender=g, extra={"k": g}, consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"], plan=["o0", "o1"])
+        commit_view(store, sid, "o0", 0, rating=10)
+        commit_view(store, sid, "o1", 1, rating=90)
+        store.finish_session(sid)
+    lab = store.add_labeler("anna")
+    store.add_image_label(labeler_id=lab, image_path="a.png", image_sha256="x", answer="preferred", response_ms=700)
+    save_split(store, "s", make_volunteer_split(roster_from_store(store), seed=0, test_fraction=0.34), seed=0)
+
+
+def test_export_import_round_trip(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        _populate(store)
+        out = export_dataset(store, tmp_path / "export", progress=False)
+        digests = {t: table_digest(store, t) for t in TABLES}
+    manifest = verify_export(out)
+    assert manifest["tables"]["view"]["rows"] == 6 and len(manifest["files"]) == 6 + 6
+    other = DataHome.resolve(tmp_path / "other").ensure()
+    with Store.open(other) as store:
+        counts = import_dataset(store, out, progress=False)
+        assert counts["view"] == 6
+        assert {t: table_digest(store, t) for t in TABLES} == digests
+        for view in store.list_views():
+            assert (other.root / view["video_path"]).is_file()
+        assert store.sweep()["orphan_files"] == []
+        with pytest.raises(StoreError, match="empty store"):
+            import_dataset(store, out, progress=False)
+
+
+def test_damaged_export_is_refused_before_anything_is_written(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        _populate(store)
+        out = export_dataset(store, tmp_path / "export", progress=False)
+        with pytest.raises(StoreError, match="already exists"):
+            export_dataset(store, out, progress=False)
+    video = next((out / "videos").rglob("*.mp4"))
+    video.write_bytes(b"tampered")
+    other = DataHome.resolve(tmp_path / "other").ensure()
+    with Store.open(other) as store:
+        with pytest.raises(StoreError, match="damaged"):
+            import_dataset(store, out, progress=False)
+        assert store.count("item") == 0
+    assert not any((other.root / "videos").rglob("*.mp4"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"]["../../etc/passwd"] = "0"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="outside the export"):
+        verify_export(out)

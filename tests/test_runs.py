@@ -1,0 +1,42 @@
+"""Run discovery reads checkpoint folders written by models/checkpoint.py, torch-free."""
+from __future__ import annotations
+
+import json
+import time
+
+import torch
+
+from core.runs import describe_run, discover_runs
+from models.checkpoint import save_checkpoint
+
+
+def test_discovers_runs_with_their_checkpoints_and_metrics(tmp_path) -> None:
+    runs = tmp_path / "runs"
+    old = runs / "plm-ipe-1"
+    save_checkpoint(old / "pbe", {"w": torch.zeros(2)}, {"metrics": {"accuracy": 0.5}}, kind="pbe")
+    save_checkpoint(old / "lbe", {"w": torch.ones(2)}, {}, kind="lbe")
+    (old / "metrics.json").write_text(json.dumps({"accuracy": 0.61}))
+    time.sleep(0.01)
+    new = runs / "pref-anna"
+    save_checkpoint(new, {"w": torch.ones(1)}, {"metrics": {"accuracy": 0.8}}, kind="preference-cnn")
+    (runs / "empty").mkdir()
+
+    found = discover_runs(runs)
+    by_id = {run.run_id: run for run in found}
+    assert set(by_id) == {"plm-ipe-1", "pref-anna", "empty"}
+    assert by_id["plm-ipe-1"].kinds == ("lbe", "pbe")
+    assert by_id["plm-ipe-1"].metrics == {"accuracy": 0.61}
+    assert by_id["plm-ipe-1"].checkpoint("pb").path.name == "pbe"
+    assert by_id["pref-anna"].metrics == {"accuracy": 0.8}  # from the single checkpoint's config
+    assert by_id["empty"].problem and "no checkpoint" in by_id["empty"].problem
+    assert found[0].run_id in {"empty", "pref-anna"}  # newest first
+
+
+def test_broken_json_and_missing_folders_do_not_raise(tmp_path) -> None:
+    assert discover_runs(tmp_path / "absent") == []
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    info = describe_run(bad)
+    assert info.checkpoints == () and info.problem
+    assert describe_run(tmp_path / "nope").problem.endswith("is not a folder")

@@ -1,0 +1,68 @@
+"""The PLM-IPE §4.1 split on a roster shaped like the paper's."""
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from core.errors import StoreError
+from core.splits import RosterEntry, load_split, make_volunteer_split, save_split
+from core.store import Store
+from core.labels import LabelThresholds, score_to_class
+
+
+def paper_like_roster(seed: int = 1) -> list[RosterEntry]:
+    """120 volunteers, 70 male / 50 female, about a third with 2-4 sessions."""
+    rng = random.Random(seed)
+    roster = []
+    for i in range(120):
+        gender = "male" if i < 70 else "female"
+        sessions = 1 if rng.random() < 0.65 else rng.randint(2, 4)
+        roster.append(RosterEntry(f"v{i:03d}", gender, sessions))
+    return roster
+
+
+def test_split_rules_hold() -> None:
+    roster = paper_like_roster()
+    split = make_volunteer_split(roster, test_fraction=0.2, seed=7)
+    assert set(split) == {e.volunteer_id for e in roster}  # every volunteer in exactly one fold
+    test = [e for e in roster if split[e.volunteer_id] == "test"]
+    assert len(test) == 24  # 8:2 by volunteers
+    assert all(e.sessions == 1 for e in test)
+    genders = Counter(e.gender for e in test)
+    assert abs(genders["male"] - genders["female"]) <= 1
+    assert make_volunteer_split(roster, seed=7) == split
+    assert make_volunteer_split(roster, seed=8) != split
+
+
+def test_balance_is_as_good_as_the_roster_allows() -> None:
+    roster = [RosterEntry(f"m{i}", "male", 1) for i in range(20)] + [
+        RosterEntry(f"f{i}", "female", 1) for i in range(3)] + [RosterEntry(f"f{i+3}", "female", 2) for i in range(7)]
+    split = make_volunteer_split(roster, test_fraction=0.3, seed=0)  # 9 test volunteers, only 3 eligible women
+    test = Counter(e.gender for e in roster if split[e.volunteer_id] == "test")
+    assert test == {"female": 3, "male": 6}
+
+
+def test_split_is_stored_and_reloaded(home) -> None:
+    roster = paper_like_roster()
+    split = make_volunteer_split(roster, seed=3)
+    with Store.open(home) as store:
+        save_split(store, "paper", split, seed=3)
+        save_split(store, "paper", split, seed=3)  # same content: fine
+        assert load_split(store, "paper") == split
+        with pytest.raises(StoreError, match="different split"):
+            save_split(store, "paper", make_volunteer_split(roster, seed=4), seed=4)
+
+
+@pytest.mark.parametrize("score, cls", [(0, 0), (40, 0), (41, 1), (59, 1), (60, 2), (100, 2)])
+def test_default_thresholds(score, cls) -> None:
+    assert score_to_class(score) == cls
+
+
+def test_thresholds_are_configurable_and_checked() -> None:
+    assert score_to_class(45, LabelThresholds(negative_max=50, positive_min=51)) == 0
+    with pytest.raises(ValueError):
+        LabelThresholds(negative_max=70, positive_min=60)
+    with pytest.raises(ValueError):
+        score_to_class(101)

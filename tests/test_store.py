@@ -1,0 +1,279 @@
+"""The DuckDB store on real files: migrations, round trips, concurrency, crashes, locking."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from core.errors import StoreError, StoreLockedError
+from core.migrations import LATEST
+from core.store import Store, utcnow
+from tests.conftest import REPO
+from tests.store_helpers import CONSENT, commit_view, fake_recording, store_with_catalog
+
+
+def test_migrations_from_empty_and_reopen(home) -> None:
+    with Store.open(home) as store:
+        assert store.schema_version == LATEST
+        assert store.count("volunteer") == 0
+    with Store.open(home) as store:  # reopening applies nothing twice
+        assert store.schema_version == LATEST
+    with Store.open(home, read_only=True) as store:
+        assert store.count("item") == 0
+        with pytest.raises(StoreError, match="read-only"):
+            store.add_labeler("x")
+
+
+def test_read_only_open_of_missing_store_says_to_init(home) -> None:
+    with pytest.raises(StoreError, match="app init"):
+        Store.open(home, read_only=True)
+
+
+def test_repository_round_trips(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        items = store.list_items()
+        assert {i["kind"] for i in items} == {"top", "bottom"} and len(items) == 6
+        assert all(os.path.isfile(i["path"]) for i in items)
+        assert store.list_items("top")[0]["attributes"]["color"]
+        outfits = store.list_outfits()
+        assert len(outfits) == 9 and os.path.isfile(outfits[0]["top_path"])
+
+        vol = store.add_volunteer(age_band="25-34", gender="female", extra={"country": "IT"}, consent=CONSENT)
+        assert vol["volunteer_id"].startswith("v-") and len(vol["withdrawal_code"]) == 14
+        assert vol["consent_version"] == "test-1" and vol["consent_training"] is True
+        assert store.find_volunteer(vol["withdrawal_code"].lower())["volunteer_id"] == vol["volunteer_id"]
+        assert store.get_volunteer(vol["volunteer_id"])["extra"] == {"country": "IT"}
+
+        sid = store.start_session(vol["volunteer_id"], device_info={"ua": "test"}, plan=["o0", "o1"])
+        assert store.get_session(sid)["plan"] == ["o0", "o1"]
+        view = commit_view(store, sid, "o0", 0, rating=85)
+        assert view["status"] == "ok" and view["rating"] == 85 and view["frames"] == 300
+        assert (store.home.root / view["video_path"]).is_file()
+        assert view["lead_time_s"] == pytest.approx(3.0)
+        skipped = store.commit_recording(
+            session_id=sid, outfit_id="o1", position=1, temp_video=None, rating=None, status="skipped", shown_at=utcnow()
+        )
+        assert skipped["video_path"] is None
+        assert [v["position"] for v in store.views_for_session(sid)] == [0, 1]
+        assert store.outfits_seen_by(vol["volunteer_id"]) == {"o0", "o1"}
+        assert store.outfit_coverage()["o0"] == 1 and store.outfit_coverage()["o2"] == 0
+        store.finish_session(sid, stopped_early=True)
+        assert store.get_session(sid)["stopped_early"] is True
+
+        lab = store.add_labeler("anna")
+        assert store.add_labeler("anna") == lab
+        label = store.add_image_label(
+            labeler_id=lab, image_path="x.png", image_sha256="ab", answer="preferred", response_ms=640,
+            region_xy=(0.2, 0.7), is_gold=False, slow=False,
+        )
+        assert store.list_image_labels(lab)[0]["region_xy"] == (0.2, 0.7)
+        store.undo_image_label(label)
+        assert store.list_image_labels(lab) == []
+        assert len(store.list_image_labels(lab, include_undone=True)) == 1
+
+        store.put_feature_cache(video_sha256="h", extractor="flow", version="1", path="features/h.npz", meta={"n": 1})
+        assert store.get_feature_cache("h", "flow", "1")["meta"] == {"n": 1}
+        assert store.get_feature_cache("h", "flow", "2") is None
+        run = store.add_model_run(kind="plm-ipe", config={"a": 1}, metrics={"acc": 0.5}, checkpoint_path="runs/x")
+        assert store.list_model_runs("plm-ipe")[0]["run_id"] == run
+
+        stats = store.stats()
+        assert stats["views_by_status"]["ok"] == 1 and stats["classes"]["positive"] == 1
+
+
+@pytest.mark.parametrize("rating", [-1, 101, 50.5, True, "70"])
+def test_out_of_range_rating_is_refused_and_nothing_is_kept(home, tmp_path, rating) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"])
+        temp = fake_recording(store)
+        with pytest.raises(StoreError, match="0 to 100"):
+            store.commit_recording(session_id=sid, outfit_id="o0", position=0, temp_video=temp, rating=rating,
+                                   status="ok", shown_at=utcnow())
+        assert store.count("view") == 0
+        assert store.sweep()["orphan_files"] == []
+
+
+def test_commit_is_idempotent_per_slot(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"])
+        first = commit_view(store, sid, "o0", 0)
+        again = commit_view(store, sid, "o0", 0)  # e.g. a browser refresh re-sends the take
+        assert again["view_id"] == first["view_id"] and store.count("view") == 1
+        sweep = store.sweep(temp_grace_s=0)
+        assert sweep == {"orphan_files": [], "missing_files": [], "temp_files": [], "quarantined": []}
+
+
+def test_consent_is_required(home) -> None:
+    with Store.open(home) as store:
+        with pytest.raises(StoreError, match="consent"):
+            store.add_volunteer(age_band="18-24", gender="x", consent={"version": "1", "recording": False})
+
+
+def test_eight_threads_times_200_writes_none_lost_or_duplicated(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        lab = store.add_labeler("threads")
+        errors: list[BaseException] = []
+
+        def worker(t: int) -> None:
+            try:
+                for i in range(200):
+                    store.add_image_label(
+                        labeler_id=lab, image_path=f"{t}/{i}.png", image_sha256=f"{t}-{i}", answer="skip",
+                        response_ms=i, label_id=f"{t}-{i}",
+                    )
+                    if i % 50 == 0:
+                        store.list_image_labels(lab)  # concurrent reads on the thread's own cursor
+            except BaseException as err:  # collected and re-raised in the main thread
+                errors.append(err)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors, errors
+        rows = store.list_image_labels(lab)
+        assert len(rows) == 1600
+        assert len({r["label_id"] for r in rows}) == 1600
+
+
+def test_second_read_write_process_gets_a_clear_error(home) -> None:
+    Store.open(home).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys,time; from core.store import Store; s=Store.open(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(home.root)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError) as info:
+            Store.open(home)
+        message = str(info.value)
+        assert "another process" in message and "Streamlit" in message and "--home" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    Store.open(home).close()  # usable again once the holder is gone
+
+
+CRASH_CHILD = textwrap.dedent(
+    """
+    import os, sys, time
+    from datetime import datetime
+    from core.store import Store, utcnow
+    store = Store.open(sys.argv[1])
+    sid, mode = sys.argv[2], sys.argv[3]
+    def pause():
+        print("renamed", flush=True)
+        time.sleep(60)
+    pos = 0
+    while True:
+        temp = store.new_video_tempfile()
+        with open(temp, "wb") as f:
+            f.write(os.urandom(200_000))
+        store.commit_recording(session_id=sid, outfit_id="o0", position=pos, temp_video=temp, rating=50,
+                               status="ok", shown_at=utcnow(),
+                               _after_rename=pause if mode == "pause" else None)
+        pos += 1
+        if pos == 1:
+            print("committing", flush=True)
+    """
+)
+
+
+def _check_invariants(store: Store) -> dict:
+    rows = store.list_views()
+    for row in rows:  # no half row: every row is complete and its file is there with its hash
+        assert row["video_sha256"] and (store.home.root / row["video_path"]).is_file()
+    return store.sweep(temp_grace_s=0)
+
+
+def test_writer_killed_mid_commit_leaves_no_half_row_and_sweep_finds_orphans(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"])
+    # 1) killed exactly between rename and insert: the file has no row; the sweep finds it
+    child = subprocess.Popen([sys.executable, "-c", CRASH_CHILD, str(home.root), sid, "pause"], cwd=REPO,
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "renamed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    with Store.open(home) as store:
+        sweep = _check_invariants(store)
+        assert store.count("view") == 0
+        assert len(sweep["orphan_files"]) == 1 and sweep["missing_files"] == []
+        moved = store.sweep(quarantine=True, temp_grace_s=0)["quarantined"]
+        assert len(moved) == 1 and os.path.isfile(moved[0])
+        assert store.sweep(temp_grace_s=0)["orphan_files"] == []
+    # 2) killed at random moments of a stream of commits: after restart every row is whole
+    for delay in (0.15, 0.4, 0.7):
+        child = subprocess.Popen([sys.executable, "-c", CRASH_CHILD, str(home.root), sid + "", "run"], cwd=REPO,
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "committing"
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        with Store.open(home) as store:
+            n_before = store.count("view")
+            sweep = _check_invariants(store)
+            assert sweep["missing_files"] == []
+            store.sweep(quarantine=True, temp_grace_s=0)
+            # the next child continues after the committed positions (idempotent slots)
+            assert n_before >= 1
+        # make the next run start at fresh positions by starting a new session
+        with Store.open(home) as store:
+            sid = store.start_session(vol["volunteer_id"])
+
+
+def test_delete_volunteer_removes_rows_and_files(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        keep = store.add_volunteer(age_band="35-44", gender="male", consent=CONSENT)
+        gone = store.add_volunteer(age_band="18-24", gender="female", consent=CONSENT)
+        s_keep = store.start_session(keep["volunteer_id"])
+        commit_view(store, s_keep, "o0", 0)
+        s_gone = store.start_session(gone["volunteer_id"])
+        views = [commit_view(store, s_gone, f"o{i}", i) for i in range(3)]
+        feature_file = home.features / "f.npz"
+        feature_file.write_bytes(b"features")
+        store.put_feature_cache(video_sha256=views[0]["video_sha256"], extractor="flow72", version="1",
+                                path=str(feature_file.relative_to(home.root)))
+        before = sorted(p.name for p in home.root.rglob("*") if p.is_file())
+        report = store.delete_volunteer(gone["withdrawal_code"])
+        after = sorted(p.name for p in home.root.rglob("*") if p.is_file())
+        removed = set(before) - set(after)
+        assert removed == {v["view_id"] + ".mp4" for v in views} | {"f.npz"}
+        assert report["verified"] and report["rows_by_table"]["view"] == 3
+        assert store.find_volunteer(gone["volunteer_id"]) is None
+        assert store.list_views(volunteer_id=gone["volunteer_id"]) == []
+        assert store.get_feature_cache(views[0]["video_sha256"], "flow72", "1") is None
+        assert len(store.list_views(volunteer_id=keep["volunteer_id"])) == 1
+        with pytest.raises(StoreError, match="no volunteer"):
+            store.delete_volunteer(gone["volunteer_id"])
+
+
+def test_missing_file_is_reported(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"])
+        view = commit_view(store, sid, "o0", 0)
+        (home.root / view["video_path"]).unlink()
+        assert store.sweep()["missing_files"] == [view["view_id"]]
+
+
+def test_shown_and_rated_times_round_trip(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"])
+        shown = utcnow()
+        view = store.commit_recording(session_id=sid, outfit_id="o1", position=0, temp_video=fake_recording(store),
+                                      rating=0, status="ok", shown_at=shown, rated_at=shown + timedelta(seconds=12))
+        assert view["shown_at"] == shown and view["rating"] == 0 and view["lead_time_s"] == pytest.approx(12)
