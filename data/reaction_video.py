@@ -1,0 +1,387 @@
+"""Reaction videos from a real face photo, with known, seeded dynamics.
+
+A real face (``skimage.data.astronaut()`` by default, see ``data/faces.py``) is landmarked
+once with dlib; each frame moves the 68 landmarks by an expression (smile, frown,
+surprise, neutral), blinks and a small rigid head motion, and warps the photo piecewise
+affinely over a Delaunay mesh of the landmarks plus fixed border points. The landmark
+trajectories that produced the frames are returned too (``reaction_landmarks``), so
+tests know the ground truth.
+
+Speed: the mesh and the composed frame are computed once per face; a frame costs one
+triangle-index raster, one gather of per-triangle affine maps and one ``cv2.remap`` over
+the face region plus one ``cv2.warpAffine`` for the head motion.
+
+    python -m data.reaction_video smile out.mp4 [--seconds 3] [--seed 0] [--stamp]
+
+Videos are 640x480 at 30 fps by default; ``.mp4`` (H.264, yuv420p) or ``.y4m`` (raw
+YUV4MPEG2 for Chromium's fake camera). ``stamp_frame_index`` writes a frame's index as
+large black/white blocks that survive VP8/H.264, so a capture test can tell which source
+frames arrived.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.errors import MediaError
+
+EXPRESSIONS = ("smile", "frown", "surprise", "neutral")
+
+# Landmark displacements at full intensity, in units of the inter-ocular distance,
+# (dx, dy) with +x towards the image right and +y down. Mirror pairs are listed per side:
+# the subject's right side is the image left (points 0-8 jaw, 17-21 brow, 36-41 eye, 48 corner).
+_SMILE = {
+    48: (-0.10, -0.08), 54: (0.10, -0.08), 60: (-0.08, -0.07), 64: (0.08, -0.07),
+    49: (-0.05, -0.05), 53: (0.05, -0.05), 59: (-0.05, -0.03), 55: (0.05, -0.03),
+    50: (-0.02, -0.03), 52: (0.02, -0.03), 61: (-0.03, -0.04), 63: (0.03, -0.04),
+    56: (0.02, 0.01), 57: (0.0, 0.02), 58: (-0.02, 0.01), 65: (0.03, -0.02), 67: (-0.03, -0.02), 66: (0.0, 0.0),
+    31: (-0.015, -0.02), 35: (0.015, -0.02), 40: (0.0, -0.025), 41: (0.0, -0.025), 46: (0.0, -0.025), 47: (0.0, -0.025),
+    2: (-0.01, -0.02), 3: (-0.01, -0.02), 13: (0.01, -0.02), 14: (0.01, -0.02),
+}
+_FROWN = {
+    17: (0.01, 0.03), 18: (0.02, 0.045), 19: (0.03, 0.06), 20: (0.04, 0.075), 21: (0.05, 0.08),
+    26: (-0.01, 0.03), 25: (-0.02, 0.045), 24: (-0.03, 0.06), 23: (-0.04, 0.075), 22: (-0.05, 0.08),
+    48: (0.02, 0.07), 54: (-0.02, 0.07), 60: (0.015, 0.05), 64: (-0.015, 0.05),
+    49: (0.01, 0.03), 53: (-0.01, 0.03), 59: (0.01, 0.04), 55: (-0.01, 0.04),
+    37: (0.0, 0.015), 38: (0.0, 0.02), 43: (0.0, 0.02), 44: (0.0, 0.015),
+}
+_SURPRISE = {
+    **{i: (0.0, -0.10) for i in range(17, 27)},
+    37: (0.0, -0.03), 38: (0.0, -0.03), 43: (0.0, -0.03), 44: (0.0, -0.03),
+    48: (0.03, 0.04), 54: (-0.03, 0.04), 60: (0.02, 0.03), 64: (-0.02, 0.03),
+    59: (0.02, 0.14), 58: (0.0, 0.17), 57: (0.0, 0.18), 56: (0.0, 0.17), 55: (-0.02, 0.14),
+    67: (0.0, 0.15), 66: (0.0, 0.16), 65: (0.0, 0.15),
+    6: (0.0, 0.08), 7: (0.0, 0.14), 8: (0.0, 0.18), 9: (0.0, 0.14), 10: (0.0, 0.08),
+}
+_OFFSETS = {"smile": _SMILE, "frown": _FROWN, "surprise": _SURPRISE, "neutral": {}}
+_BLINK_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))  # (upper lid, lower lid)
+
+
+@dataclass(frozen=True)
+class ReactionSpec:
+    """What a clip shows. ``onset_s``/``ramp_s`` of None are drawn from the seed."""
+
+    expression: str = "neutral"
+    duration_s: float = 3.0
+    fps: int = 30
+    size: tuple[int, int] = (640, 480)  # width, height
+    seed: int = 0
+    intensity: float = 1.0
+    onset_s: float | None = None
+    ramp_s: float | None = None
+    release_s: float | None = None  # when the expression starts to fade (None: it holds)
+    blinks: bool = True
+    head_motion: bool = True
+    face: str = "astronaut"
+    face_width: float = 0.34  # face box width as a fraction of the frame width
+    stamp: bool = False  # write the frame index as blocks (capture tests)
+
+    def __post_init__(self) -> None:
+        if self.expression not in EXPRESSIONS:
+            raise ValueError(f"expression must be one of {EXPRESSIONS}, not {self.expression!r}")
+        if self.duration_s <= 0 or self.fps <= 0:
+            raise ValueError("duration and fps must be positive")
+
+    @property
+    def n_frames(self) -> int:
+        return int(round(self.duration_s * self.fps))
+
+
+# ---------------------------------------------------------------------------- face setup
+@dataclass(frozen=True)
+class _Stage:
+    frame: np.ndarray  # composed neutral frame, RGB uint8 (H, W, 3)
+    points: np.ndarray  # (68 + border, 2) float32 mesh vertices in frame coordinates
+    triangles: np.ndarray  # (T, 3) vertex indices
+    roi: tuple[int, int, int, int]  # x0, y0, x1, y1 of the warped region
+    iod: float  # inter-ocular distance in pixels
+
+
+@lru_cache(maxsize=8)
+def _stage(face: str, size: tuple[int, int], face_width: float) -> _Stage:
+    from scipy.spatial import Delaunay
+
+    from data.faces import landmarked_face
+
+    lf = landmarked_face(face)
+    width, height = size
+    left, top, right, bottom = lf.box
+    face_w = right - left
+    scale = face_width * width / face_w
+    cx, cy = (left + right) / 2, (top + bottom) / 2 + 0.15 * face_w  # a little chin room
+    # affine from photo to frame: scale about the face centre, centre it in the frame
+    m = np.array([[scale, 0, width / 2 - scale * cx], [0, scale, height * 0.46 - scale * cy]], dtype=np.float32)
+    frame = cv2.warpAffine(lf.image, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    lm = lf.landmarks @ m[:, :2].T + m[:, 2]
+    iod = float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
+    x0, y0 = lm.min(0)
+    x1, y1 = lm.max(0)
+    pad_x, pad_y = 0.35 * (x1 - x0), 0.45 * (y1 - y0)
+    rx0, ry0 = max(0, int(x0 - pad_x)), max(0, int(y0 - pad_y))
+    rx1, ry1 = min(width - 1, int(x1 + pad_x)), min(height - 1, int(y1 + pad_y * 0.6))
+    border = []
+    for t in np.linspace(0, 1, 5):
+        border += [(rx0 + t * (rx1 - rx0), ry0), (rx0 + t * (rx1 - rx0), ry1),
+                   (rx0, ry0 + t * (ry1 - ry0)), (rx1, ry0 + t * (ry1 - ry0))]
+    border = np.unique(np.round(np.array(border, dtype=np.float32), 2), axis=0)
+    points = np.vstack([lm, border]).astype(np.float32)
+    triangles = Delaunay(points).simplices.astype(np.int32)
+    return _Stage(frame, points, triangles, (rx0, ry0, rx1 + 1, ry1 + 1), iod)
+
+
+# ---------------------------------------------------------------------------- dynamics
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _timing(spec: ReactionSpec) -> tuple[float, float]:
+    rng = np.random.default_rng([spec.seed, 1])
+    onset = spec.onset_s if spec.onset_s is not None else float(rng.uniform(0.3, 0.35 * spec.duration_s + 0.3))
+    ramp = spec.ramp_s if spec.ramp_s is not None else float(rng.uniform(0.35, 0.7))
+    return onset, ramp
+
+
+def expression_curve(spec: ReactionSpec) -> np.ndarray:
+    """Intensity of the expression per frame, in [0, spec.intensity]."""
+    t = np.arange(spec.n_frames) / spec.fps
+    onset, ramp = _timing(spec)
+    curve = _smoothstep((t - onset) / ramp)
+    if spec.release_s is not None:
+        curve = curve * (1 - _smoothstep((t - spec.release_s) / ramp))
+    return (curve * spec.intensity).astype(np.float32)
+
+
+def blink_curve(spec: ReactionSpec) -> np.ndarray:
+    """Eye closure per frame in [0, 1] (1 = closed); seeded blinks every ~2-4 s."""
+    n = spec.n_frames
+    closure = np.zeros(n, dtype=np.float32)
+    if not spec.blinks:
+        return closure
+    rng = np.random.default_rng([spec.seed, 2])
+    t = float(rng.uniform(0.5, 1.5))
+    shape = np.array([0.4, 0.9, 1.0, 0.8, 0.4], dtype=np.float32)  # ~170 ms at 30 fps
+    while t < spec.duration_s - 0.2:
+        start = int(t * spec.fps)
+        for k, v in enumerate(shape):
+            if start + k < n:
+                closure[start + k] = max(closure[start + k], v)
+        t += float(rng.uniform(2.0, 4.0))
+    return closure
+
+
+def head_motion(spec: ReactionSpec) -> np.ndarray:
+    """(n, 2, 3) similarity transforms about the frame centre: small sway, nod and zoom."""
+    n = spec.n_frames
+    width, height = spec.size
+    out = np.zeros((n, 2, 3), dtype=np.float32)
+    rng = np.random.default_rng([spec.seed, 3])
+    t = np.arange(n) / spec.fps
+    if spec.head_motion:
+        ph = rng.uniform(0, 2 * np.pi, size=4)
+        fr = rng.uniform(0.15, 0.45, size=4)
+        angle = 1.5 * np.sin(2 * np.pi * fr[0] * t + ph[0])  # degrees
+        tx = 4.0 * np.sin(2 * np.pi * fr[1] * t + ph[1])
+        ty = 3.0 * np.sin(2 * np.pi * fr[2] * t + ph[2])
+        sc = 1.0 + 0.015 * np.sin(2 * np.pi * fr[3] * t + ph[3])
+    else:
+        angle, tx, ty, sc = np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n)
+    for i in range(n):
+        m = cv2.getRotationMatrix2D((width / 2, height / 2), float(angle[i]), float(sc[i]))
+        m[0, 2] += tx[i]
+        m[1, 2] += ty[i]
+        out[i] = m
+    return out
+
+
+def _local_landmarks(spec: ReactionSpec, stage: _Stage) -> np.ndarray:
+    """(n, 68, 2) landmarks before head motion."""
+    base = stage.points[:68]
+    offsets = np.zeros((68, 2), dtype=np.float32)
+    for idx, (dx, dy) in _OFFSETS[spec.expression].items():
+        offsets[idx] = (dx, dy)
+    offsets *= stage.iod
+    curve = expression_curve(spec)
+    blink = blink_curve(spec)
+    out = base[None] + curve[:, None, None] * offsets[None]
+    for upper, lower in _BLINK_PAIRS:
+        gap = out[:, lower, 1] - out[:, upper, 1]
+        out[:, upper, 1] += 0.8 * blink * gap
+        out[:, lower, 1] -= 0.2 * blink * gap
+    return out.astype(np.float32)
+
+
+def reaction_landmarks(spec: ReactionSpec) -> np.ndarray:
+    """Ground-truth (n, 68, 2) landmark trajectories in output-frame pixels."""
+    stage = _stage(spec.face, spec.size, spec.face_width)
+    local = _local_landmarks(spec, stage)
+    motion = head_motion(spec)
+    return np.einsum("nij,nkj->nki", motion[:, :, :2], local) + motion[:, None, :, 2]
+
+
+# ---------------------------------------------------------------------------- rendering
+def _warp_face(stage: _Stage, dst_landmarks: np.ndarray, mouth_open: float) -> np.ndarray:
+    """Piecewise-affine warp of the neutral frame so its landmarks land on ``dst_landmarks``."""
+    x0, y0, x1, y1 = stage.roi
+    src = stage.points
+    dst = src.copy()
+    dst[:68] = dst_landmarks
+    tri = stage.triangles
+    # affine per triangle mapping destination -> source, solved in one batch
+    d = np.concatenate([dst[tri], np.ones((len(tri), 3, 1), np.float32)], axis=2).astype(np.float64)  # (T,3,3)
+    s = src[tri].astype(np.float64)  # (T,3,2)
+    flat = np.abs(np.linalg.det(d)) < 1e-3  # (near) zero-area triangles cover no pixels: identity
+    d[flat] = np.eye(3)
+    s[flat] = np.eye(3)[:, :2]
+    coeffs = np.linalg.solve(d, s)  # (T,3,2): [x y 1] @ coeffs = source xy
+    index = np.zeros((y1 - y0, x1 - x0), dtype=np.int32)
+    local = dst[tri] - np.array([x0, y0], np.float32)
+    for k, poly in enumerate(local):
+        cv2.fillConvexPoly(index, np.round(poly * 16).astype(np.int32), k + 1, lineType=cv2.LINE_8, shift=4)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    c = np.concatenate([np.zeros((1, 3, 2), np.float32), coeffs.astype(np.float32)])[index]  # (h,w,3,2)
+    map_x = xs * c[..., 0, 0] + ys * c[..., 1, 0] + c[..., 2, 0]
+    map_y = xs * c[..., 0, 1] + ys * c[..., 1, 1] + c[..., 2, 1]
+    outside = index == 0
+    map_x[outside] = xs[outside]
+    map_y[outside] = ys[outside]
+    frame = stage.frame.copy()
+    frame[y0:y1, x0:x1] = cv2.remap(stage.frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if mouth_open > 0.02:  # shade the open mouth's inside
+        inner = np.round(dst_landmarks[60:68]).astype(np.int32)
+        mask = np.zeros(frame.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [inner], 255)
+        alpha = (cv2.GaussianBlur(mask, (5, 5), 0).astype(np.float32) / 255.0 * min(1.0, mouth_open * 3))[..., None]
+        frame = (frame * (1 - alpha) + np.array([60, 20, 25], np.float32) * alpha).astype(np.uint8)
+    return frame
+
+
+def render_reaction(spec: ReactionSpec) -> np.ndarray:
+    """The clip as (n, H, W, 3) uint8 RGB frames."""
+    stage = _stage(spec.face, spec.size, spec.face_width)
+    local = _local_landmarks(spec, stage)
+    motion = head_motion(spec)
+    width, height = spec.size
+    frames = np.empty((spec.n_frames, height, width, 3), dtype=np.uint8)
+    base_gap = float(np.linalg.norm(stage.points[66] - stage.points[62]))
+    for i in range(spec.n_frames):
+        gap = float(np.linalg.norm(local[i, 66] - local[i, 62])) - base_gap
+        face = _warp_face(stage, local[i], max(0.0, gap / stage.iod))
+        frames[i] = cv2.warpAffine(face, motion[i], (width, height), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REFLECT)
+        if spec.stamp:
+            stamp_frame_index(frames[i], i)
+    return frames
+
+
+# ---------------------------------------------------------------------------- frame stamps
+STAMP_BITS = 12
+STAMP_BLOCK = 16
+STAMP_GUARD = (1, 0)
+
+
+def _stamp_cells(height: int) -> list[tuple[int, int]]:
+    y = height - 2 * STAMP_BLOCK
+    return [(8 + k * STAMP_BLOCK, y) for k in range(len(STAMP_GUARD) + STAMP_BITS)]
+
+
+def stamp_frame_index(frame: np.ndarray, index: int) -> np.ndarray:
+    """Write ``index`` (0..4095) into the bottom-left corner as white/black blocks, in place."""
+    if not 0 <= index < 2**STAMP_BITS:
+        raise ValueError(f"frame index must be in 0..{2**STAMP_BITS - 1}")
+    bits = list(STAMP_GUARD) + [(index >> (STAMP_BITS - 1 - b)) & 1 for b in range(STAMP_BITS)]
+    for (x, y), bit in zip(_stamp_cells(frame.shape[0]), bits):
+        frame[y:y + STAMP_BLOCK, x:x + STAMP_BLOCK] = 255 if bit else 0
+    return frame
+
+
+def read_frame_index(frame: np.ndarray) -> int:
+    """Read a stamp written by :func:`stamp_frame_index`; -1 when there is none."""
+    gray = frame.mean(axis=2) if frame.ndim == 3 else frame
+    q = STAMP_BLOCK // 4
+    bits = []
+    for x, y in _stamp_cells(gray.shape[0]):
+        value = gray[y + q:y + STAMP_BLOCK - q, x + q:x + STAMP_BLOCK - q].mean()
+        if 70 < value < 185:
+            return -1
+        bits.append(1 if value >= 185 else 0)
+    if tuple(bits[: len(STAMP_GUARD)]) != STAMP_GUARD:
+        return -1
+    index = 0
+    for bit in bits[len(STAMP_GUARD):]:
+        index = (index << 1) | bit
+    return index
+
+
+# ---------------------------------------------------------------------------- writing
+def write_mp4(frames: np.ndarray, path: str | Path, fps: int = 30, crf: int = 18) -> Path:
+    """H.264 (yuv420p) MP4 with PyAV; written to a temporary name, then renamed."""
+    import av
+
+    path = Path(path)
+    if len(frames) == 0:
+        raise MediaError("no frames to write")
+    tmp = path.with_name(f".tmp-{path.name}")
+    with av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    tmp.replace(path)
+    return path
+
+
+def write_y4m(frames: np.ndarray, path: str | Path, fps: int = 30) -> Path:
+    """Raw YUV4MPEG2 (4:2:0) as Chromium's ``--use-file-for-fake-video-capture`` reads it."""
+    path = Path(path)
+    height, width = frames.shape[1:3]
+    if width % 2 or height % 2:
+        raise MediaError("y4m 4:2:0 needs even width and height")
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "wb") as handle:
+        handle.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            handle.write(b"FRAME\n")
+            handle.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+    tmp.replace(path)
+    return path
+
+
+def make_reaction_video(path: str | Path, spec: ReactionSpec = ReactionSpec()) -> Path:
+    """Render ``spec`` and write it as .mp4 or .y4m (by the suffix)."""
+    path = Path(path)
+    frames = render_reaction(spec)
+    if path.suffix == ".y4m":
+        return write_y4m(frames, path, spec.fps)
+    if path.suffix == ".mp4":
+        return write_mp4(frames, path, spec.fps)
+    raise MediaError(f"unknown video type {path.suffix!r}; use .mp4 or .y4m")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m data.reaction_video", description="Write a reaction clip.")
+    parser.add_argument("expression", choices=EXPRESSIONS)
+    parser.add_argument("out", type=Path, help=".mp4 or .y4m")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--face", default="astronaut")
+    parser.add_argument("--stamp", action="store_true", help="stamp frame indices (capture tests)")
+    args = parser.parse_args(argv)
+    spec = ReactionSpec(args.expression, duration_s=args.seconds, seed=args.seed, face=args.face, stamp=args.stamp)
+    print(make_reaction_video(args.out, spec))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
