@@ -1,0 +1,50 @@
+"""Drawing helpers: landmarks, the 36 regions and flow arrows on a frame (RGB uint8)."""
+from __future__ import annotations
+
+import colorsys
+
+import cv2
+import numpy as np
+
+from core.face_regions import N_REGIONS, region_polygons
+
+
+def _colour(k: int) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb((k * 0.61803) % 1.0, 0.75, 1.0)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def draw_landmarks(frame: np.ndarray, points: np.ndarray, colour=(0, 255, 0), radius: int = 2) -> np.ndarray:
+    out = frame.copy()
+    for x, y in np.asarray(points):
+        cv2.circle(out, (int(round(x)), int(round(y))), radius, colour, -1, lineType=cv2.LINE_AA)
+    return out
+
+
+def draw_regions(frame: np.ndarray, points: np.ndarray, *, alpha: float = 0.35, numbers: bool = False) -> np.ndarray:
+    """The 36 MDMO regions filled semi-transparently, outlined, optionally numbered 1-36."""
+    fill = frame.copy()
+    polys = region_polygons(points)
+    for k, poly in enumerate(polys):
+        cv2.fillConvexPoly(fill, cv2.convexHull(np.round(poly).astype(np.int32)), _colour(k), lineType=cv2.LINE_AA)
+    out = cv2.addWeighted(fill, alpha, frame, 1 - alpha, 0)
+    for k, poly in enumerate(polys):
+        cv2.polylines(out, [cv2.convexHull(np.round(poly).astype(np.int32))], True, _colour(k), 1, cv2.LINE_AA)
+        if numbers:
+            cx, cy = poly.mean(0)
+            cv2.putText(out, str(k + 1), (int(cx) - 6, int(cy) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+    return draw_landmarks(out, points, radius=1)
+
+
+def draw_flow(frame: np.ndarray, points: np.ndarray, descriptor72: np.ndarray, *, scale: float = 40.0) -> np.ndarray:
+    """One arrow per region from its centre: direction and (normalised) magnitude of its main flow."""
+    out = frame.copy()
+    orientation, magnitude = descriptor72[:N_REGIONS], descriptor72[N_REGIONS:]
+    for k, poly in enumerate(region_polygons(points)):
+        cx, cy = poly.mean(0)
+        angle = orientation[k] * 2 * np.pi
+        length = float(magnitude[k]) * scale
+        tip = (int(cx + np.cos(angle) * length), int(cy + np.sin(angle) * length))
+        cv2.arrowedLine(out, (int(cx), int(cy)), tip, (255, 60, 60), 1, cv2.LINE_AA, tipLength=0.3)
+    return out

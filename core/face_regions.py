@@ -1,0 +1,100 @@
+"""The 36 facial regions of MDMO (Liu et al., the PLM-IPE paper's [25]), from the 68 landmarks.
+
+Definitions follow the only public implementation found (machanic/AU_R-CNN ``config.py``,
+``ROI_LANDMARK`` 1-36, iBUG-68, 0-based). Each region is a polygon whose corners are
+landmarks, with two kinds of derived points:
+
+- ``"17u"``: landmark 17 moved up onto the forehead by ``FOREHEAD_STEP`` x the
+  inter-ocular distance (``"27uu"``: twice). The distance is unstated in the source; we
+  use 0.25, which keeps the forehead regions inside a 112 px canonical crop.
+- ``"3~29"``: the midpoint of landmarks 3 and 29.
+
+Groups: 1-6 brows/forehead, 7-14 eyes and temples, 15-24 cheeks and nose sides,
+25-28 beside the mouth, 29-32 below the mouth, 33-36 chin. A picture of them on the
+astronaut face is in ``docs/face_regions.png`` (``python -m core.face_regions --draw PATH``).
+"""
+from __future__ import annotations
+
+import argparse
+
+import cv2
+import numpy as np
+
+FOREHEAD_STEP = 0.25
+
+REGIONS: tuple[tuple[str, ...], ...] = (
+    ("17u", "19u", "19", "17"), ("19u", "21u", "21", "19"), ("21u", "27uu", "27", "21"),
+    ("27uu", "22u", "27", "22"), ("22u", "24u", "24", "22"), ("24u", "26u", "26", "24"),
+    ("1", "17", "36"), ("17", "19", "37", "36"), ("19", "38", "39", "21"), ("21", "27", "28", "39"),
+    ("22", "27", "28", "42"), ("22", "42", "43", "24"), ("24", "44", "45", "26"), ("26", "16", "15", "45"),
+    ("2", "41~2", "3~29", "3"), ("41", "2~41", "3~29", "39"), ("39", "3~29", "29", "28"),
+    ("28", "29", "13~29", "42"), ("42", "46", "14~46", "13~29"), ("14~46", "14", "13", "13~29"),
+    ("3", "3~29", "4~33", "4"), ("4~33", "3~29", "29", "33"), ("33", "29", "13~29", "12~33"),
+    ("13~29", "13", "12", "12~33"),
+    ("4", "4~33", "5~59", "5"), ("5~59", "4~33", "33", "59"), ("33", "55", "11~55", "12~33"),
+    ("11~55", "12~33", "12", "11"),
+    ("59", "58", "6~58", "5~59"), ("6~58", "58", "57", "8~57"), ("57", "8~57", "10~56", "56"),
+    ("56", "10~56", "11~55", "55"),
+    ("5", "5~59", "6~58", "6"), ("6", "6~58", "8~57", "8"), ("8~57", "10~56", "10", "8"),
+    ("10~56", "10", "11", "11~55"),
+)
+N_REGIONS = len(REGIONS)
+GROUPS = {
+    "brows": range(0, 6), "eyes": range(6, 14), "cheeks": range(14, 24),
+    "mouth_sides": range(24, 28), "below_mouth": range(28, 32), "chin": range(32, 36),
+}
+
+
+def _point(token: str, points: np.ndarray, up: np.ndarray) -> np.ndarray:
+    if "~" in token:
+        a, b = token.split("~")
+        return (points[int(a)] + points[int(b)]) / 2
+    ups = len(token) - len(token.rstrip("u"))
+    return points[int(token.rstrip("u"))] + ups * up
+
+
+def region_polygons(points: np.ndarray) -> list[np.ndarray]:
+    """36 polygons (each (k, 2) float32) for one face's 68 landmarks."""
+    points = np.asarray(points, np.float32)
+    eyes = points[42:48].mean(0) - points[36:42].mean(0)
+    iod = float(np.linalg.norm(eyes))
+    # "up" is perpendicular to the eye line, towards the forehead
+    up = np.array([eyes[1], -eyes[0]], np.float32) / max(iod, 1e-6) * FOREHEAD_STEP * iod
+    return [np.array([_point(t, points, up) for t in region], np.float32) for region in REGIONS]
+
+
+def region_label_map(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """int32 image: 0 outside every region, k+1 inside region k (later regions win overlaps)."""
+    labels = np.zeros(shape, np.int32)
+    for k, poly in enumerate(region_polygons(points)):
+        hull = cv2.convexHull(np.round(poly * 16).astype(np.int32))
+        cv2.fillConvexPoly(labels, hull, k + 1, lineType=cv2.LINE_8, shift=4)
+    return labels
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.face_regions", description="Draw the 36 regions.")
+    parser.add_argument("--draw", required=True, help="output PNG")
+    args = parser.parse_args(argv)
+    from core.draw import draw_regions
+    from core.landmarks import get_backend
+    from skimage import data
+
+    image = data.astronaut()
+    backend = get_backend("dlib")
+    box = backend.detect(image, 1)[0]
+    points = backend.landmarks(image, box)
+    x0, y0 = points.min(0) - 60
+    x1, y1 = points.max(0) + 30
+    crop = np.ascontiguousarray(image[int(y0):int(y1), int(x0):int(x1)])
+    local = points - np.array([int(x0), int(y0)], np.float32)
+    scale = 3
+    big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    out = draw_regions(big, local * scale, numbers=True)
+    cv2.imwrite(args.draw, cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+    print(args.draw)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""Reading videos with PyAV, with the real timestamp of every frame.
+
+Errors are :class:`MediaError` with a message that says what is wrong with the file
+(missing, empty, not a video, no video stream, no decodable frame).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import MediaError
+
+
+@dataclass(frozen=True)
+class VideoFrames:
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    timestamps_s: np.ndarray  # (T,) float64, from the stream's presentation timestamps
+    fps: float  # frames / duration between first and last timestamp (nominal rate if one frame)
+
+    @property
+    def duration_s(self) -> float:
+        if len(self.timestamps_s) < 2:
+            return len(self.timestamps_s) / self.fps if self.fps else 0.0
+        return float(self.timestamps_s[-1] - self.timestamps_s[0]) + 1.0 / self.fps
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: the file is empty (0 bytes); record or copy it again")
+
+
+def iter_frames(path: str | Path, *, max_frames: int | None = None) -> Iterator[tuple[np.ndarray, float, float]]:
+    """Yield ``(rgb frame, timestamp in s, nominal fps)`` frame by frame."""
+    import av
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        container = av.open(str(path))
+    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as err:
+        raise MediaError(f"{path}: not a readable video ({err})") from err
+    with container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: contains no video stream")
+        stream = container.streams.video[0]
+        # no codec threads: extraction runs one process per core, threads only contend
+        nominal = float(stream.average_rate or stream.base_rate or 30)
+        count = 0
+        last_t = None
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is not None and frame.time_base is not None:
+                    t = float(frame.pts * frame.time_base)
+                else:
+                    t = (last_t + 1.0 / nominal) if last_t is not None else 0.0
+                last_t = t
+                yield frame.to_ndarray(format="rgb24"), t, nominal
+                count += 1
+                if max_frames is not None and count >= max_frames:
+                    return
+        except av.error.FFmpegError as err:
+            if count == 0:
+                raise MediaError(f"{path}: no decodable frame ({err})") from err
+            # a truncated file: keep the frames that decoded
+    if count == 0:
+        raise MediaError(f"{path}: the video has no frames (zero length)")
+
+
+def read_video(path: str | Path, *, max_frames: int | None = None, max_seconds: float | None = None) -> VideoFrames:
+    """Decode a whole video (or its first ``max_frames`` / ``max_seconds``)."""
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    nominal = 30.0
+    for frame, t, nominal in iter_frames(path, max_frames=max_frames):
+        if max_seconds is not None and times and t - times[0] >= max_seconds:
+            break
+        frames.append(frame)
+        times.append(t)
+    ts = np.asarray(times, dtype=np.float64)
+    ts -= ts[0]
+    fps = (len(ts) - 1) / ts[-1] if len(ts) > 1 and ts[-1] > 0 else nominal
+    return VideoFrames(np.stack(frames), ts, float(fps))
+
+
+def probe_video(path: str | Path) -> dict[str, float | int]:
+    """Frames, fps, duration, width and height, by decoding (reliable for browser-made files)."""
+    video = read_video(path)
+    return {
+        "frames": int(len(video.frames)),
+        "fps": round(video.fps, 3),
+        "duration_s": round(video.duration_s, 3),
+        "width": int(video.frames.shape[2]),
+        "height": int(video.frames.shape[1]),
+    }
