@@ -1,35 +1,25 @@
 """Streamlit entry point: ``streamlit run annotation/home.py`` (scripts/run.sh starts it).
 
-For now a landing page that shows what the store holds; the volunteer flow, the labeling
-tool and the researcher pages are added as pages of this app.
+Pages: the volunteer flow (default), the labeling tool (when present) and the
+password-protected researcher pages. The server process is the one read-write owner of
+the DuckDB store (``annotation/resources.py``).
 """
 from __future__ import annotations
 
-import streamlit as st
+import sys
+from pathlib import Path
 
-from core.paths import DataHome
-from core.store import Store
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run` puts only annotation/ on the path
+    sys.path.insert(0, str(ROOT))
 
+import streamlit as st  # noqa: E402
 
-@st.cache_resource
-def get_store() -> Store:
-    """The server's one read-write connection to the store (see docs/architecture.md)."""
-    return Store.open(DataHome.resolve())
+HERE = Path(__file__).resolve().parent
 
-
-st.set_page_config(page_title="Implicit preference estimation", layout="wide")
-st.title("Implicit preference estimation kit")
-store = get_store()
-stats = store.stats()
-demo = any(c["is_demo"] for c in store.list_catalogs())
-st.write(
-    f"Catalog: **{stats['items']} garments**, **{stats['outfits']} outfits**"
-    + (" (the generated DEMO catalog)" if demo else "")
-    + f" · volunteers: {stats['volunteers']} · recorded views: {stats['views_by_status']['ok']}"
-)
-outfits = store.list_outfits()[:6]
-cols = st.columns(len(outfits) or 1)
-for col, outfit in zip(cols, outfits):
-    col.image(outfit["top_path"], use_container_width=True)
-    col.image(outfit["bottom_path"], use_container_width=True)
-    col.caption(outfit["outfit_id"])
+st.set_page_config(page_title="Outfit reactions study", layout="wide")
+pages = [st.Page(str(HERE / "volunteer_page.py"), title="Take part", icon="🙂", default=True)]
+if (HERE / "labeling_page.py").is_file():
+    pages.append(st.Page(str(HERE / "labeling_page.py"), title="Label images", icon="🏷️"))
+pages.append(st.Page(str(HERE / "researcher_page.py"), title="Researchers", icon="🔒"))
+st.navigation(pages).run()

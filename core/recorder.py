@@ -1,0 +1,204 @@
+"""Recording one take: frames in (from a WebRTC sink), a normalised H.264 file out.
+
+Per ``docs/recording-recipe.md``: the sink's callback runs on aiortc's event loop and must
+be quick, so :meth:`TakeRecorder.on_frame` only copies the pixels and the timestamp onto a
+queue; a writer thread encodes with PyAV (libx264, preset veryfast, tune zerolatency, crf
+20). The stored video is normalised to a fixed size (640x480) and a constant frame rate
+(30 fps): output frame k shows the newest input frame whose timestamp is <= k/30 s, so a
+source that sends 25 fps gets duplicates and one that sends 60 fps gets drops; both are
+counted, and the browser's own size and frame rate are kept in the metadata. The take stops
+at ``max_seconds`` of *media* time (the frames' timestamps, not the wall clock) or when
+:meth:`stop` is called; :attr:`done` is set only after the container is closed.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_STOP = object()
+
+
+@dataclass
+class TakeStats:
+    frames_received: int = 0
+    frames_written: int = 0
+    frames_duplicated: int = 0
+    frames_dropped: int = 0
+    source_width: int = 0
+    source_height: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    created_at: float = field(default_factory=time.monotonic)
+    first_frame_at: float | None = None
+    stop_requested_at: float | None = None
+    closed_at: float | None = None
+    error: str | None = None
+
+
+class TakeRecorder:
+    """One recording. Thread-safe: ``on_frame`` from the event loop, ``stop``/``meta`` from the UI."""
+
+    def __init__(self, path: str | Path, *, max_seconds: float = 10.0, size: tuple[int, int] = (640, 480),
+                 fps: int = 30, crf: int = 20) -> None:
+        self.path = Path(path)
+        self.max_seconds = max_seconds
+        self.size = size
+        self.fps = fps
+        self.crf = crf
+        self.stats = TakeStats()
+        self.done = threading.Event()
+        self._accepting = True
+        self._lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._write, name=f"take-writer-{self.path.name}", daemon=True)
+        self._thread.start()
+
+    # ---------------------------------------------------------------- producer side
+    def on_frame(self, frame: Any) -> None:
+        """Sink callback: copy pixels + timestamp now (the frame object is reused upstream)."""
+        if frame.pts is not None and frame.time_base is not None:
+            ts = float(frame.pts * frame.time_base)
+        else:
+            ts = time.monotonic()
+        self._offer(ts, lambda: frame.to_ndarray(format="rgb24"))
+
+    def push_array(self, rgb: np.ndarray, ts: float) -> None:
+        """Feed a frame as an RGB array with its timestamp in seconds (tests, benchmarks)."""
+        self._offer(ts, rgb.copy)
+
+    def _offer(self, ts: float, pixels) -> None:
+        with self._lock:
+            if not self._accepting:
+                return
+            if self.stats.first_ts is None:
+                self.stats.first_ts = ts
+                self.stats.first_frame_at = time.monotonic()
+            if ts - self.stats.first_ts >= self.max_seconds:
+                self._accepting = False
+                self.stats.stop_requested_at = time.monotonic()
+                self._queue.put(_STOP)
+                return
+            self.stats.frames_received += 1
+            self.stats.last_ts = ts
+            self._queue.put((pixels(), ts))
+
+    def stop(self) -> None:
+        """Stop taking frames (the volunteer clicked done, or left); the file is then finished."""
+        with self._lock:
+            if self._accepting:
+                self._accepting = False
+                self.stats.stop_requested_at = time.monotonic()
+                self._queue.put(_STOP)
+
+    @property
+    def recording(self) -> bool:
+        return self._accepting
+
+    @property
+    def media_seconds(self) -> float:
+        s = self.stats
+        if s.first_ts is None or s.last_ts is None:
+            return 0.0
+        return s.last_ts - s.first_ts + 1.0 / self.fps
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    # ---------------------------------------------------------------- writer thread
+    def _write(self) -> None:
+        import av
+        import cv2
+
+        container = stream = None
+        last: np.ndarray | None = None
+        next_k = 0
+        width, height = self.size
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    break
+                rgb, ts = item
+                if container is None:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    container = av.open(str(self.path), mode="w", format="mp4")
+                    stream = container.add_stream("libx264", rate=self.fps)
+                    stream.width, stream.height = width, height
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"preset": "veryfast", "tune": "zerolatency", "crf": str(self.crf)}
+                    self.stats.source_height, self.stats.source_width = rgb.shape[:2]
+                if rgb.shape[1] != width or rgb.shape[0] != height:
+                    rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+                t = ts - (self.stats.first_ts if self.stats.first_ts is not None else ts)
+                slot = int(np.floor(t * self.fps + 1e-6))
+                if slot < next_k:  # a second frame for an already written slot: dropped
+                    self.stats.frames_dropped += 1
+                    last = rgb
+                    continue
+                while next_k < slot and last is not None:  # gap: repeat the previous frame
+                    self._encode(container, stream, last, next_k)
+                    self.stats.frames_duplicated += 1
+                    next_k += 1
+                next_k = max(next_k, slot)
+                self._encode(container, stream, rgb, next_k)
+                next_k += 1
+                last = rgb
+            if container is not None:
+                for packet in stream.encode():
+                    container.mux(packet)
+        except Exception as err:  # the take fails visibly: status "failed" with this message
+            self.stats.error = f"{type(err).__name__}: {err}"
+        finally:
+            if container is not None:
+                try:
+                    container.close()
+                except Exception as err:
+                    self.stats.error = self.stats.error or f"closing the file failed: {err}"
+            self.stats.closed_at = time.monotonic()
+            self.done.set()
+
+    def _encode(self, container, stream, rgb: np.ndarray, k: int) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = k
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        self.stats.frames_written += 1
+
+    # ---------------------------------------------------------------- result
+    def meta(self) -> dict[str, Any]:
+        """What is stored with the view (call after :attr:`done`)."""
+        s = self.stats
+        src_duration = (s.last_ts - s.first_ts) if s.first_ts is not None and s.last_ts is not None else 0.0
+        source_fps = (s.frames_received - 1) / src_duration if src_duration > 0 else 0.0
+        return {
+            "frames": s.frames_written,
+            "fps": float(self.fps),
+            "duration_s": round(s.frames_written / self.fps, 3),
+            "width": self.size[0],
+            "height": self.size[1],
+            "source_width": s.source_width,
+            "source_height": s.source_height,
+            "source_fps": round(source_fps, 2),
+            "frames_received": s.frames_received,
+            "frames_duplicated": s.frames_duplicated,
+            "frames_dropped": s.frames_dropped,
+            "start_to_first_frame_s": round(s.first_frame_at - s.created_at, 3) if s.first_frame_at else None,
+            "stop_to_closed_s": round(s.closed_at - s.stop_requested_at, 3)
+            if s.closed_at and s.stop_requested_at else None,
+            "error": s.error,
+        }
+
+    def status(self, min_seconds: float) -> str:
+        """``ok``, ``short`` (under ``min_seconds``) or ``failed`` (no frames / writer error)."""
+        if self.stats.error or self.stats.frames_written == 0 or not self.path.is_file():
+            return "failed"
+        return "short" if self.stats.frames_written / self.fps < min_seconds else "ok"
+

@@ -1,0 +1,50 @@
+"""Take recorder: normalised size and constant frame rate, media-time cap, honest counters."""
+from __future__ import annotations
+
+import numpy as np
+
+from core.recorder import TakeRecorder
+from core.video import read_video
+from data.reaction_video import ReactionSpec, read_frame_index, render_reaction
+
+
+def test_cap_at_media_time_and_content_kept(tmp_path) -> None:
+    frames = render_reaction(ReactionSpec("smile", duration_s=3.0, seed=0, stamp=True))
+    rec = TakeRecorder(tmp_path / "take.mp4", max_seconds=2.0)
+    for i, frame in enumerate(frames):  # 3 s offered, 2 s kept
+        rec.push_array(frame, 10.0 + i / 30)  # browser timestamps do not start at 0
+    assert rec.wait(10) and not rec.recording
+    meta = rec.meta()
+    assert meta["frames"] == 60 and meta["frames_received"] == 60 and meta["frames_duplicated"] == 0
+    assert rec.status(min_seconds=1.5) == "ok"
+    video = read_video(rec.path)
+    assert video.frames.shape == (60, 480, 640, 3) and abs(video.fps - 30) < 0.01
+    assert [read_frame_index(f) for f in video.frames] == list(range(60))
+
+
+def test_slow_small_source_is_normalised_and_counted(tmp_path) -> None:
+    rec = TakeRecorder(tmp_path / "take.mp4", max_seconds=10.0)
+    for i in range(20):  # 2 s at 10 fps, 320x240
+        rec.push_array(np.full((240, 320, 3), 100, np.uint8), i / 10)
+    rec.stop()
+    rec.wait(10)
+    meta = rec.meta()
+    assert (meta["width"], meta["height"], meta["source_width"], meta["source_height"]) == (640, 480, 320, 240)
+    assert meta["source_fps"] == 10.0 and meta["frames"] == 58 and meta["frames_duplicated"] == 38
+    assert read_video(rec.path).frames.shape[1:3] == (480, 640)
+
+
+def test_no_frames_is_a_failed_take(tmp_path) -> None:
+    rec = TakeRecorder(tmp_path / "none.mp4")
+    rec.stop()
+    rec.wait(5)
+    assert rec.status(1.5) == "failed" and not rec.path.exists()
+
+
+def test_short_take(tmp_path) -> None:
+    rec = TakeRecorder(tmp_path / "short.mp4")
+    for i in range(15):
+        rec.push_array(np.zeros((480, 640, 3), np.uint8), i / 30)
+    rec.stop()
+    rec.wait(5)
+    assert rec.status(min_seconds=1.5) == "short"

@@ -1,0 +1,40 @@
+"""Session planning: even coverage across volunteers, never the same outfit twice for one person."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from core.session_plan import plan_session
+
+
+def test_balanced_coverage_and_no_repeats_over_many_volunteers() -> None:
+    outfits = [f"o{i:03d}" for i in range(64)]
+    coverage: Counter = Counter()
+    seen: dict[str, set] = {}
+    for v in range(40):
+        vid = f"v{v}"
+        for session in range(1 + v % 3):  # some volunteers come back
+            plan = plan_session(outfits, coverage, seen.get(vid, set()), n=15, seed=f"{vid}-{session}")
+            assert len(plan) == len(set(plan)) == 15
+            assert not set(plan) & seen.get(vid, set())
+            seen.setdefault(vid, set()).update(plan)
+            coverage.update(plan)
+    counts = [coverage[o] for o in outfits]
+    assert max(counts) - min(counts) <= 1  # every outfit collects ratings evenly
+
+
+def test_volunteer_who_saw_almost_everything_gets_the_rest() -> None:
+    outfits = ["a", "b", "c", "d"]
+    assert sorted(plan_session(outfits, {}, {"a", "b", "c"}, n=15)) == ["d"]
+    assert plan_session(outfits, {}, set(outfits), n=15) == []
+
+
+def test_seeded_and_least_covered_first() -> None:
+    outfits = [f"o{i}" for i in range(10)]
+    coverage = {f"o{i}": (0 if i < 3 else 5) for i in range(10)}
+    plan = plan_session(outfits, coverage, set(), n=3, seed=1)
+    assert sorted(plan) == ["o0", "o1", "o2"]
+    assert plan_session(outfits, coverage, set(), n=5, seed=1) == plan_session(outfits, coverage, set(), n=5, seed=1)
+    with pytest.raises(ValueError):
+        plan_session(outfits, coverage, set(), n=0)

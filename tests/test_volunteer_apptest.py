@@ -1,0 +1,169 @@
+"""The volunteer flow and researcher gating with Streamlit's AppTest, on a real DuckDB store.
+
+AppTest has no WebRTC runtime (streamlit-webrtc needs the server's session manager), so
+``webrtc_streamer`` is replaced by a stand-in that plays frames of a real generated face
+video into the page's own sink, exactly as the component would; the real component, a
+real browser and its fake camera are exercised in ``test_e2e_recording.py``.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+from types import SimpleNamespace
+
+import av
+import pytest
+import streamlit_webrtc
+from streamlit.testing.v1 import AppTest
+
+from core.store import Store
+from data.reaction_video import ReactionSpec, render_reaction
+from tests.conftest import REPO
+
+PAGE = str(REPO / "annotation" / "volunteer_page.py")
+FRAMES = render_reaction(ReactionSpec("smile", duration_s=1.5, seed=0))
+
+
+class CameraStandIn:
+    """Records which components were shown; a playing recorder gets 1.5 s of real frames."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def __call__(self, key: str, *, sink_video_track=None, desired_playing_state=None, **_: object):
+        self.keys.append(key)
+        if desired_playing_state and sink_video_track is not None and key.startswith("rec-"):
+            for i, rgb in enumerate(FRAMES):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts, frame.time_base = i * 3000, Fraction(1, 90000)
+                sink_video_track._callback(frame)
+        return SimpleNamespace(state=SimpleNamespace(playing=bool(desired_playing_state)))
+
+
+@pytest.fixture
+def camera(monkeypatch, home):
+    stand_in = CameraStandIn()
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", stand_in)
+    monkeypatch.setenv("IPE_OUTFITS_PER_SESSION", "3")
+    monkeypatch.setenv("IPE_MAX_RECORD_SECONDS", "1.0")
+    monkeypatch.setenv("IPE_MIN_RECORD_SECONDS", "0.5")
+    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
+                   capture_output=True)
+    import annotation.resources as resources
+    resources.get_store.clear()
+    resources.get_config.clear()
+    yield stand_in
+    resources.get_store.clear()  # the cached store holds the file open
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label.startswith(label))
+
+
+def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert _button(at, "I agree").disabled  # recording consent is required
+    assert camera.keys == []  # nothing touched the camera
+    at.checkbox[0].check().run()
+    _button(at, "I agree").click().run()
+    assert at.session_state["flow"]["stage"] == "profile" and camera.keys == []
+    assert _button(at, "Continue").disabled  # age band and gender are required
+    at.selectbox[0].select("25-34")
+    at.selectbox[1].select("prefer not to say").run()
+    _button(at, "Continue").click().run()
+    assert at.session_state["flow"]["stage"] == "camera" and camera.keys == ["camera-check"]
+    _button(at, "Start the session").click().run()
+    assert not at.exception, at.exception
+    session_id = at.query_params["s"]
+    # outfit 1: the stand-in camera plays 1.5 s; the take stops itself at 1.0 s of media time
+    assert any(s.label.startswith("How much") for s in at.slider), [m.value for m in at.markdown]
+    at.slider[0].set_value(80)
+    _button(at, "Confirm").click().run()
+    # outfit 2: skipped
+    _button(at, "Skip this outfit").click().run()
+    assert not at.exception
+
+    with _store(home) as store:
+        views = store.views_for_session(session_id)
+        assert [(v["position"], v["status"], v["rating"]) for v in views] == [(0, "ok", 80), (1, "skipped", None)]
+        assert views[0]["frames"] == 30 and views[0]["width"] == 640 and views[0]["fps"] == 30.0
+        assert (home.root / views[0]["video_path"]).is_file()
+        volunteer = store.get_volunteer(views[0]["volunteer_id"])
+        assert volunteer["consent_recording"] and not volunteer["consent_training"]
+
+    # a refresh: a new browser session with the same URL resumes at outfit 3, nothing duplicated
+    again = AppTest.from_file(PAGE, default_timeout=60)
+    again.query_params["s"] = session_id
+    again.run()
+    assert not again.exception
+    progress = again.get("progress")
+    assert len(progress) == 1 and "3 / 3" in progress[0].proto.text
+    again.slider[0].set_value(10)
+    _button(again, "Confirm").click().run()
+    assert again.session_state["flow"]["stage"] == "thanks"
+    code = volunteer["withdrawal_code"]
+    assert any(code in c.value for c in again.code)
+    with _store(home) as store:
+        assert [v["position"] for v in store.views_for_session(session_id)] == [0, 1, 2]
+        assert store.get_session(session_id)["finished_at"] is not None
+
+
+def test_stop_session_keeps_what_was_committed(camera, home) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.checkbox[0].check().run()
+    _button(at, "I agree").click().run()
+    at.selectbox[0].select("18-24")
+    at.selectbox[1].select("male").run()
+    _button(at, "Continue").click().run()
+    _button(at, "Start the session").click().run()
+    at.slider[0].set_value(55)
+    _button(at, "Confirm").click().run()
+    _button(at, "Stop the session").click().run()
+    assert at.session_state["flow"]["stage"] == "thanks"
+    with _store(home) as store:
+        session = store.get_session(at.query_params["s"])
+        assert session["stopped_early"] is True
+        assert len(store.views_for_session(session["session_id"])) == 1
+        assert store.sweep(temp_grace_s=0)["temp_files"] == []  # the abandoned take was removed
+
+
+def _store(home):
+    import annotation.resources as resources
+    return _Borrowed(resources.get_store())
+
+
+class _Borrowed:
+    """The page's cached read-write store, used without closing it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> Store:
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_researcher_page_needs_a_configured_password(monkeypatch, home) -> None:
+    monkeypatch.delenv("IPE_RESEARCHER_PASSWORD", raising=False)
+    page = str(REPO / "annotation" / "researcher_page.py")
+    at = AppTest.from_file(page, default_timeout=30).run()
+    assert any("No researcher password is configured" in e.value for e in at.error)
+    monkeypatch.setenv("IPE_RESEARCHER_PASSWORD", "s3cret-pass")
+    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
+                   capture_output=True)
+    import annotation.resources as resources
+    resources.get_store.clear()
+    at = AppTest.from_file(page, default_timeout=30).run()
+    assert not at.metric  # nothing shown before signing in
+    at.text_input[0].input("wrong")
+    _button(at, "Sign in").click().run()
+    assert any("Wrong password" in e.value for e in at.error) and not at.metric
+    at.text_input[0].input("s3cret-pass")
+    _button(at, "Sign in").click().run()
+    assert not at.exception, at.exception
+    assert {m.label for m in at.metric} >= {"volunteers", "sessions", "rated views"}
+    resources.get_store.clear()
