@@ -42,7 +42,7 @@ from core.face_regions import N_REGIONS, region_label_map
 EXTRACTOR = "plm-ipe-features"
 # points that move little with expressions: top of the jaw line, nose bridge and base, eye corners
 RIGID = np.r_[0, 1, 15, 16, 27:36, 36, 39, 42, 45]
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"  # 2: grey luma input to landmarks/flow, fit-quality re-detection
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class FeatureConfig:
     backend: str = "dlib"
     face_size: int = 112
     redetect_every: int = 30
+    lost_redetect_every: int = 3
     # Farneback: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma (OpenCV's names)
     pyr_scale: float = 0.5
     levels: int = 3
@@ -142,7 +143,7 @@ class FlowState:
         if points is None:
             self._prev_crop = self._prev_pts = self._prev_m = None
             return None
-        t = time.perf_counter()
+        t = time.process_time()
         m = similarity_transform(points[RIGID], self.canon[RIGID])
         if self._prev_m is not None and config.align_smoothing > 0:
             m = (1 - config.align_smoothing) * m + config.align_smoothing * self._prev_m
@@ -150,15 +151,15 @@ class FlowState:
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         crop = cv2.warpAffine(gray, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         pts = apply_transform(m, points)
-        timings["align"] = timings.get("align", 0.0) + time.perf_counter() - t
+        timings["align"] = timings.get("align", 0.0) + time.process_time() - t
         row = None
         if self._prev_crop is not None:
-            t = time.perf_counter()
+            t = time.process_time()
             flow = cv2.calcOpticalFlowFarneback(
                 self._prev_crop, crop, None, config.pyr_scale, config.levels, config.winsize, config.iterations,
                 config.poly_n, config.poly_sigma, 0,
             )
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             labels = region_label_map(self._prev_pts, (size, size))
             orientation, magnitude = region_flow(flow, labels, config.bins)
             if config.magnitude_norm == "max":
@@ -167,7 +168,7 @@ class FlowState:
                 magnitude = magnitude / self.iod * config.magnitude_scale
             row = np.concatenate([orientation, magnitude]).astype(np.float32)
             timings["flow"] = timings.get("flow", 0.0) + t2 - t
-            timings["regions"] = timings.get("regions", 0.0) + time.perf_counter() - t2
+            timings["regions"] = timings.get("regions", 0.0) + time.process_time() - t2
         self._prev_crop, self._prev_pts = crop, pts
         return row
 
@@ -194,15 +195,17 @@ def extract_features(path: str | Path, config: FeatureConfig = FeatureConfig()) 
 
     Streams: only the current 16-frame clip is held in memory. Raises :class:`MediaError`
     for unreadable files and :class:`NoFaceError` when no frame has a face.
-    ``meta["timings_s"]`` holds the time spent per stage.
+    ``meta["timings_s"]`` holds the CPU time spent per stage (process CPU seconds, so the
+    breakdown stays meaningful on a shared, loaded machine).
     """
     from core.clips import make_clips
     from core.landmarks import get_backend
     from core.tracking import FaceTracker
-    from core.video import iter_frames
+    from core.video import iter_frames_gray
 
     timings: dict[str, float] = {"decode": 0.0}
-    tracker = FaceTracker(get_backend(config.backend), redetect_every=config.redetect_every)
+    tracker = FaceTracker(get_backend(config.backend), redetect_every=config.redetect_every,
+                          lost_redetect_every=config.lost_redetect_every)
     state = FlowState(config, timings)
     landmarks: list[np.ndarray] = []
     found: list[bool] = []
@@ -215,14 +218,14 @@ def extract_features(path: str | Path, config: FeatureConfig = FeatureConfig()) 
     zero_pts = np.zeros((68, 2), np.float32)
     zero_row = np.zeros(2 * N_REGIONS, np.float32)
     shape = (0, 0)
-    t = time.perf_counter()
-    for frame, ts, nominal in iter_frames(path):
-        timings["decode"] += time.perf_counter() - t
+    t = time.process_time()
+    for frame, gray, ts, nominal in iter_frames_gray(path):
+        timings["decode"] += time.process_time() - t
         if config.max_seconds is not None and times and ts - times[0] >= config.max_seconds:
             break
         shape = frame.shape[:2]
-        points = tracker.step(frame)
-        row = state.push(frame, points)
+        points = tracker.step(gray)
+        row = state.push(gray, points)
         if times:
             rows.append(row if row is not None else zero_row)
             valid.append(row is not None)
@@ -231,12 +234,12 @@ def extract_features(path: str | Path, config: FeatureConfig = FeatureConfig()) 
         found.append(points is not None)
         buffer.append(frame)
         if len(buffer) == config.clip_len:
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             k = len(landmarks) - config.clip_len
             clips.append(make_clips(np.stack(buffer), np.stack(landmarks[k:]), np.array(found[k:]), config)[0])
-            timings["clips"] = timings.get("clips", 0.0) + time.perf_counter() - t2
+            timings["clips"] = timings.get("clips", 0.0) + time.process_time() - t2
             buffer.clear()
-        t = time.perf_counter()
+        t = time.process_time()
     timings.update(tracker.stats.timings_s)
     found_arr = np.array(found, bool)
     if not found_arr.any():

@@ -45,12 +45,26 @@ GROUPS = {
 }
 
 
-def _point(token: str, points: np.ndarray, up: np.ndarray) -> np.ndarray:
-    if "~" in token:
-        a, b = token.split("~")
-        return (points[int(a)] + points[int(b)]) / 2
-    ups = len(token) - len(token.rstrip("u"))
-    return points[int(token.rstrip("u"))] + ups * up
+def _compile(regions: tuple[tuple[str, ...], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every corner token as a row of weights over the 68 landmarks plus a count of "up" steps."""
+    rows, ups = [], []
+    for region in regions:
+        for token in region:
+            weights = np.zeros(68, np.float32)
+            if "~" in token:
+                a, b = token.split("~")
+                weights[int(a)] += 0.5
+                weights[int(b)] += 0.5
+                ups.append(0)
+            else:
+                weights[int(token.rstrip("u"))] = 1.0
+                ups.append(len(token) - len(token.rstrip("u")))
+            rows.append(weights)
+    splits = np.cumsum([len(r) for r in regions])[:-1]
+    return np.stack(rows), np.asarray(ups, np.float32), splits
+
+
+_WEIGHTS, _UPS, _SPLITS = _compile(REGIONS)
 
 
 def region_polygons(points: np.ndarray) -> list[np.ndarray]:
@@ -60,15 +74,16 @@ def region_polygons(points: np.ndarray) -> list[np.ndarray]:
     iod = float(np.linalg.norm(eyes))
     # "up" is perpendicular to the eye line, towards the forehead
     up = np.array([eyes[1], -eyes[0]], np.float32) / max(iod, 1e-6) * FOREHEAD_STEP * iod
-    return [np.array([_point(t, points, up) for t in region], np.float32) for region in REGIONS]
+    corners = _WEIGHTS @ points + _UPS[:, None] * up
+    return np.split(corners, _SPLITS)
 
 
 def region_label_map(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """int32 image: 0 outside every region, k+1 inside region k (later regions win overlaps)."""
-    labels = np.zeros(shape, np.int32)
-    for k, poly in enumerate(region_polygons(points)):
-        hull = cv2.convexHull(np.round(poly * 16).astype(np.int32))
-        cv2.fillConvexPoly(labels, hull, k + 1, lineType=cv2.LINE_8, shift=4)
+    """uint8 image: 0 outside every region, k+1 inside region k (later regions win overlaps)."""
+    labels = np.zeros(shape, np.uint8)
+    corners = np.round(np.concatenate(region_polygons(points)) * 16).astype(np.int32)  # 4 bits of sub-pixel
+    for k, poly in enumerate(np.split(corners, _SPLITS)):
+        cv2.fillConvexPoly(labels, cv2.convexHull(poly), k + 1, lineType=cv2.LINE_8, shift=4)
     return labels
 
 

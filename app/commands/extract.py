@@ -25,6 +25,9 @@ def _work(job: tuple[str, str, str, dict]) -> tuple[str, str, dict | None, str |
     from core.feature_cache import compute_to_cache
     from core.paths import DataHome
 
+    import cv2
+
+    cv2.setNumThreads(1)  # one worker process per core: OpenCV's own threads would only contend
     home, video, sha, cfg = job
     try:
         path, meta = compute_to_cache(DataHome.resolve(home), video, FeatureConfig(**cfg), sha)
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         views = [v for v in store.list_views(status="ok") if v["video_path"]]
         todo, done = [], 0
         for view in views:
-            if store.get_feature_cache(view["video_sha256"], EXTRACTOR, config.key()):
+            row = store.get_feature_cache(view["video_sha256"], EXTRACTOR, config.key())
+            if row and (store.home.root / row["path"]).is_file():  # a row whose file was removed is redone
                 done += 1
             else:
                 todo.append((str(store.home.root), str(store.home.root / view["video_path"]), view["video_sha256"], asdict(config)))
