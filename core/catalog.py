@@ -8,15 +8,18 @@ Input is a catalog folder::
 
 or the path of an ``items.csv`` (its ``outfits.csv`` beside it, or given explicitly).
 Everything is validated before anything is written; every problem is listed in one
-:class:`CatalogError`. Images are copied into ``<home>/catalog/images/<sha256>.<ext>``
-(content-addressed, so re-importing is harmless) and the rows are inserted in one
-transaction; if that fails, the images this import added are removed again.
+:class:`CatalogError`. Images are copied into ``<home>/catalog/<catalog name>/<kind>s/<item_id>.<ext>``
+(so the store no longer needs the source folder) and the rows are inserted in one
+transaction; if that fails, the images this import added are removed again. Importing the
+same catalog again adds nothing; a catalog is named after its folder, and one with
+``DEMO.txt`` is marked ``is_demo`` in the ``catalog`` table.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,14 +65,27 @@ class ImportReport:
     files_copied: list[str] = field(default_factory=list)
 
 
+def _safe_name(text: str) -> str:
+    """A file-name-safe form of an id (ids that are already safe are kept as they are)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".") or "_"
+    return safe
+
+
+def _target(images: Path, item: CatalogItem) -> Path:
+    safe = _safe_name(item.item_id)
+    stem = safe if safe == item.item_id else f"{safe}-{item.sha256[:8]}"
+    return images / f"{item.kind}s" / f"{stem}{item.source.suffix.lower()}"
+
+
 def _read_csv(path: Path, required: tuple[str, ...], problems: list[str]) -> list[dict[str, str]]:
     if not path.is_file():
         problems.append(f"{path}: file not found")
         return []
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheet exports start with a BOM
             reader = csv.DictReader(handle)
-            columns = reader.fieldnames or []
+            reader.fieldnames = [c.strip() for c in (reader.fieldnames or [])]
+            columns = reader.fieldnames
             missing = [c for c in required if c not in columns]
             if missing:
                 problems.append(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})")
@@ -98,7 +114,9 @@ def _inspect_image(path: Path) -> tuple[str, int, int] | str:
     return hashlib.sha256(data).hexdigest(), width, height
 
 
-def read_catalog(source: str | os.PathLike[str], outfits_csv: str | os.PathLike[str] | None = None) -> CatalogSpec:
+def read_catalog(
+    source: str | os.PathLike[str], outfits_csv: str | os.PathLike[str] | None = None, *, progress: bool = False
+) -> CatalogSpec:
     """Read and validate a catalog folder or items CSV; raise CatalogError listing every problem."""
     source = Path(source).resolve()
     if source.is_dir():
@@ -115,7 +133,12 @@ def read_catalog(source: str | os.PathLike[str], outfits_csv: str | os.PathLike[
     items: list[CatalogItem] = []
     seen_ids: dict[str, int] = {}
     seen_hash: dict[str, str] = {}
-    for line, row in enumerate(item_rows, start=2):
+    rows = enumerate(item_rows, start=2)
+    if progress:
+        from tqdm import tqdm
+
+        rows = tqdm(rows, total=len(item_rows), desc="check images", unit="image")
+    for line, row in rows:
         where = f"{items_csv.name} line {line}"
         item_id, kind, rel = row["item_id"], row["kind"].lower(), row["path"]
         if not item_id:
@@ -184,10 +207,11 @@ def read_catalog(source: str | os.PathLike[str], outfits_csv: str | os.PathLike[
 
 
 def import_catalog(
-    store: Any, source: str | os.PathLike[str], outfits_csv: str | os.PathLike[str] | None = None
+    store: Any, source: str | os.PathLike[str], outfits_csv: str | os.PathLike[str] | None = None,
+    *, progress: bool = False,
 ) -> ImportReport:
     """Validate, copy and insert a catalog; all or nothing. Re-importing is idempotent."""
-    spec = read_catalog(source, outfits_csv)
+    spec = read_catalog(source, outfits_csv, progress=progress)
     catalog_id = spec.name
     existing_items = {r["item_id"]: r for r in store._rows("SELECT item_id, kind, sha256 FROM item")}
     existing_hash = {r["sha256"]: r["item_id"] for r in existing_items.values()}
@@ -215,18 +239,19 @@ def import_catalog(
         )
 
     report = ImportReport(catalog_id)
-    images = store.home.catalog / "images"
-    images.mkdir(parents=True, exist_ok=True)
+    images = store.home.catalog / _safe_name(catalog_id)
     new_items = [i for i in spec.items if i.item_id not in existing_items]
     copied: list[Path] = []
     try:
         for item in new_items:
-            target = images / f"{item.sha256}{item.source.suffix.lower()}"
-            if not target.exists():
-                tmp = target.with_name(f".tmp-{target.name}")
-                shutil.copyfile(item.source, tmp)
-                os.replace(tmp, target)
-                copied.append(target)
+            target = _target(images, item)
+            if target.is_file() and _sha256(target) == item.sha256:
+                continue  # left by an earlier import of the same bytes
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".tmp-{target.name}")
+            shutil.copyfile(item.source, tmp)
+            os.replace(tmp, target)  # no row refers to this name yet: the item is new
+            copied.append(target)
         with store.transaction() as cur:
             if not cur.execute("SELECT 1 FROM catalog WHERE catalog_id = ?", [catalog_id]).fetchall():
                 cur.execute(
@@ -234,7 +259,7 @@ def import_catalog(
                     [catalog_id, spec.name, str(spec.source), spec.is_demo],
                 )
             for item in new_items:
-                rel = (images / f"{item.sha256}{item.source.suffix.lower()}").relative_to(store.home.root)
+                rel = _target(images, item).relative_to(store.home.root)
                 cur.execute(
                     "INSERT INTO item (item_id, catalog_id, kind, path, sha256, width, height, attributes) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -248,9 +273,12 @@ def import_catalog(
                     "INSERT INTO outfit (outfit_id, catalog_id, top_id, bottom_id) VALUES (?, ?, ?, ?)",
                     [oid, catalog_id, top, bottom],
                 )
-    except BaseException:
+    except BaseException as exc:
         for path in copied:
             path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CatalogError(f"catalog {spec.source} not imported (nothing was written): "
+                               f"copying its images into {images} failed: {exc}") from exc
         raise
     report.items_added = len(new_items)
     report.items_unchanged = len(spec.items) - len(new_items)
@@ -258,6 +286,10 @@ def import_catalog(
     report.outfits_unchanged = len(spec.outfits) - report.outfits_added
     report.files_copied = [str(p) for p in copied]
     return report
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _json(value: dict[str, str]) -> str:

@@ -54,14 +54,15 @@ def export_dataset(store: Any, out: str | os.PathLike[str], *, progress: bool = 
         "format": FORMAT, "schema_version": store.schema_version, "created_at": utcnow().isoformat(),
         "tables": {}, "files": {},
     }
-    cur = store.cursor()
+    # one read transaction: every table from the same snapshot, even while the server keeps writing
+    snapshot = _read_snapshot(store)
     for table in TABLES:
-        arrow = cur.sql(f"SELECT * FROM {table}").to_arrow_table()  # table from the fixed list
+        arrow = snapshot[table]
         path = partial / "tables" / f"{table}.parquet"
         pq.write_table(arrow, path)
         manifest["tables"][table] = {"rows": arrow.num_rows, "sha256": sha256_file(path)}
-    files = [r["video_path"] for r in store._rows("SELECT video_path FROM view WHERE video_path IS NOT NULL")]
-    files += [r["path"] for r in store._rows("SELECT path FROM item")]
+    files = [p for p in snapshot["view"].column("video_path").to_pylist() if p]
+    files += snapshot["item"].column("path").to_pylist()
     for rel in _progress(sorted(set(files)), len(set(files)), "export files", progress):
         source = store.home.root / rel
         if not source.is_file():
@@ -73,6 +74,22 @@ def export_dataset(store: Any, out: str | os.PathLike[str], *, progress: bool = 
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     os.replace(partial, out)
     return out
+
+
+def _read_snapshot(store: Any) -> dict[str, Any]:
+    """Every exported table as an Arrow table, read in one transaction (a consistent snapshot)."""
+    import duckdb
+
+    cur = store.cursor()
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            # table names from the fixed list above, never from input
+            return {table: cur.sql(f"SELECT * FROM {table}").to_arrow_table() for table in TABLES}
+        finally:
+            cur.execute("ROLLBACK")
+    except duckdb.Error as err:
+        raise StoreError(f"could not read the store for the export: {err}") from err
 
 
 def verify_export(folder: str | os.PathLike[str]) -> dict[str, Any]:

@@ -29,16 +29,24 @@ class RosterEntry:
     sessions: int
 
 
+BALANCED_GENDERS = ("female", "male")
+
+
 def make_volunteer_split(
     roster: Iterable[RosterEntry | Mapping[str, Any]], *, test_fraction: float = 0.2, seed: int = 0
 ) -> dict[str, str]:
     """Map every volunteer to ``"train"`` or ``"test"``.
 
     The test fold takes ``round(test_fraction * n)`` volunteers, only from those with
-    exactly one session, drawn gender by gender so the counts are as equal as the roster
-    allows (round robin over genders, the least-represented gender first; within a gender
-    the order is a seeded shuffle). If too few single-session volunteers exist, the test
-    fold is smaller and the caller can read that from the result.
+    exactly one session (so no volunteer is in both folds and test volunteers took part
+    once). Genders are matched case-insensitively. Volunteers whose gender is neither
+    female nor male (non-binary, "prefer not to say", ...) get test places in proportion
+    to their share of the roster; the rest of the test fold alternates female / male,
+    the one with fewer test volunteers so far first, so the two are as equal as the
+    eligible volunteers allow (when one runs out, the other fills up). Within a gender
+    the order is a seeded shuffle, so the same roster and seed give the same split. If
+    too few single-session volunteers exist, the test fold is smaller; callers can see
+    that in the result.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError("test_fraction must be between 0 and 1")
@@ -50,21 +58,39 @@ def make_volunteer_split(
     if len(set(ids)) != len(ids):
         raise ValueError("a volunteer appears twice in the roster")
     rng = random.Random(seed)
-    n_test = round(test_fraction * len(entries))
+    n_test = int(test_fraction * len(entries) + 0.5)  # half rounds up, unlike round()
+    roster_counts: dict[str, int] = defaultdict(int)
     pools: dict[str, list[str]] = defaultdict(list)
     for entry in sorted(entries, key=lambda e: e.volunteer_id):
+        gender = _norm(entry.gender)
+        roster_counts[gender] += 1
         if entry.sessions == 1:
-            pools[entry.gender].append(entry.volunteer_id)
+            pools[gender].append(entry.volunteer_id)
     for gender in sorted(pools):
         rng.shuffle(pools[gender])
-    taken: dict[str, int] = {g: 0 for g in pools}
-    test: set[str] = set()
-    while len(test) < n_test and any(pools.values()):
-        # the gender with the fewest test volunteers so far that still has candidates
-        gender = min((g for g in pools if pools[g]), key=lambda g: (taken[g], g))
-        test.add(pools[gender].pop())
+    test: list[str] = []
+    # 1) genders outside the female/male balance: places in proportion to the roster
+    for gender in sorted(g for g in pools if g not in BALANCED_GENDERS):
+        quota = int(n_test * roster_counts[gender] / len(entries) + 0.5)
+        while quota > 0 and pools[gender] and len(test) < n_test:
+            test.append(pools[gender].pop())
+            quota -= 1
+    # 2) female / male alternately, the one with fewer test volunteers first
+    taken = {g: 0 for g in BALANCED_GENDERS}
+    while len(test) < n_test and any(pools[g] for g in BALANCED_GENDERS):
+        gender = min((g for g in BALANCED_GENDERS if pools[g]), key=lambda g: (taken[g], g))
+        test.append(pools[gender].pop())
         taken[gender] += 1
-    return {vid: ("test" if vid in test else "train") for vid in sorted(ids)}
+    # 3) still short: anyone eligible left, in a seeded order
+    rest = [vid for g in sorted(pools) for vid in pools[g]]
+    rng.shuffle(rest)
+    test += rest[: max(0, n_test - len(test))]
+    chosen = set(test)
+    return {vid: ("test" if vid in chosen else "train") for vid in sorted(ids)}
+
+
+def _norm(gender: str) -> str:
+    return " ".join(str(gender).strip().lower().split()) or "unknown"
 
 
 def roster_from_store(store: Any) -> list[RosterEntry]:
@@ -77,7 +103,11 @@ def roster_from_store(store: Any) -> list[RosterEntry]:
 
 
 def save_split(store: Any, name: str, assignment: Mapping[str, str], *, seed: int, params: dict | None = None) -> None:
-    """Store a split under ``name``; refuses to overwrite a different one with that name."""
+    """Store a split under ``name``; refuses to overwrite a different one with that name.
+
+    ``params`` should name what the split was made with (test fraction, the
+    :class:`~core.labels.LabelThresholds` as a dict) so a model run can report it.
+    """
     existing = load_split(store, name)
     if existing is not None:
         if existing == dict(assignment):
@@ -94,6 +124,23 @@ def save_split(store: Any, name: str, assignment: Mapping[str, str], *, seed: in
         )
 
 
+def split_info(store: Any, name: str) -> dict[str, Any] | None:
+    """The stored row of a split: name, seed, rule, params (test fraction, label thresholds)."""
+    return store._one("SELECT * FROM split WHERE split_name = ?", [name])
+
+
+def split_thresholds(store: Any, name: str) -> Any:
+    """The :class:`~core.labels.LabelThresholds` stored with split ``name`` (the defaults when the
+    split stored none); raises StoreError for an unknown split."""
+    from core.labels import LabelThresholds
+
+    info = split_info(store, name)
+    if info is None:
+        raise StoreError(f"no split named {name!r}; run `python -m app split --name {name}` first")
+    stored = (info.get("params") or {}).get("thresholds")
+    return LabelThresholds(**stored) if stored else LabelThresholds()
+
+
 def load_split(store: Any, name: str) -> dict[str, str] | None:
     if not store._rows("SELECT 1 AS x FROM split WHERE split_name = ?", [name]):
         return None
@@ -107,5 +154,5 @@ def describe_split(assignment: Mapping[str, str], roster: Iterable[RosterEntry])
     for entry in roster:
         fold = assignment.get(entry.volunteer_id)
         if fold:
-            out[fold][entry.gender] += 1
+            out[fold][_norm(entry.gender)] += 1
     return {fold: dict(v) for fold, v in out.items()}

@@ -15,10 +15,13 @@ Rules (see docs/architecture.md):
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import secrets
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -85,6 +88,18 @@ def _unjson(value: Any) -> Any:
     return json.loads(value)
 
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock_for(db_path: Path) -> threading.RLock:
+    """One write lock per database file and process: two Store objects opened on the same file in
+    one process share DuckDB's database instance, so their writers must queue on the same lock."""
+    key = str(Path(db_path).resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 class Store:
     """The kit's database. Open with :meth:`Store.open`; use as a context manager."""
 
@@ -95,9 +110,12 @@ class Store:
         self.read_only = read_only
         self._conn = conn
         self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        # every cursor handed out, by the thread that owns it; cursors of finished threads are
+        # closed when the next one is made (a Streamlit server runs each rerun in a new thread)
+        self._cursors: dict[threading.Thread, duckdb.DuckDBPyConnection] = {}
         self._cursors_lock = threading.Lock()
-        self._write_lock = threading.RLock()
+        self._write_lock = _write_lock_for(home.db_path)
+        self._known_labelers: set[str] = set()
         self._closed = False
 
     # ------------------------------------------------------------------ opening
@@ -115,13 +133,24 @@ class Store:
         except duckdb.IOException as err:
             text = str(err)
             if "lock" in text.lower():
+                holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+                who = f"PID {holder.group(2)}, {holder.group(1)}" if holder else "another process"
                 raise StoreLockedError(
-                    f"the store {home.db_path} is in use by another process ({text.split('(')[-1].rstrip(')') if '(' in text else 'see below'}). "
-                    "Only one process may write it: stop the other one (e.g. the Streamlit server "
-                    "started by scripts/run.sh) or use another data home with --home; tools that only "
-                    "read can open it read-only when no writer runs."
+                    f"the store {home.db_path} is in use by another process ({who}). Only one process may "
+                    "write it, and while it does nobody else can open it: stop the other one (e.g. the "
+                    "Streamlit server started by scripts/run.sh), or use another data home with --home; "
+                    "tools that only read can open it read-only (read_only=True) once no writer runs, "
+                    "or use an export (`python -m app export`, or the researcher page)."
                 ) from err
             raise StoreError(f"cannot open the store {home.db_path}: {text}") from err
+        except duckdb.ConnectionException as err:
+            if "different configuration" not in str(err):
+                raise StoreError(f"cannot open the store {home.db_path}: {err}") from err
+            raise StoreError(
+                f"the store {home.db_path} is already open in this process "
+                f"{'read-write' if read_only else 'read-only'}; use that Store object (or Store.cursor() "
+                "from another thread) instead of opening it again in another mode"
+            ) from err
         except duckdb.Error as err:
             raise StoreError(f"cannot open the store {home.db_path}: {err}") from err
         try:
@@ -153,7 +182,7 @@ class Store:
             return
         self._closed = True
         with self._cursors_lock:
-            for cur in self._cursors:
+            for cur in self._cursors.values():
                 try:
                     cur.close()
                 except duckdb.Error:
@@ -178,11 +207,25 @@ class Store:
             raise StoreError("the store is closed")
         cur = getattr(self._local, "cursor", None)
         if cur is None:
-            cur = self._conn.cursor()
-            self._local.cursor = cur
             with self._cursors_lock:
-                self._cursors.append(cur)
+                for thread in [t for t in self._cursors if not t.is_alive()]:
+                    try:
+                        self._cursors.pop(thread).close()
+                    except duckdb.Error:
+                        pass  # its thread is gone; a cursor that cannot close holds nothing we need
+                try:
+                    cur = self._conn.cursor()
+                except duckdb.Error as err:
+                    raise StoreError(f"cannot open a cursor on the store: {err}") from err
+                self._cursors[threading.current_thread()] = cur
+            self._local.cursor = cur
         return cur
+
+    @property
+    def open_cursors(self) -> int:
+        """How many per-thread cursors are open (finished threads' cursors are pruned lazily)."""
+        with self._cursors_lock:
+            return len(self._cursors)
 
     def _rows(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
         try:
@@ -201,7 +244,11 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write transaction on this thread's cursor, serialised with other writers."""
+        """A write transaction on this thread's cursor, serialised with other writers.
+
+        Any DuckDB error inside rolls the transaction back and is raised as
+        :class:`StoreError` ``from`` the driver error (a constraint violation says so).
+        """
         if self.read_only:
             raise StoreError("the store is open read-only; open it read-write to change data")
         with self._write_lock:
@@ -212,11 +259,15 @@ class Store:
                 raise StoreError(f"cannot start a transaction: {err}") from err
             try:
                 yield cur
-            except BaseException:
+            except BaseException as exc:
                 try:
                     cur.execute("ROLLBACK")
                 except duckdb.Error:
                     pass  # the transaction is already aborted; the original error matters
+                if isinstance(exc, duckdb.ConstraintException):
+                    raise StoreError(f"rejected by the store's rules: {exc}") from exc
+                if isinstance(exc, duckdb.Error):
+                    raise StoreError(f"write failed: {exc}") from exc
                 raise
             try:
                 cur.execute("COMMIT")
@@ -291,8 +342,10 @@ class Store:
                          bool(consent.get("recording")), bool(consent.get("training")),
                          bool(consent.get("publication")), accepted],
                     )
-            except duckdb.ConstraintException:
-                continue  # an id or code collision: draw again
+            except StoreError as err:
+                if isinstance(err.__cause__, duckdb.ConstraintException):
+                    continue  # an id or code collision: draw again
+                raise
             return self.get_volunteer(volunteer_id)  # type: ignore[return-value]
         raise StoreError("could not draw a unique volunteer id; try again")
 
@@ -398,6 +451,8 @@ class Store:
         if rating is not None:
             if isinstance(rating, bool) or not isinstance(rating, int) or not 0 <= rating <= 100:
                 raise StoreError(f"a rating is a whole number from 0 to 100, not {rating!r}")
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise StoreError(f"a view's position in its session is a whole number from 0, not {position!r}")
         if status == "ok" and (rating is None or temp is None):
             raise StoreError("a view with status 'ok' needs both a recording and a rating")
         if status == "skipped" and rating is not None:
@@ -422,13 +477,27 @@ class Store:
             video_rel = sha = None
             final: Path | None = None
             if temp is not None:
-                _fsync_file(temp)
-                sha = sha256_file(temp)
                 folder = self.home.videos / session["volunteer_id"]
-                folder.mkdir(parents=True, exist_ok=True)
                 final = folder / f"{view_id}{temp.suffix or '.mp4'}"
-                os.replace(temp, final)
-                _fsync_dir(folder)
+                try:
+                    _fsync_file(temp)
+                    sha = sha256_file(temp)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    try:
+                        os.replace(temp, final)
+                    except OSError as err:
+                        if err.errno != errno.EXDEV:
+                            raise
+                        # a temporary file on another file system: copy beside the target, then rename
+                        staged = folder / f"{TEMP_PREFIX}{view_id}{final.suffix}"
+                        shutil.copyfile(temp, staged)
+                        _fsync_file(staged)
+                        os.replace(staged, final)
+                        temp.unlink()
+                    _fsync_dir(folder)
+                except OSError as err:
+                    raise StoreError(f"could not store the recording {temp} as {final}: {err}; "
+                                     "check the disk space and permissions of the data home") from err
                 video_rel = str(final.relative_to(self.home.root))
             if _after_rename is not None:
                 _after_rename()
@@ -469,61 +538,66 @@ class Store:
 
     # ------------------------------------------------------------------ deletion and sweep
     def delete_volunteer(self, id_or_code: str) -> dict[str, Any]:
-        """Delete a volunteer everywhere: rows (volunteer, sessions, views, splits, feature
-        cache entries of their videos) and files (videos, feature files); verified."""
-        volunteer = self.find_volunteer(id_or_code)
-        if volunteer is None:
-            raise StoreError(f"no volunteer with id or withdrawal code {id_or_code!r}")
-        vid = volunteer["volunteer_id"]
-        views = self._rows("SELECT view_id, video_path, video_sha256 FROM view WHERE volunteer_id = ?", [vid])
-        hashes = sorted({v["video_sha256"] for v in views if v["video_sha256"]})
-        features = []
-        for sha in hashes:
-            shared = self._one(
-                "SELECT count(*) AS n FROM view WHERE video_sha256 = ? AND volunteer_id <> ?", [sha, vid]
-            )
-            if shared and shared["n"]:
-                continue  # the same bytes belong to someone else too (only in synthetic data)
-            features += self._rows("SELECT * FROM feature_cache WHERE video_sha256 = ?", [sha])
-        files = [self.home.root / v["video_path"] for v in views if v["video_path"]]
-        files += [self._feature_path(f["path"]) for f in features]
-        counts: dict[str, int] = {}
-        with self.transaction() as cur:
-            for table, sql, params in [
-                ("feature_cache", "DELETE FROM feature_cache WHERE video_sha256 = ?", None),
-                ("view", "DELETE FROM view WHERE volunteer_id = ?", [vid]),
-                ("session", "DELETE FROM session WHERE volunteer_id = ?", [vid]),
-                ("split_member", "DELETE FROM split_member WHERE volunteer_id = ?", [vid]),
-                ("volunteer", "DELETE FROM volunteer WHERE volunteer_id = ?", [vid]),
-            ]:
-                if params is None:
-                    n = 0
-                    for f in features:
-                        cur.execute(
-                            "DELETE FROM feature_cache WHERE video_sha256 = ? AND extractor = ? AND version = ?",
-                            [f["video_sha256"], f["extractor"], f["version"]],
-                        )
-                        n += 1
-                    counts[table] = n
-                else:
+        """Delete a volunteer everywhere, files first, then rows; verified.
+
+        Files: their recordings, the video folder, orphans of theirs a sweep quarantined,
+        and every feature file of their videos (registered in ``feature_cache`` or lying in
+        ``home.features`` under the video's hash). Rows: volunteer, sessions, views, split
+        memberships and feature-cache entries. Files go before rows so that an interrupted
+        deletion can simply be run again (the volunteer is still found by id or code).
+        Trained model runs are not retrained; their data fingerprint no longer matches.
+        """
+        with self._write_lock:
+            volunteer = self.find_volunteer(id_or_code)
+            if volunteer is None:
+                raise StoreError(f"no volunteer with id or withdrawal code {id_or_code!r}")
+            vid = volunteer["volunteer_id"]
+            views = self._rows("SELECT view_id, video_path, video_sha256 FROM view WHERE volunteer_id = ?", [vid])
+            # hashes of this volunteer's videos that no one else's view shares (identical bytes of
+            # someone else only happen in synthetic data; their features stay)
+            own = ("SELECT DISTINCT video_sha256 FROM view WHERE volunteer_id = ? AND video_sha256 IS NOT NULL "
+                   "AND video_sha256 NOT IN (SELECT video_sha256 FROM view WHERE volunteer_id <> ? "
+                   "AND video_sha256 IS NOT NULL)")
+            hashes = sorted(r["video_sha256"] for r in self._rows(own, [vid, vid]))
+            features = self._rows(f"SELECT * FROM feature_cache WHERE video_sha256 IN ({own})", [vid, vid])
+            files = {self.home.root / v["video_path"] for v in views if v["video_path"]}
+            files |= {self._feature_path(f["path"]) for f in features}
+            if self.home.features.is_dir() and hashes:
+                wanted = set(hashes)
+                files |= {p for p in self.home.features.rglob("*")
+                          if p.is_file() and p.name.split(".")[0] in wanted}
+            if (self.home.videos / vid).is_dir():
+                files |= {p for p in (self.home.videos / vid).rglob("*") if p.is_file()}
+            if self.home.quarantine.is_dir():
+                files |= {p for p in self.home.quarantine.glob(f"*/videos/{vid}/*") if p.is_file()}
+            deleted = []
+            for path in sorted(files):
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as err:
+                    raise StoreError(f"could not delete {path} ({err}); fix the permission and run the deletion again") from err
+                deleted.append(str(path))
+            for folder in [self.home.videos / vid, *self.home.quarantine.glob(f"*/videos/{vid}")]:
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            counts: dict[str, int] = {}
+            with self.transaction() as cur:
+                cur.execute(f"DELETE FROM feature_cache WHERE video_sha256 IN ({own})", [vid, vid])
+                counts["feature_cache"] = len(features)
+                for table in ("view", "session", "split_member", "volunteer"):  # fixed table names
                     before = cur.execute(f"SELECT count(*) FROM {table} WHERE volunteer_id = ?", [vid]).fetchall()[0][0]
-                    self._exec(cur, sql, params)
+                    cur.execute(f"DELETE FROM {table} WHERE volunteer_id = ?", [vid])
                     counts[table] = int(before)
-        deleted = []
-        for path in files:
-            if path.is_file():
-                path.unlink()
-            deleted.append(str(path))
-        folder = self.home.videos / vid
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-        left_rows = sum(
-            self._rows(f"SELECT count(*) AS n FROM {t} WHERE volunteer_id = ?", [vid])[0]["n"]
-            for t in ("volunteer", "session", "view", "split_member")
-        )
-        left_files = [p for p in deleted if Path(p).exists()]
-        if left_rows or left_files:
-            raise StoreError(f"deletion of {vid} incomplete: {left_rows} rows and files {left_files} remain")
+            left_rows = sum(
+                self._rows(f"SELECT count(*) AS n FROM {t} WHERE volunteer_id = ?", [vid])[0]["n"]
+                for t in ("volunteer", "session", "view", "split_member")
+            )
+            if hashes:
+                left_rows += self._rows("SELECT count(*) AS n FROM feature_cache WHERE list_contains(?, video_sha256)",
+                                        [hashes])[0]["n"]
+            left_files = [p for p in deleted if Path(p).exists()]
+            if left_rows or left_files:
+                raise StoreError(f"deletion of {vid} incomplete: {left_rows} rows and files {left_files} remain; run it again")
         return {
             "volunteer_id": vid,
             "rows_deleted": sum(counts.values()),
@@ -616,19 +690,27 @@ class Store:
         if region_xy is not None and not all(0.0 <= c <= 1.0 for c in region_xy):
             raise StoreError("a decisive-region click is given in image fractions (0..1)")
         label_id = label_id or str(uuid.uuid4())
-        with self.transaction() as cur:
-            if cur.execute("SELECT 1 FROM image_label WHERE label_id = ?", [label_id]).fetchall():
-                return label_id
-            if not cur.execute("SELECT 1 FROM labeler WHERE labeler_id = ?", [labeler_id]).fetchall():
+        if labeler_id not in self._known_labelers:  # labelers are never deleted: check once per id
+            if self._one("SELECT labeler_id FROM labeler WHERE labeler_id = ?", [labeler_id]) is None:
                 raise StoreError(f"unknown labeler {labeler_id!r}")
-            rx, ry = region_xy if region_xy is not None else (None, None)
-            self._exec(
-                cur,
-                "INSERT INTO image_label (label_id, labeler_id, image_set, image_path, image_sha256, answer, "
-                "response_ms, region_x, region_y, is_gold, slow, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [label_id, labeler_id, image_set, image_path, image_sha256, answer, int(response_ms), rx, ry,
-                 bool(is_gold), bool(slow), answered_at or utcnow()],
-            )
+            self._known_labelers.add(labeler_id)
+        rx, ry = region_xy if region_xy is not None else (None, None)
+        try:
+            with self.transaction() as cur:  # one primary-key insert in the common case
+                cur.execute(
+                    "INSERT INTO image_label (label_id, labeler_id, image_set, image_path, image_sha256, answer, "
+                    "response_ms, region_x, region_y, is_gold, slow, answered_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [label_id, labeler_id, image_set, image_path, image_sha256, answer, int(response_ms), rx, ry,
+                     bool(is_gold), bool(slow), answered_at or utcnow()],
+                )
+        except StoreError as err:
+            # a retry of an answer already stored (same label_id) is fine; anything else is not
+            if isinstance(err.__cause__, duckdb.ConstraintException) and self._one(
+                "SELECT label_id FROM image_label WHERE label_id = ?", [label_id]
+            ):
+                return label_id
+            raise
         return label_id
 
     def set_label_region(self, label_id: str, region_xy: tuple[float, float]) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 
 import pytest
@@ -27,9 +28,14 @@ def test_import_folder_then_reimport_is_idempotent(home, tmp_path) -> None:
         again = import_catalog(store, folder)
         assert (again.items_added, again.outfits_added, again.items_unchanged) == (0, 0, 6)
         assert store.count("item") == 6
-        # images are copied into the data home: the source folder can go
+        # images are copied into the data home (home.catalog/<catalog name>/): the source folder can go
         shutil.rmtree(folder)
-        assert all(__import__("os").path.isfile(i["path"]) for i in store.list_items())
+        items = store.list_items()
+        assert all(os.path.isfile(i["path"]) for i in items)
+        assert {os.path.relpath(i["path"], home.catalog).split(os.sep)[0] for i in items} == {"cat"}
+        assert os.path.basename(store.list_items("top")[0]["path"]) == "t0.png"
+        assert [(c["catalog_id"], c["is_demo"]) for c in store.list_catalogs()] == [("cat", False)]
+        assert import_catalog(store, write_catalog(tmp_path / "cat")).items_added == 0  # source back: still idempotent
 
 
 def test_import_from_items_csv_path(home, tmp_path) -> None:
@@ -123,3 +129,33 @@ def test_demo_catalog_is_varied_marked_and_deterministic(tmp_path) -> None:
         assert (a / path).read_bytes() == (b / path).read_bytes()
     used_tops = {o[1] for o in spec.outfits}
     assert len(used_tops) == len(tops)  # every top appears in some outfit
+
+
+def test_unsafe_item_ids_stay_inside_the_catalog_folder(home, tmp_path) -> None:
+    folder = write_catalog(tmp_path / "cat", n_tops=1, n_bottoms=1)
+    text = (folder / "items.csv").read_text().replace("t0,", "../../evil top,")
+    (folder / "items.csv").write_text(text)
+    (folder / "outfits.csv").write_text("outfit_id,top_id,bottom_id\no0,../../evil top,b0\n")
+    with Store.open(home) as store:
+        import_catalog(store, folder)
+        top = store.list_items("top")[0]
+        assert top["item_id"] == "../../evil top"
+        assert os.path.dirname(top["path"]) == str(home.catalog / "cat" / "tops")
+        assert store.list_outfits()[0]["top_id"] == "../../evil top"
+
+
+def test_demo_catalog_imports_and_is_marked(home, tmp_path) -> None:
+    source = generate_demo_catalog(tmp_path / "demo", seed=0, n_tops=4, n_bottoms=4, n_outfits=8)
+    with Store.open(home) as store:
+        report = import_catalog(store, source)
+        assert (report.items_added, report.outfits_added) == (8, 8)
+        assert store.list_catalogs()[0]["is_demo"] is True
+        assert set(store.list_items()[0]["attributes"]) >= {"color", "pattern", "shape"}
+
+
+def test_spreadsheet_csv_with_bom_and_padded_header_is_read(home, tmp_path) -> None:
+    folder = write_catalog(tmp_path / "cat")
+    text = (folder / "items.csv").read_text()
+    (folder / "items.csv").write_text("\ufeff" + text.replace("item_id,kind", "item_id , kind", 1), encoding="utf-8")
+    spec = read_catalog(folder)
+    assert len(spec.items) == 6 and spec.items[0].item_id in {"t0", "b0"}

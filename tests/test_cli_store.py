@@ -23,6 +23,10 @@ def test_init_loads_demo_once_and_stats_reads_it(home) -> None:
     assert second.returncode == 0 and "catalog: 64 items, 64 outfits" in second.stdout
     stats = json.loads(app(home, "stats", "--json").stdout)
     assert stats["items"] == 64 and stats["outfits"] == 64 and stats["volunteers"] == 0
+    with Store.open(home, read_only=True) as store:
+        assert [(c["catalog_id"], c["is_demo"]) for c in store.list_catalogs()] == [("demo-catalog", True)]
+        assert all(p["top_path"].startswith(str(home.catalog / "demo-catalog")) for p in store.list_outfits())
+    assert sorted(p.name for p in home.root.iterdir() if p.name.startswith(".demo-")) == []  # generator folder gone
 
 
 def test_import_catalog_errors_are_clear_and_exit_1(home, tmp_path) -> None:
@@ -31,7 +35,7 @@ def test_import_catalog_errors_are_clear_and_exit_1(home, tmp_path) -> None:
     (bad / "tops" / "t0.png").write_text("not an image")
     result = app(home, "import-catalog", str(bad))
     assert result.returncode == 1
-    assert result.stderr.startswith("error: catalog") and "not a readable image" in result.stderr
+    assert "\nerror: catalog" in "\n" + result.stderr and "not a readable image" in result.stderr
     assert "Traceback" not in result.stderr
     ok = app(home, "import-catalog", str(write_catalog(tmp_path / "good")))
     assert ok.returncode == 0 and "6 items added" in ok.stdout
@@ -46,8 +50,17 @@ def test_split_export_import_commands(home, tmp_path) -> None:
             vol = store.add_volunteer(age_band="18-24", gender=g, consent=CONSENT)
             sid = store.start_session(vol["volunteer_id"])
             commit_view(store, sid, "o0", 0)
-    split = app(home, "split", "--name", "main", "--seed", "1")
+    split = app(home, "split", "--name", "main", "--seed", "1", "--negative-max", "30", "--positive-min", "70")
     assert split.returncode == 0 and "split 'main'" in split.stdout, split.stderr
+    assert app(home, "split", "--name", "main", "--seed", "1").returncode == 0  # same split again: fine
+    with Store.open(home, read_only=True) as store:
+        from core.splits import load_split, split_info
+        info = split_info(store, "main")
+        assert info["seed"] == 1 and info["params"]["thresholds"] == {"negative_max": 30, "positive_min": 70}
+        from core.labels import LabelThresholds
+        from core.splits import split_thresholds
+        assert split_thresholds(store, "main") == LabelThresholds(30, 70)
+        assert sorted(load_split(store, "main").values()) == ["test", "train", "train", "train", "train"]
     out = tmp_path / "exp"
     exported = app(home, "export", str(out))
     assert exported.returncode == 0, exported.stderr
@@ -62,3 +75,21 @@ def test_locked_store_message_from_the_cli(home) -> None:
     with Store.open(home):
         result = app(home, "import-catalog", "/nonexistent")
     assert result.returncode == 1 and "another process" in result.stderr
+
+
+def test_delete_volunteer_command(home, tmp_path) -> None:
+    app(home, "init", "--no-demo")
+    with Store.open(home) as store:
+        from core.catalog import import_catalog
+        import_catalog(store, write_catalog(tmp_path / "cat"))
+        vol = store.add_volunteer(age_band="18-24", gender="female", consent=CONSENT)
+        view = commit_view(store, store.start_session(vol["volunteer_id"]), "o0", 0)
+    video = home.root / view["video_path"]
+    refused = subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "delete-volunteer",
+                              vol["withdrawal_code"]], cwd=REPO, input="n\n", capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and video.is_file()
+    done = app(home, "delete-volunteer", vol["withdrawal_code"], "--yes")
+    assert done.returncode == 0 and "verified: True" in done.stdout, done.stderr
+    assert not video.exists()
+    again = app(home, "delete-volunteer", vol["volunteer_id"], "--yes")
+    assert again.returncode == 1 and "no volunteer" in again.stderr

@@ -63,3 +63,33 @@ def test_damaged_export_is_refused_before_anything_is_written(home, tmp_path) ->
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(StoreError, match="outside the export"):
         verify_export(out)
+
+
+def test_export_while_another_thread_writes_is_a_consistent_snapshot(home, tmp_path) -> None:
+    import threading
+
+    import pyarrow.parquet as pq
+
+    with store_with_catalog(home, tmp_path) as store:
+        _populate(store)
+        stop = threading.Event()
+        vol = store.add_volunteer(age_band="25-34", gender="female", consent=CONSENT)
+
+        def writer() -> None:
+            while not stop.is_set():
+                sid = store.start_session(vol["volunteer_id"])  # session row first, then its view
+                commit_view(store, sid, "o2", 0)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            outs = [export_dataset(store, tmp_path / f"export{i}", progress=False) for i in range(3)]
+        finally:
+            stop.set()
+            thread.join()
+    for out in outs:
+        manifest = verify_export(out)
+        sessions = set(pq.read_table(out / "tables" / "session.parquet").column("session_id").to_pylist())
+        views = pq.read_table(out / "tables" / "view.parquet").to_pylist()
+        assert {v["session_id"] for v in views} <= sessions
+        assert {v["video_path"] for v in views if v["video_path"]} <= set(manifest["files"])

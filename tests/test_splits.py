@@ -51,6 +51,10 @@ def test_split_is_stored_and_reloaded(home) -> None:
         save_split(store, "paper", split, seed=3)
         save_split(store, "paper", split, seed=3)  # same content: fine
         assert load_split(store, "paper") == split
+        from core.splits import split_thresholds
+        assert split_thresholds(store, "paper") == LabelThresholds()  # none stored: the defaults
+        with pytest.raises(StoreError, match="no split named"):
+            split_thresholds(store, "nope")
         with pytest.raises(StoreError, match="different split"):
             save_split(store, "paper", make_volunteer_split(roster, seed=4), seed=4)
 
@@ -66,3 +70,32 @@ def test_thresholds_are_configurable_and_checked() -> None:
         LabelThresholds(negative_max=70, positive_min=60)
     with pytest.raises(ValueError):
         score_to_class(101)
+
+
+def test_other_genders_get_proportional_places_and_case_does_not_matter() -> None:
+    roster = ([RosterEntry(f"f{i}", "Female" if i % 2 else "female", 1) for i in range(40)]
+              + [RosterEntry(f"m{i}", "male", 1) for i in range(40)]
+              + [RosterEntry(f"n{i}", "non-binary", 1) for i in range(10)]
+              + [RosterEntry(f"p{i}", "prefer not to say", 1) for i in range(10)])
+    split = make_volunteer_split(roster, test_fraction=0.2, seed=5)
+    test = Counter(e.volunteer_id[0] for e in roster if split[e.volunteer_id] == "test")
+    assert sum(test.values()) == 20
+    assert test["n"] == 2 and test["p"] == 2  # 10% of the roster each -> 10% of the test fold
+    assert test["f"] == test["m"] == 8
+
+
+def test_when_female_and_male_run_out_others_fill_the_fold() -> None:
+    roster = ([RosterEntry("f0", "female", 1), RosterEntry("m0", "male", 1)]
+              + [RosterEntry(f"f{i}", "female", 3) for i in range(1, 8)]
+              + [RosterEntry(f"x{i}", "prefer not to say", 1) for i in range(4)])
+    split = make_volunteer_split(roster, test_fraction=0.5, seed=0)  # 7 wanted, 6 eligible
+    test = sorted(v for v, fold in split.items() if fold == "test")
+    assert test == ["f0", "m0", "x0", "x1", "x2", "x3"]
+
+
+def test_describe_split_counts_folds_by_gender() -> None:
+    from core.splits import describe_split
+
+    roster = paper_like_roster()
+    summary = describe_split(make_volunteer_split(roster, seed=0), roster)
+    assert sum(summary["train"].values()) == 96 and sum(summary["test"].values()) == 24

@@ -36,6 +36,12 @@ def test_read_only_open_of_missing_store_says_to_init(home) -> None:
         Store.open(home, read_only=True)
 
 
+def test_opening_again_in_another_mode_in_the_same_process_says_what_to_do(home) -> None:
+    with Store.open(home):
+        with pytest.raises(StoreError, match="already open in this process read-write"):
+            Store.open(home, read_only=True)
+
+
 def test_repository_round_trips(home, tmp_path) -> None:
     with store_with_catalog(home, tmp_path) as store:
         items = store.list_items()
@@ -159,6 +165,8 @@ def test_second_read_write_process_gets_a_clear_error(home) -> None:
             Store.open(home)
         message = str(info.value)
         assert "another process" in message and "Streamlit" in message and "--home" in message
+        with pytest.raises(StoreLockedError):  # a reader cannot open it either while a writer runs
+            Store.open(home, read_only=True)
     finally:
         holder.kill()
         holder.wait()
@@ -277,3 +285,164 @@ def test_shown_and_rated_times_round_trip(home, tmp_path) -> None:
         view = store.commit_recording(session_id=sid, outfit_id="o1", position=0, temp_video=fake_recording(store),
                                       rating=0, status="ok", shown_at=shown, rated_at=shown + timedelta(seconds=12))
         assert view["shown_at"] == shown and view["rating"] == 0 and view["lead_time_s"] == pytest.approx(12)
+
+
+def test_migrations_apply_in_order_and_a_failing_one_changes_nothing(tmp_path, monkeypatch) -> None:
+    import duckdb
+
+    from core import migrations
+
+    conn = duckdb.connect(str(tmp_path / "m.duckdb"))
+    assert migrations.migrate(conn) == [LATEST] and migrations.current_version(conn) == LATEST
+    assert migrations.migrate(conn) == []  # already current
+    good = (LATEST + 1, "add a column", ["ALTER TABLE labeler ADD COLUMN note VARCHAR"])
+    bad = (LATEST + 2, "broken", ["CREATE TABLE t2 (x INTEGER, created_at TIMESTAMP)", "THIS IS NOT SQL"])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, good, bad])
+    with pytest.raises(duckdb.Error):
+        migrations.migrate(conn)
+    assert migrations.current_version(conn) == LATEST + 1  # the good one stays, the broken one rolled back
+    tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert "t2" not in tables
+    # every table of the schema has created_at
+    for table in tables:
+        columns = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+        assert "created_at" in columns, table
+    conn.close()
+
+
+def test_newer_schema_is_refused(home) -> None:
+    Store.open(home).close()
+    import duckdb
+
+    conn = duckdb.connect(str(home.db_path))
+    conn.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", [LATEST + 5, "future"])
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this code"):
+        Store.open(home)
+    with pytest.raises(StoreError, match="schema version"):
+        Store.open(home, read_only=True)
+
+
+def test_driver_errors_become_store_errors_from_the_driver_error(home) -> None:
+    import duckdb
+
+    with Store.open(home) as store:
+        with pytest.raises(StoreError) as info:
+            with store.transaction() as cur:
+                cur.execute("INSERT INTO labeler (labeler_id, name) VALUES (?, ?)", ["l-1", "a"])
+                cur.execute("INSERT INTO labeler (labeler_id, name) VALUES (?, ?)", ["l-2", "a"])  # name is unique
+        assert isinstance(info.value.__cause__, duckdb.ConstraintException)
+        assert store.count("labeler") == 0  # rolled back
+        with pytest.raises(StoreError) as info:
+            store._rows("SELECT * FROM no_such_table")
+        assert isinstance(info.value.__cause__, duckdb.Error)
+
+
+def test_more_round_trips(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        assert [c["catalog_id"] for c in store.list_catalogs()] == ["cat"]
+        vol = store.add_volunteer(age_band="45-54", gender="non-binary", extra=None, consent=CONSENT)
+        vid = vol["volunteer_id"]
+        s1 = store.start_session(vid, research_mode="reaction-only")
+        s2 = store.start_session(vid)
+        assert [s["session_id"] for s in store.sessions_for_volunteer(vid)] == [s1, s2]
+        assert store.get_session(s1)["research_mode"] == "reaction-only" and store.get_session(s1)["finished_at"] is None
+        assert store.list_volunteers()[0]["sessions"] == 2
+        view = commit_view(store, s1, "o3", 0, rating=41)
+        assert store.get_view(view["view_id"])["outfit_id"] == "o3"
+        assert store.video_abspath(view).is_file()
+        assert store.list_views(status="ok")[0]["view_id"] == view["view_id"]
+        assert store.list_views(status="failed") == []
+        failed = store.commit_recording(session_id=s1, outfit_id="o4", position=1, temp_video=None, rating=None,
+                                        status="failed", shown_at=utcnow())
+        assert failed["status"] == "failed" and store.stats()["views_by_status"]["failed"] == 1
+        lab = store.add_labeler("  bo ")
+        assert [l["name"] for l in store.list_labelers()] == ["bo"]
+        label = store.add_image_label(labeler_id=lab, image_path="p.png", image_sha256="s", answer="not_preferred",
+                                      response_ms=1500, region_xy=None, is_gold=True, slow=True, image_set="catalog")
+        assert store.add_image_label(labeler_id=lab, image_path="p.png", image_sha256="s", answer="not_preferred",
+                                     response_ms=1500, region_xy=None, is_gold=True, slow=True, label_id=label) == label
+        store.set_label_region(label, (0.5, 0.25))
+        row = store.list_image_labels()[0]
+        assert row["region_xy"] == (0.5, 0.25) and row["is_gold"] and row["slow"] and row["image_set"] == "catalog"
+        with pytest.raises(StoreError, match="answer"):
+            store.add_image_label(labeler_id=lab, image_path="p", image_sha256="s", answer="maybe", response_ms=1)
+        with pytest.raises(StoreError, match="unknown labeler"):
+            store.add_image_label(labeler_id="l-none", image_path="p", image_sha256="s", answer="skip", response_ms=1)
+        stats = store.stats()
+        assert stats["classes"] == {"negative": 0, "neutral": 1, "positive": 0}
+        assert stats["coverage_min"] == 0 and stats["coverage_max"] == 1
+
+
+def test_cursors_of_finished_threads_are_closed(home) -> None:
+    with Store.open(home) as store:
+        for _ in range(3):
+            threads = [threading.Thread(target=lambda: store.count("item")) for _ in range(10)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+        store.count("item")  # the main thread's cursor prunes the dead ones
+        assert store.open_cursors <= 11
+
+
+def test_delete_volunteer_also_removes_unregistered_features_and_quarantined_orphans(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="female", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"])
+        view = commit_view(store, sid, "o0", 0)
+        loose = home.features / "flow72" / "k" / view["video_sha256"][:2] / f"{view['video_sha256']}.npz"
+        loose.parent.mkdir(parents=True)
+        loose.write_bytes(b"not registered")
+        orphan = home.videos / vol["volunteer_id"] / "w-orphan.mp4"
+        orphan.write_bytes(b"an interrupted take")
+        moved = store.sweep(quarantine=True)["quarantined"]
+        assert len(moved) == 1
+        report = store.delete_volunteer(vol["volunteer_id"])
+        assert report["verified"] and str(loose) in report["files_deleted"]
+        assert not loose.exists() and not os.path.exists(moved[0])
+        assert not (home.videos / vol["volunteer_id"]).exists()
+        assert not any(p.is_file() for p in home.quarantine.rglob("*"))
+
+
+def test_a_temporary_file_on_another_file_system_is_copied_then_committed(home, tmp_path) -> None:
+    import tempfile
+    from pathlib import Path
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(home.root).st_dev:
+        pytest.skip("no second file system here")
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"])
+        with tempfile.NamedTemporaryFile(dir=shm, suffix=".mp4", delete=False) as handle:
+            handle.write(b"recorded elsewhere")
+        view = store.commit_recording(session_id=sid, outfit_id="o0", position=0, temp_video=Path(handle.name),
+                                      rating=60, status="ok", shown_at=utcnow())
+        assert (home.root / view["video_path"]).read_bytes() == b"recorded elsewhere"
+        assert not os.path.exists(handle.name)
+        assert store.sweep(temp_grace_s=0)["temp_files"] == []
+
+
+def test_two_store_objects_on_one_file_in_one_process_share_the_write_lock(home) -> None:
+    with Store.open(home) as a, Store.open(home) as b:
+        lab_a, lab_b = a.add_labeler("a"), b.add_labeler("b")
+        errors: list[BaseException] = []
+
+        def worker(store: Store, lab: str, t: int) -> None:
+            try:
+                for i in range(40):
+                    store.add_image_label(labeler_id=lab, image_path="p", image_sha256="s", answer="skip",
+                                          response_ms=i, label_id=f"{t}-{i}")
+            except BaseException as err:  # collected and re-raised in the main thread
+                errors.append(err)
+
+        threads = [threading.Thread(target=worker, args=(s, lab, t))
+                   for t, (s, lab) in enumerate([(a, lab_a), (b, lab_b)] * 2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors, errors
+        assert len(a.list_image_labels()) == len(b.list_image_labels()) == 160

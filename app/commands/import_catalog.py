@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from core.store import Store
 
     with Store.open(args.home) as store:
-        report = import_catalog(store, args.path, args.outfits)
+        report = import_catalog(store, args.path, args.outfits, progress=True)
     print(
         f"catalog {report.catalog_id}: {report.items_added} items added ({report.items_unchanged} already there), "
         f"{report.outfits_added} outfits added ({report.outfits_unchanged} already there)"

@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
     from core.catalog import import_catalog
     from core.paths import DataHome
     from core.store import Store
@@ -31,14 +34,16 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(home) as store:
         print(f"store: {home.db_path} (schema version {store.schema_version})")
         if not args.no_demo and store.count("item") == 0:
-            source = home.root / "demo-catalog"
-            if not (source / "DEMO.txt").is_file():
-                generate_demo_catalog(source, seed=args.seed)
-            report = import_catalog(store, source)
+            # generated beside the store, imported (images copied to home.catalog/demo-catalog/), then removed
+            with tempfile.TemporaryDirectory(prefix=".demo-", dir=home.root) as tmp:
+                source = generate_demo_catalog(Path(tmp) / "demo-catalog", seed=args.seed)
+                report = import_catalog(store, source, progress=True)
             print(f"demo catalog: {report.items_added} items and {report.outfits_added} outfits loaded (DEMO, generated)")
         else:
             print(f"catalog: {store.count('item')} items, {store.count('outfit')} outfits")
-        sweep = store.sweep(quarantine=args.quarantine)
+        # this command holds the store's write lock, so no server (and no recorder) is running:
+        # every temporary video file is a leftover of an interrupted take
+        sweep = store.sweep(quarantine=args.quarantine, temp_grace_s=0)
         for key, label in (("orphan_files", "video files without a row"), ("missing_files", "rows whose video is missing"),
                            ("temp_files", "stale temporary files")):
             if sweep[key]:
