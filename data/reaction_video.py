@@ -100,6 +100,7 @@ class _Stage:
     triangles: np.ndarray  # (T, 3) vertex indices
     roi: tuple[int, int, int, int]  # x0, y0, x1, y1 of the warped region
     iod: float  # inter-ocular distance in pixels
+    grid: np.ndarray  # (2, h, w) float32 x and y pixel coordinates of the roi
 
 
 @lru_cache(maxsize=8)
@@ -116,7 +117,8 @@ def _stage(face: str, size: tuple[int, int], face_width: float) -> _Stage:
     cx, cy = (left + right) / 2, (top + bottom) / 2 + 0.15 * face_w  # a little chin room
     # affine from photo to frame: scale about the face centre, centre it in the frame
     m = np.array([[scale, 0, width / 2 - scale * cx], [0, scale, height * 0.46 - scale * cy]], dtype=np.float32)
-    frame = cv2.warpAffine(lf.image, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # replicate, not reflect: a reflected photo can show a mirrored second face at the frame edge
+    frame = cv2.warpAffine(lf.image, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     lm = lf.landmarks @ m[:, :2].T + m[:, 2]
     iod = float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
     x0, y0 = lm.min(0)
@@ -131,7 +133,8 @@ def _stage(face: str, size: tuple[int, int], face_width: float) -> _Stage:
     border = np.unique(np.round(np.array(border, dtype=np.float32), 2), axis=0)
     points = np.vstack([lm, border]).astype(np.float32)
     triangles = Delaunay(points).simplices.astype(np.int32)
-    return _Stage(frame, points, triangles, (rx0, ry0, rx1 + 1, ry1 + 1), iod)
+    grid = np.mgrid[ry0:ry1 + 1, rx0:rx1 + 1][::-1].astype(np.float32)
+    return _Stage(frame, points, triangles, (rx0, ry0, rx1 + 1, ry1 + 1), iod, grid)
 
 
 # ---------------------------------------------------------------------------- dynamics
@@ -243,21 +246,23 @@ def _warp_face(stage: _Stage, dst_landmarks: np.ndarray, mouth_open: float) -> n
     local = dst[tri] - np.array([x0, y0], np.float32)
     for k, poly in enumerate(local):
         cv2.fillConvexPoly(index, np.round(poly * 16).astype(np.int32), k + 1, lineType=cv2.LINE_8, shift=4)
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    c = np.concatenate([np.zeros((1, 3, 2), np.float32), coeffs.astype(np.float32)])[index]  # (h,w,3,2)
-    map_x = xs * c[..., 0, 0] + ys * c[..., 1, 0] + c[..., 2, 0]
-    map_y = xs * c[..., 0, 1] + ys * c[..., 1, 1] + c[..., 2, 1]
-    outside = index == 0
-    map_x[outside] = xs[outside]
-    map_y[outside] = ys[outside]
+    xs, ys = stage.grid
+    # index 0 (no triangle) maps every pixel to itself
+    table = np.concatenate([np.array([[1, 0, 0, 1, 0, 0]], np.float32), coeffs.reshape(-1, 6).astype(np.float32)])
+    c = table[index]  # (h, w, 6): a00 a01 a10 a11 a20 a21 of [x y 1] @ coeffs
+    map_x = xs * c[..., 0] + ys * c[..., 2] + c[..., 4]
+    map_y = xs * c[..., 1] + ys * c[..., 3] + c[..., 5]
     frame = stage.frame.copy()
     frame[y0:y1, x0:x1] = cv2.remap(stage.frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if mouth_open > 0.02:  # shade the open mouth's inside
         inner = np.round(dst_landmarks[60:68]).astype(np.int32)
-        mask = np.zeros(frame.shape[:2], np.uint8)
-        cv2.fillPoly(mask, [inner], 255)
+        bx0, by0 = np.maximum(inner.min(0) - 4, 0)
+        bx1, by1 = np.minimum(inner.max(0) + 5, (frame.shape[1], frame.shape[0]))
+        mask = np.zeros((by1 - by0, bx1 - bx0), np.uint8)  # only the mouth's box, not the whole frame
+        cv2.fillPoly(mask, [inner - (bx0, by0)], 255)
         alpha = (cv2.GaussianBlur(mask, (5, 5), 0).astype(np.float32) / 255.0 * min(1.0, mouth_open * 3))[..., None]
-        frame = (frame * (1 - alpha) + np.array([60, 20, 25], np.float32) * alpha).astype(np.uint8)
+        patch = frame[by0:by1, bx0:bx1]
+        frame[by0:by1, bx0:bx1] = (patch * (1 - alpha) + np.array([60, 20, 25], np.float32) * alpha).astype(np.uint8)
     return frame
 
 
@@ -282,28 +287,30 @@ def render_reaction(spec: ReactionSpec) -> np.ndarray:
 # ---------------------------------------------------------------------------- frame stamps
 STAMP_BITS = 12
 STAMP_BLOCK = 16
-STAMP_GUARD = (1, 0)
+STAMP_GUARD = (1, 0)  # a white then a black block: tells a stamp from picture content
+# layout, left to right in one row at the bottom-left: guard, 12 index bits (MSB first), even parity
 
 
 def _stamp_cells(height: int) -> list[tuple[int, int]]:
     y = height - 2 * STAMP_BLOCK
-    return [(8 + k * STAMP_BLOCK, y) for k in range(len(STAMP_GUARD) + STAMP_BITS)]
+    return [(8 + k * STAMP_BLOCK, y) for k in range(len(STAMP_GUARD) + STAMP_BITS + 1)]
 
 
 def stamp_frame_index(frame: np.ndarray, index: int) -> np.ndarray:
     """Write ``index`` (0..4095) into the bottom-left corner as white/black blocks, in place."""
     if not 0 <= index < 2**STAMP_BITS:
-        raise ValueError(f"frame index must be in 0..{2**STAMP_BITS - 1}")
-    bits = list(STAMP_GUARD) + [(index >> (STAMP_BITS - 1 - b)) & 1 for b in range(STAMP_BITS)]
+        raise ValueError(f"frame index must be in 0..{2**STAMP_BITS - 1}, not {index}")
+    data = [(index >> (STAMP_BITS - 1 - b)) & 1 for b in range(STAMP_BITS)]
+    bits = list(STAMP_GUARD) + data + [sum(data) % 2]
     for (x, y), bit in zip(_stamp_cells(frame.shape[0]), bits):
         frame[y:y + STAMP_BLOCK, x:x + STAMP_BLOCK] = 255 if bit else 0
     return frame
 
 
 def read_frame_index(frame: np.ndarray) -> int:
-    """Read a stamp written by :func:`stamp_frame_index`; -1 when there is none."""
+    """Read a stamp written by :func:`stamp_frame_index`; -1 when there is none or it is damaged."""
     gray = frame.mean(axis=2) if frame.ndim == 3 else frame
-    q = STAMP_BLOCK // 4
+    q = STAMP_BLOCK // 4  # read the block's centre: codecs smear its edges
     bits = []
     for x, y in _stamp_cells(gray.shape[0]):
         value = gray[y + q:y + STAMP_BLOCK - q, x + q:x + STAMP_BLOCK - q].mean()
@@ -312,8 +319,11 @@ def read_frame_index(frame: np.ndarray) -> int:
         bits.append(1 if value >= 185 else 0)
     if tuple(bits[: len(STAMP_GUARD)]) != STAMP_GUARD:
         return -1
+    data, parity = bits[len(STAMP_GUARD):-1], bits[-1]
+    if sum(data) % 2 != parity:
+        return -1
     index = 0
-    for bit in bits[len(STAMP_GUARD):]:
+    for bit in data:
         index = (index << 1) | bit
     return index
 

@@ -66,6 +66,16 @@ def test_frown_lowers_the_brows() -> None:
     assert brow_height(start) - brow_height(end) > 0.03
 
 
+def test_surprise_raises_the_brows_and_opens_the_mouth() -> None:
+    spec = ReactionSpec("surprise", duration_s=1.5, seed=2, onset_s=0.2, ramp_s=0.4, blinks=False)
+    frames = render_reaction(spec)
+    start, end = dlib_landmarks(frames[0]), dlib_landmarks(frames[-1])
+    assert brow_height(end) - brow_height(start) > 0.03
+    def mouth_height(points: np.ndarray) -> float:  # outer lips, top to bottom
+        return float(points[57, 1] - points[51, 1]) / iod(points)
+    assert mouth_height(end) - mouth_height(start) > 0.07  # ground truth +0.18, dlib sees ~+0.11
+
+
 def test_neutral_blinks_close_the_eyes() -> None:
     spec = ReactionSpec("neutral", duration_s=3.0, seed=5, head_motion=False)
     closure = blink_curve(spec)
@@ -104,8 +114,30 @@ def test_frame_stamps_survive_h264(tmp_path) -> None:
     assert decoded == list(range(30))
     blank = np.full((480, 640, 3), 128, np.uint8)
     assert read_frame_index(blank) == -1
+    assert read_frame_index(np.zeros_like(blank)) == -1 and read_frame_index(np.full_like(blank, 255)) == -1
     with pytest.raises(ValueError):
         stamp_frame_index(blank, 5000)
+    damaged = stamp_frame_index(blank.copy(), 1234)
+    assert read_frame_index(damaged) == 1234
+    x = 8 + 5 * 16  # flip one data block: the parity block catches it
+    damaged[-32:-16, x:x + 16] = 255 - damaged[-32:-16, x:x + 16]
+    assert read_frame_index(damaged) == -1
+
+
+def test_frame_stamps_survive_vp8(tmp_path) -> None:
+    """What a WebRTC capture does to the fake camera's frames (libvpx, a modest bitrate)."""
+    frames = render_reaction(ReactionSpec("smile", duration_s=1.0, seed=1, stamp=True))
+    path = tmp_path / "stamped.webm"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libvpx", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        stream.bit_rate = 800_000
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(path)) as container:
+        decoded = [read_frame_index(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    assert decoded == list(range(30))
 
 
 def test_every_offline_face_is_usable() -> None:
@@ -118,3 +150,5 @@ def test_every_offline_face_is_usable() -> None:
         xs, ys = face.landmarks[:, 0], face.landmarks[:, 1]
         assert ((xs > left - margin) & (xs < right + margin) & (ys > top - margin) & (ys < bottom + margin)).all()
         assert face.landmarks[36, 0] < face.landmarks[45, 0]  # not mirrored
+        frame = render_reaction(ReactionSpec("neutral", duration_s=1 / 30, face=name))[0]
+        assert len(hog_detector()(frame, 1)) == 1, f"{name}: the composed frame must show exactly one face"
