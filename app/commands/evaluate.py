@@ -1,0 +1,43 @@
+"""``python -m app evaluate``: score a trained reaction run on a fold."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from models.cli_args import add_data_args
+
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a trained reaction run: accuracy, per-class P/R/F1, macro-F1, confusion matrix",
+        description="Load <run> (a run folder or its model/ checkpoint; safetensors only) and score it on the "
+        "test fold of the given data.",
+    )
+    parser.add_argument("run_folder", help="run folder (e.g. var/runs/plm-ipe-...) or checkpoint folder")
+    parser.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
+    add_data_args(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from core.labels import CLASS_NAMES
+    from models.cli_args import load_data
+    from models.evaluate import evaluate_model
+    from models.train import load_model
+
+    model, config = load_model(args.run_folder)
+    _, test_set, info = load_data(args)
+    metrics = evaluate_model(model, test_set)
+    print(f"{config['variant']} on {info['split']} / {args.test_fold}: {len(test_set)} videos"
+          + (" [SYNTHETIC DATA]" if test_set.synthetic else ""))
+    for head, m in metrics.items():
+        print(f"  {head}: accuracy {100 * m['accuracy']:.2f}%  macro-F1 {100 * m['macro_f1']:.2f}%")
+        for k, name in enumerate(CLASS_NAMES):
+            print(f"    {name:9s} P {m['precision'][k]:.3f} R {m['recall'][k]:.3f} F1 {m['f1'][k]:.3f}")
+        print(f"    confusion (rows true, cols predicted): {m['confusion']}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"variant": config["variant"], "split": info["split"], "metrics": metrics}, indent=2))
+    return 0

@@ -1,0 +1,86 @@
+"""Arguments shared by ``train``, ``evaluate`` and ``compare`` (argparse only: safe at CLI import)."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("data (one of)")
+    g.add_argument("--manifest", help="CSV with video_id,volunteer_id,fold,label,features_npz (label: class name or 0..2)")
+    g.add_argument("--split", help="name of a stored split (python -m app split); features from the feature cache")
+    g.add_argument("--synthetic", action="store_true",
+                   help="a small SYNTHETIC toy set (tensors, not people) to try the pipeline; never a result")
+    g.add_argument("--feature-key", help="feature-cache version key when several extractor settings were cached")
+    g.add_argument("--train-fold", default="train")
+    g.add_argument("--test-fold", default="test")
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model (defaults: the paper's)")
+    g.add_argument("--width", type=float, default=1.0, help="C3D channel multiplier (1 = paper)")
+    g.add_argument("--fc-dim", type=int, default=4096, help="C3D fc6/fc7 units (4096 = paper)")
+    g.add_argument("--hidden", type=int, default=256, help="LSTM hidden size (256 = paper)")
+    g.add_argument("--temperature", type=float, default=10.0)
+    g.add_argument("--t2-scale", action="store_true", help="scale the KL by T^2 (off by default, see models/mutual.py)")
+    g.add_argument("--kl-direction", default="dml", choices=["dml", "paper"])
+    g.add_argument("--fusion-lambda", type=float, default=0.3)
+    g.add_argument("--clip-norm", default="unit", choices=["unit", "sports1m"])
+
+
+def add_train_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("training (defaults: the paper's)")
+    g.add_argument("--epochs", type=int, default=500)
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--lr-pbe", type=float, default=1e-4)
+    g.add_argument("--lr-lbe", type=float, default=5e-3)
+    g.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N (bf16 autocast + channels-last)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the C3D (GPU)")
+    g.add_argument("--eval-every", type=int, default=10, help="epochs between held-out evaluations (curves)")
+
+
+def model_kw(args: argparse.Namespace) -> dict[str, Any]:
+    kw: dict[str, Any] = {"width": args.width, "fc_dim": args.fc_dim, "hidden": args.hidden, "temperature": args.temperature,
+                          "t2_scale": args.t2_scale, "kl_direction": args.kl_direction, "fusion_lambda": args.fusion_lambda,
+                          "clip_norm": args.clip_norm}
+    return kw
+
+
+def train_config(args: argparse.Namespace, seed: int = 0) -> Any:
+    from models.train import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
+                       seed=seed, device=args.device, compile=args.compile, eval_every=args.eval_every)
+
+
+def load_data(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """(train_set, test_set, info) from --manifest, --split or --synthetic."""
+    from models.data import DatasetError, load_from_store, load_manifest
+
+    chosen = [x for x in (args.manifest, args.split, args.synthetic or None) if x]
+    if len(chosen) != 1:
+        raise DatasetError("give exactly one of --manifest CSV, --split NAME or --synthetic")
+    if args.synthetic:
+        from models.synthetic import make_synthetic_split
+
+        train, test = make_synthetic_split(test_volunteers=3, n_volunteers=12, videos_per_volunteer=6)
+        return train, test, {"split": "synthetic-toy", "source": "synthetic"}
+    if args.manifest:
+        folds, info = load_manifest(args.manifest), {"split": f"manifest:{args.manifest}", "source": "manifest"}
+    else:
+        from core.paths import DataHome
+
+        folds, info = load_from_store(DataHome.resolve(args.home), args.split, args.feature_key)
+        info["source"] = "store"
+    for fold in (args.train_fold, args.test_fold):
+        if fold not in folds:
+            raise DatasetError(f"no videos in fold {fold!r} (folds present: {', '.join(sorted(folds))})")
+    return folds[args.train_fold], folds[args.test_fold], info
+
+
+
+def fit_to_data(kw: dict[str, Any], train_set: Any) -> dict[str, Any]:
+    """Build the C3D for the clip size the features have (112 for real features)."""
+    if train_set.clips:
+        kw["clip_size"] = int(train_set.clip_shape[1])
+    return kw

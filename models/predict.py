@@ -1,0 +1,58 @@
+"""``load_reaction_run(folder) -> ReactionPredictor`` for the demo and scripts.
+
+``predict(features)`` takes a ``ReactionFeatures`` (``core/descriptor.py``) and returns
+``{"pbe": [3] | None, "lbe": [3] | None, "fused": [3], "clip_probs": (N, 3) | None}`` in class order
+(negative, neutral, positive). A variant without one estimator gives ``None`` for it, and its
+``fused`` is the output it reports (the PBE or LBE itself; EarlyFusion's weighted sum).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.labels import CLASS_NAMES
+from models.data import FeatureSet
+from models.train import load_model
+
+
+class ReactionPredictor:
+    def __init__(self, model: Any, config: dict[str, Any], folder: Path) -> None:
+        self.model = model.eval()
+        self.config = config
+        self.folder = folder
+        self.class_names = CLASS_NAMES
+
+    @property
+    def variant(self) -> str:
+        return self.config["variant"]
+
+    @property
+    def c3d_model(self) -> torch.nn.Module | None:
+        return self.model.pbe
+
+    @property
+    def target_layers(self) -> list[torch.nn.Module]:
+        return self.model.pbe.target_layers if self.model.pbe is not None else []
+
+    def predict(self, features: Any) -> dict[str, Any]:
+        fs = FeatureSet.from_features([("video", "unknown", 0, features)])
+        from models.data import make_batch
+
+        batch = make_batch(fs, [0], rng=None, need_clips=self.model.pbe is not None, need_flow=self.model.lbe is not None,
+                           clip_norm=self.model.config.clip_norm)
+        with torch.no_grad():
+            probs = self.model.video_probs(batch)
+        out: dict[str, Any] = {k: (probs[k][0].tolist() if k in probs else None) for k in ("pbe", "lbe")}
+        primary = self.config.get("primary_head", "fused")
+        out["fused"] = probs["fused"][0].tolist() if "fused" in probs else out[primary]
+        out["clip_probs"] = probs["clip_probs"].numpy().astype(np.float32) if "clip_probs" in probs else None
+        return out
+
+
+def load_reaction_run(folder: str | Path) -> ReactionPredictor:
+    """A run folder (``<runs>/<id>/`` with ``model/``) or a checkpoint folder; never unpickles."""
+    model, config = load_model(folder)
+    return ReactionPredictor(model, config, Path(folder))

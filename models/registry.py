@@ -1,0 +1,65 @@
+"""``build_model(variant, **cfg)``: every model variant of the comparison by name."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from models.c3d import C3DConfig
+from models.lbe import LBEConfig
+from models.mutual import MutualConfig
+from models.plm_ipe import ModelConfig, ReactionModel
+
+# variant -> (streams, training strategy, reported heads)
+_SPECS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
+    "pbe": (("pbe",), "independent", ("pbe",)),
+    "lbe": (("lbe",), "independent", ("lbe",)),
+    "early-fusion": (("pbe", "lbe"), "early-fusion", ("fused",)),
+    "late-fusion": (("pbe", "lbe"), "independent", ("pbe", "lbe", "fused")),
+    "plm-ipe": (("pbe", "lbe"), "mutual", ("pbe", "lbe", "fused")),
+    "plm-ipe-t2": (("pbe", "lbe"), "mutual", ("pbe", "lbe", "fused")),  # KL scaled by T^2
+}
+VARIANTS: tuple[str, ...] = tuple(_SPECS)
+PRIMARY_HEAD = {"pbe": "pbe", "lbe": "lbe", "early-fusion": "fused", "late-fusion": "fused",
+                "plm-ipe": "fused", "plm-ipe-t2": "fused"}
+
+
+def model_config(variant: str, **cfg: Any) -> ModelConfig:
+    """Resolve a ModelConfig from keyword settings.
+
+    Accepted keys: ``c3d`` / ``lbe`` / ``mutual`` (dicts or dataclasses), or flat shortcuts
+    ``width``, ``fc_dim``, ``clip_size``, ``hidden``, ``temperature``, ``t2_scale``,
+    ``kl_weight``, ``kl_direction``, ``fusion_lambda``, ``early_beta_l``, ``clip_norm``.
+    """
+    if variant not in _SPECS:
+        raise ValueError(f"unknown model variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+
+    def as_cfg(value: Any, cls: type) -> Any:
+        return cls(**value) if isinstance(value, dict) else (value if value is not None else cls())
+
+    c3d = as_cfg(cfg.pop("c3d", None), C3DConfig)
+    lbe = as_cfg(cfg.pop("lbe", None), LBEConfig)
+    mutual = as_cfg(cfg.pop("mutual", None), MutualConfig)
+    flat_c3d = {k: cfg.pop(k) for k in ("width", "fc_dim", "dropout", "feature") if k in cfg}
+    if "clip_size" in cfg:
+        flat_c3d["size"] = cfg.pop("clip_size")
+    c3d = replace(c3d, **flat_c3d)
+    if "hidden" in cfg:
+        lbe = replace(lbe, hidden=cfg.pop("hidden"))
+    flat_mut = {k: cfg.pop(k) for k in ("temperature", "t2_scale", "kl_weight", "fusion_lambda") if k in cfg}
+    if "kl_direction" in cfg:
+        flat_mut["direction"] = cfg.pop("kl_direction")
+    if variant == "plm-ipe-t2":
+        flat_mut["t2_scale"] = True
+    mutual = replace(mutual, **flat_mut)
+    config = ModelConfig(variant=variant, c3d=c3d, lbe=lbe, mutual=mutual, **cfg)
+    return config
+
+
+def build_from_config(config: ModelConfig) -> ReactionModel:
+    streams, strategy, heads = _SPECS[config.variant]
+    return ReactionModel(config, streams=streams, strategy=strategy, heads=heads)
+
+
+def build_model(variant: str, **cfg: Any) -> ReactionModel:
+    """A fresh model of ``variant`` (see VARIANTS); ``cfg`` as in :func:`model_config`."""
+    return build_from_config(model_config(variant, **cfg))

@@ -1,0 +1,187 @@
+"""The paper's Tables 1 and 2 protocol: several variants x seeds -> Markdown + CSV + PNG.
+
+Rows (head of which variant):
+PBE = ``pbe``; LBE = ``lbe``; EarlyFusion = ``early-fusion``; LateFusion = ``late-fusion``
+(fused); PBE-w/-Mut and LBE-w/-Mut = the PBE and LBE heads of ``plm-ipe`` (Table 2: trained
+with mutual learning, each head used alone); PLM-IPE = the fused head of ``plm-ipe``; PLM-IPE
+(T^2 KL) = ``plm-ipe-t2``. Each row is reported as mean ± std over seeds.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from core.labels import CLASS_NAMES
+from models.data import FeatureSet
+from models.registry import VARIANTS, model_config
+from models.train import TrainConfig, save_run, train_model
+
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("PBE", "pbe", "pbe"),
+    ("LBE", "lbe", "lbe"),
+    ("EarlyFusion", "early-fusion", "fused"),
+    ("LateFusion", "late-fusion", "fused"),
+    ("PBE-w/-Mut", "plm-ipe", "pbe"),
+    ("LBE-w/-Mut", "plm-ipe", "lbe"),
+    ("PLM-IPE", "plm-ipe", "fused"),
+    ("PLM-IPE (T^2 KL)", "plm-ipe-t2", "fused"),
+)
+DEFAULT_VARIANTS = ("pbe", "lbe", "early-fusion", "late-fusion", "plm-ipe")
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    a = np.asarray(values, float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
+            variants: Sequence[str] = DEFAULT_VARIANTS, seeds: Sequence[int] = (0, 1, 2),
+            train_config: TrainConfig = TrainConfig(), model_kw: dict[str, Any] | None = None,
+            split_id: str | None = None, progress: bool = False) -> dict[str, Any]:
+    """Train every variant for every seed, save each run, write report.md, results.csv, summary.csv, PNGs."""
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    synthetic = bool(train_set.synthetic or test_set.synthetic)
+    fingerprint = f"{train_set.fingerprint()}+{test_set.fingerprint()}"
+    results: list[dict[str, Any]] = []
+    histories: dict[str, list[list[dict]]] = {}
+    jobs = [(v, s) for v in variants for s in seeds]
+    iterator = jobs
+    if progress:
+        from tqdm import tqdm
+        iterator = tqdm(jobs, desc="compare", unit="run")
+    for variant, seed in iterator:
+        mc = model_config(variant, **dict(model_kw or {}))
+        tc = replace(train_config, seed=seed)
+        result = train_model(mc, train_set, test_set, tc)
+        save_run(out / "runs" / f"{variant}-s{seed}", result, mc, tc, split_id=split_id, data_fingerprint=fingerprint,
+                 synthetic=synthetic)
+        histories.setdefault(variant, []).append(result.history)
+        for head, m in result.metrics.items():
+            results.append({"variant": variant, "seed": seed, "head": head, "seconds": round(result.seconds, 2), **m})
+    summary = summarise(results)
+    _write_csvs(out, results, summary)
+    figures = _plots(out, results, histories)
+    meta = {"variants": list(variants), "seeds": list(seeds), "split_id": split_id, "data_fingerprint": fingerprint,
+            "n_train": len(train_set), "n_test": len(test_set), "train_classes": train_set.class_counts(),
+            "test_classes": test_set.class_counts(), "synthetic_data": synthetic,
+            "train_config": {k: getattr(train_config, k) for k in ("epochs", "batch_size", "lr_pbe", "lr_lbe")},
+            "model_kw": model_kw or {}}
+    _write_markdown(out, summary, meta, figures)
+    (out / "metrics.json").write_text(json.dumps({"summary": summary, **meta}, indent=2, default=str))
+    return {"summary": summary, "results": results, "out_dir": str(out)}
+
+
+def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for name, variant, head in ROWS:
+        picked = [r for r in results if r["variant"] == variant and r["head"] == head]
+        if not picked:
+            continue
+        acc, acc_sd = _mean_std([r["accuracy"] for r in picked])
+        f1, f1_sd = _mean_std([r["macro_f1"] for r in picked])
+        per_class = np.mean([r["f1"] for r in picked], axis=0).round(4).tolist()
+        conf = np.sum([r["confusion"] for r in picked], axis=0).tolist()
+        rows.append({"method": name, "variant": variant, "head": head, "seeds": len(picked), "accuracy_mean": acc,
+                     "accuracy_std": acc_sd, "macro_f1_mean": f1, "macro_f1_std": f1_sd, "f1_per_class": per_class,
+                     "confusion_sum": conf})
+    return rows
+
+
+def _write_csvs(out: Path, results: list[dict], summary: list[dict]) -> None:
+    with open(out / "results.csv", "w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["variant", "seed", "head", "accuracy", "macro_f1", "seconds"]
+                   + [f"{m}_{c}" for m in ("precision", "recall", "f1") for c in CLASS_NAMES])
+        for r in results:
+            w.writerow([r["variant"], r["seed"], r["head"], f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}", r["seconds"]]
+                       + [f"{x:.4f}" for m in ("precision", "recall", "f1") for x in r[m]])
+    with open(out / "summary.csv", "w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["method", "variant", "head", "seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std"]
+                   + [f"f1_{c}" for c in CLASS_NAMES])
+        for s in summary:
+            w.writerow([s["method"], s["variant"], s["head"], s["seeds"], f"{s['accuracy_mean']:.4f}",
+                        f"{s['accuracy_std']:.4f}", f"{s['macro_f1_mean']:.4f}", f"{s['macro_f1_std']:.4f}"]
+                       + [f"{x:.4f}" for x in s["f1_per_class"]])
+
+
+def _plots(out: Path, results: list[dict], histories: dict[str, list[list[dict]]]) -> list[str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = summarise(results)
+    figures = []
+    if summary:
+        n = len(summary)
+        cols = min(4, n)
+        rows = (n + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.0 * rows), squeeze=False)
+        for ax in axes.flat[n:]:
+            ax.axis("off")
+        for ax, s in zip(axes.flat, summary):
+            conf = np.asarray(s["confusion_sum"])
+            ax.imshow(conf, cmap="Blues", vmin=0)
+            for (i, j), v in np.ndenumerate(conf):
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                        color="white" if v > conf.max() / 2 else "black")
+            ax.set_title(s["method"], fontsize=9)
+            ax.set_xticks(range(3), [c[:3] for c in CLASS_NAMES], fontsize=7)
+            ax.set_yticks(range(3), [c[:3] for c in CLASS_NAMES], fontsize=7)
+            ax.set_xlabel("predicted", fontsize=7)
+            ax.set_ylabel("true", fontsize=7)
+        fig.suptitle("Confusion matrices (summed over seeds)", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out / "confusion.png", dpi=110)
+        plt.close(fig)
+        figures.append("confusion.png")
+    if histories:
+        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+        for variant, runs in histories.items():
+            for key_prefix, ax in (("loss_", ax_loss), ("eval_acc_", ax_acc)):
+                keys = sorted({k for h in runs for row in h for k in row if k.startswith(key_prefix)})
+                for key in keys:
+                    epochs = sorted({row["epoch"] for h in runs for row in h if key in row})
+                    if not epochs:
+                        continue
+                    means = [np.mean([row[key] for h in runs for row in h if row["epoch"] == e and key in row]) for e in epochs]
+                    ax.plot(epochs, means, marker="." if len(epochs) < 30 else None,
+                            label=f"{variant}:{key.removeprefix(key_prefix)}")
+        ax_loss.set_title("training loss (mean over seeds)")
+        ax_acc.set_title("held-out accuracy (mean over seeds)")
+        for ax in (ax_loss, ax_acc):
+            ax.set_xlabel("epoch")
+            ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(out / "curves.png", dpi=110)
+        plt.close(fig)
+        figures.append("curves.png")
+    return figures
+
+
+def _write_markdown(out: Path, summary: list[dict], meta: dict, figures: list[str]) -> None:
+    lines = ["# PLM-IPE comparison (Tables 1 and 2 protocol)", ""]
+    if meta["synthetic_data"]:
+        lines += ["**SYNTHETIC DATA: these figures measure the code on generated tensors, not reactions of people.**", ""]
+    lines += [f"Split: `{meta['split_id']}` · train {meta['n_train']} videos {meta['train_classes']} · "
+              f"test {meta['n_test']} videos {meta['test_classes']} (negative, neutral, positive) · "
+              f"seeds {meta['seeds']} · data fingerprint `{meta['data_fingerprint']}`", "",
+              f"Training: {meta['train_config']}; model settings {meta['model_kw'] or 'paper defaults'}. "
+              "One random clip per video per step; all clips averaged at test.", "",
+              "| Method | Accuracy (%) | Macro-F1 (%) | F1 neg / neu / pos | seeds |", "|---|---|---|---|---|"]
+    for s in summary:
+        f1 = " / ".join(f"{100 * x:.1f}" for x in s["f1_per_class"])
+        lines.append(f"| {s['method']} | {100 * s['accuracy_mean']:.2f} ± {100 * s['accuracy_std']:.2f} | "
+                     f"{100 * s['macro_f1_mean']:.2f} ± {100 * s['macro_f1_std']:.2f} | {f1} | {s['seeds']} |")
+    lines += ["", "Per-run rows: `results.csv`; this table: `summary.csv`; checkpoints: `runs/<variant>-s<seed>/`.", ""]
+    lines += [f"![{f}]({f})" for f in figures]
+    (out / "report.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,121 @@
+"""Every model variant: shapes, forward/backward, gradients, overfit; the paper-size C3D."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.clips import clips_to_tensor_input
+from core.errors import CheckpointError
+from models.baselines import independent_step
+from models.c3d import C3D, C3DConfig, c3d_param_count, load_sports1m
+from models.data import clips_to_input, make_batch
+from models.lbe import LandmarkLSTM, LBEConfig
+from models.registry import VARIANTS, build_model
+from models.synthetic import make_synthetic_set
+from models.train import TrainConfig, make_optimizers
+
+torch.set_num_threads(1)
+TINY = dict(width=1 / 16, fc_dim=16, hidden=8, clip_size=16)
+
+
+@pytest.fixture(scope="module")
+def tiny_set():
+    return make_synthetic_set(n_volunteers=2, videos_per_volunteer=3, clip_size=16, flow_steps=12, seed=1)
+
+
+def test_paper_c3d_shapes_and_parameter_count() -> None:
+    model = C3D(C3DConfig()).eval()
+    # golden value from the paper's layer list: convs 27,655,936 + fc6 (8192->4096) 33,558,528
+    # + fc7 16,781,312 + 3-way head 12,291
+    assert sum(p.numel() for p in model.parameters()) == c3d_param_count(C3DConfig()) == 78_008_067
+    assert C3DConfig().flat_dim() == 8192
+    with torch.no_grad():
+        x = torch.randn(1, 3, 16, 112, 112)
+        assert model.conv_features(x).shape == (1, 512, 1, 4, 4)
+        logits = model(x)
+    assert logits.shape == (1, 3) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_forward_backward(variant: str, tiny_set) -> None:
+    torch.manual_seed(0)
+    model = build_model(variant, **TINY)
+    batch = make_batch(tiny_set, range(len(tiny_set)), rng=np.random.default_rng(0), need_clips=model.pbe is not None,
+                       need_flow=model.lbe is not None)
+    logits = model.logits(batch)
+    assert set(logits) == set(model.streams)
+    for z in logits.values():
+        assert z.shape == (len(tiny_set), 3) and torch.isfinite(z).all()
+    sum(F.cross_entropy(z, batch.labels) for z in logits.values()).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, f"{name} got a zero gradient"
+    eval_batch = make_batch(tiny_set, range(len(tiny_set)), rng=None, need_clips=model.pbe is not None,
+                            need_flow=model.lbe is not None)
+    probs = model.eval().video_probs(eval_batch)
+    for head in model.heads:
+        assert probs[head].shape == (len(tiny_set), 3)
+        assert torch.allclose(probs[head].sum(1), torch.ones(len(tiny_set)), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["pbe", "lbe"])
+def test_tiny_batch_is_overfit(variant: str, tiny_set) -> None:
+    torch.manual_seed(0)
+    model = build_model(variant, width=1 / 16, fc_dim=32, hidden=32, clip_size=16, dropout=0.0)
+    opts = make_optimizers(model, TrainConfig(lr_pbe=3e-3, lr_lbe=1e-2))
+    batch = make_batch(tiny_set, range(len(tiny_set)), rng=np.random.default_rng(0), need_clips=model.pbe is not None,
+                       need_flow=model.lbe is not None)
+    first = last = None
+    for _ in range(60):
+        stats = independent_step(model, batch, opts)
+        first = first if first is not None else stats[f"loss_{variant}"]
+        last = stats[f"loss_{variant}"]
+    assert last < 0.1 * first and last < 0.1, (first, last)
+
+
+def test_lbe_ignores_padding_and_faceless_frames() -> None:
+    torch.manual_seed(0)
+    lbe = LandmarkLSTM(LBEConfig(hidden=8)).eval()
+    flow = torch.randn(2, 10, 72)
+    valid = torch.ones(2, 10, dtype=torch.bool)
+    valid[0, 3] = False
+    lengths = torch.tensor([10, 6])
+    base = lbe(flow, valid, lengths)
+    noisy = flow.clone()
+    noisy[0, 3] = 99.0  # no face: value must not matter
+    noisy[1, 6:] = -50.0  # padding after length 6
+    assert torch.allclose(base, lbe(noisy, valid, lengths))
+
+
+def test_clip_normalisation_matches_core() -> None:
+    clips = np.random.default_rng(0).integers(0, 256, (2, 16, 8, 8, 3), dtype=np.uint8)
+    for mode in ("unit", "sports1m"):
+        ours = clips_to_input(torch.from_numpy(clips), mode).numpy()
+        assert np.allclose(ours, clips_to_tensor_input(clips, mode), atol=1e-4)
+
+
+def test_sports1m_loader_maps_names_and_refuses_pickles(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    cfg = C3DConfig(width=1 / 16, fc_dim=16, size=16)
+    source = C3D(cfg)
+    sd = {k: v for k, v in source.state_dict().items() if not k.startswith("head")}
+    sd["fc8.weight"] = torch.zeros(487, 16)  # the Sports-1M head is dropped
+    save_file({f"module.{k}": v.contiguous() for k, v in sd.items()}, tmp_path / "c3d.safetensors")
+    target = C3D(cfg)
+    loaded = load_sports1m(target, tmp_path / "c3d.safetensors")
+    assert len(loaded) == 20
+    assert torch.equal(target.conv5b.weight, source.conv5b.weight) and torch.equal(target.fc7.bias, source.fc7.bias)
+    torch.save(source.state_dict(), tmp_path / "c3d.pickle")
+    with pytest.raises(CheckpointError, match="never loaded"):
+        load_sports1m(target, tmp_path / "c3d.pickle")
+    with pytest.raises(CheckpointError, match="shape"):
+        load_sports1m(C3D(C3DConfig(width=1 / 8, fc_dim=16, size=16)), tmp_path / "c3d.safetensors")
+
+
+def test_cli_variant_list_matches_registry() -> None:
+    from app.commands.train import VARIANT_NAMES
+
+    assert VARIANT_NAMES == VARIANTS
