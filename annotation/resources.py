@@ -12,7 +12,7 @@ from core.store import Store
 def get_store() -> Store:
     """The server's read-write connection; pages use it from their own threads (own cursors)."""
     store = Store.open(DataHome.resolve())
-    sweep = store.sweep()
+    sweep = store.sweep(temp_grace_s=0)  # at start-up no take is being recorded yet
     if any(sweep[k] for k in ("orphan_files", "missing_files", "temp_files")):
         print(f"store sweep at start-up: {({k: len(v) for k, v in sweep.items()})}; "
               "run `python -m app init --quarantine` with the server stopped to move orphans aside")

@@ -136,7 +136,7 @@ class TakeRecorder:
                 if rgb.shape[1] != width or rgb.shape[0] != height:
                     rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
                 t = ts - (self.stats.first_ts if self.stats.first_ts is not None else ts)
-                slot = int(np.floor(t * self.fps + 1e-6))
+                slot = int(round(t * self.fps))  # nearest slot: timestamp jitter does not drop+duplicate
                 if slot < next_k:  # a second frame for an already written slot: dropped
                     self.stats.frames_dropped += 1
                     last = rgb

@@ -1,0 +1,177 @@
+"""The Gradio demo: only the interface. Prediction and explanation live in ``models/serving.py``.
+
+Run it with ``python -m app.demo [--host 127.0.0.1] [--port 7860]`` (``scripts/run.sh``
+starts it beside the Streamlit app). It never writes to the DuckDB store: it reads
+trained runs from ``<data home>/runs`` (and any folder given by path on the Models tab).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402  (the env var above must be set before the import)
+
+from core.errors import IPEError  # noqa: E402
+from core.paths import DataHome  # noqa: E402
+from models import serving  # noqa: E402
+
+CLASSES = ("negative", "neutral", "positive")
+NO_RUN = "(no trained run yet)"
+
+
+def _choices(service: serving.DemoService, family: str) -> list[tuple[str, str]]:
+    runs = service.runs(family)
+    return [(run.label, str(run.path)) for run in runs] or [(NO_RUN, "")]
+
+
+def build_demo(service: serving.DemoService) -> gr.Blocks:
+    """Build the Blocks app around ``service`` (which owns the models and their cache)."""
+
+    def refresh_reaction() -> Any:
+        choices = _choices(service, "reaction")
+        return gr.Dropdown(choices=choices, value=choices[0][1])
+
+    def refresh_preference() -> Any:
+        choices = _choices(service, "preference")
+        return gr.Dropdown(choices=choices, value=choices[0][1])
+
+    def on_reaction(video: str | None, run: str, with_cam: bool, progress=gr.Progress()) -> tuple:
+        try:
+            result = service.analyse_reaction(video, run, gradcam=with_cam, progress=progress)
+        except IPEError as err:
+            raise gr.Error(str(err), duration=None) from err
+        return (
+            result.probabilities("pbe"),
+            result.probabilities("lbe"),
+            result.probabilities("fused"),
+            result.annotated_frames,
+            result.timeline_table(),
+            result.cam_frames,
+            result.summary_markdown(),
+        )
+
+    def on_image(image: Any, run: str, method: str) -> tuple:
+        try:
+            result = service.analyse_image(image, run, method=method)
+        except IPEError as err:
+            raise gr.Error(str(err), duration=None) from err
+        return result.probabilities(), result.overlay, result.summary_markdown()
+
+    def on_models(extra_path: str) -> tuple:
+        try:
+            runs = service.describe_all(extra_path.strip() or None)
+        except IPEError as err:
+            raise gr.Error(str(err), duration=None) from err
+        return serving.runs_markdown(runs), serving.run_figures(runs)
+
+    with gr.Blocks(title="Implicit preference estimation — demo", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "# Implicit preference estimation — demo\n"
+            "Trained models from `" + str(service.runs_root) + "`. "
+            "Nothing you upload is stored beyond this server's temporary files."
+        )
+        with gr.Tab("Reaction"):
+            with gr.Row():
+                with gr.Column():
+                    video = gr.Video(
+                        label="Reaction video (upload or record; up to "
+                        f"{service.max_video_seconds:.0f} s)",
+                        sources=["upload", "webcam"],
+                        webcam_options=gr.WebcamOptions(mirror=False),
+                        elem_id="reaction-video",
+                    )
+                    reaction_choices = _choices(service, "reaction")
+                    reaction_run = gr.Dropdown(
+                        label="Trained PLM-IPE run", choices=reaction_choices, value=reaction_choices[0][1],
+                        elem_id="reaction-run",
+                    )
+                    with_cam = gr.Checkbox(label="Grad-CAM of the C3D over time", value=True)
+                    with gr.Row():
+                        reaction_go = gr.Button("Predict", variant="primary", elem_id="reaction-go")
+                        reaction_refresh = gr.Button("Refresh runs")
+                with gr.Column():
+                    pbe = gr.Label(label="PBE (pixels, C3D)", num_top_classes=3, elem_id="pbe-probs")
+                    lbe = gr.Label(label="LBE (landmarks, LSTM)", num_top_classes=3, elem_id="lbe-probs")
+                    fused = gr.Label(label="PLM-IPE fused", num_top_classes=3, elem_id="fused-probs")
+                    reaction_summary = gr.Markdown(elem_id="reaction-summary")
+            frames = gr.Gallery(label="Landmarks, regions and flow on sampled frames", columns=4, height=320)
+            timeline = gr.Dataframe(label="Pixel model per clip (16 frames each)", interactive=False)
+            cams = gr.Gallery(label="Grad-CAM of the C3D over time", columns=4, height=320)
+            reaction_go.click(
+                on_reaction,
+                [video, reaction_run, with_cam],
+                [pbe, lbe, fused, frames, timeline, cams, reaction_summary],
+                concurrency_limit=1,
+                concurrency_id="models",
+            )
+            reaction_refresh.click(refresh_reaction, None, reaction_run)
+
+        with gr.Tab("Preference"):
+            with gr.Row():
+                with gr.Column():
+                    image = gr.Image(label="Garment image", type="numpy", sources=["upload"], elem_id="pref-image")
+                    pref_choices = _choices(service, "preference")
+                    pref_run = gr.Dropdown(
+                        label="Labeler's preference model", choices=pref_choices, value=pref_choices[0][1],
+                        elem_id="pref-run",
+                    )
+                    method = gr.Radio(
+                        label="Explanation method", choices=list(serving.CAM_METHODS), value="gradcam"
+                    )
+                    with gr.Row():
+                        pref_go = gr.Button("Predict", variant="primary", elem_id="pref-go")
+                        pref_refresh = gr.Button("Refresh runs")
+                with gr.Column():
+                    pref_probs = gr.Label(label="Preference", num_top_classes=2, elem_id="pref-probs")
+                    overlay = gr.Image(label="Heat map", type="numpy", interactive=False, elem_id="pref-cam")
+                    pref_summary = gr.Markdown()
+            pref_go.click(
+                on_image, [image, pref_run, method], [pref_probs, overlay, pref_summary],
+                concurrency_limit=1, concurrency_id="models",
+            )
+            pref_refresh.click(refresh_preference, None, pref_run)
+
+        with gr.Tab("Models"):
+            extra = gr.Textbox(label="Load another run or checkpoint folder by path (optional)")
+            models_go = gr.Button("List runs")
+            runs_md = gr.Markdown(serving.runs_markdown(service.describe_all(None)))
+            figures = gr.Gallery(label="Confusion matrices and curves", columns=3)
+            models_go.click(on_models, [extra], [runs_md, figures])
+
+        if serving.recommend_available():
+            with gr.Tab("Recommend"):
+                gr.Markdown("Next outfits for a volunteer, and the reactions that drove them.")
+                volunteer = gr.Textbox(label="Volunteer id")
+                rec_go = gr.Button("Recommend")
+                rec_out = gr.Markdown()
+                rec_go.click(lambda v: service.recommend_markdown(v), [volunteer], [rec_out])
+    return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", default=None, help="data home (default $IPE_HOME or ./var)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument(
+        "--auth", default=os.environ.get("IPE_DEMO_AUTH"),
+        help="optional 'user:password' for the demo (default $IPE_DEMO_AUTH; none = open on this host)",
+    )
+    args = parser.parse_args(argv)
+    service = serving.DemoService(DataHome.resolve(args.home))
+    demo = build_demo(service)
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    demo.launch(
+        server_name=args.host, server_port=args.port, auth=auth, share=False,
+        footer_links=[], allowed_paths=[str(service.runs_root)], show_error=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

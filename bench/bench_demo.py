@@ -1,0 +1,69 @@
+"""Demo latency: a 10 s reaction video -> fused prediction (+ Grad-CAM), and an image -> Grad-CAM.
+
+    python -m bench.bench_demo [--widths 1.0 0.25] [--seconds 10]
+
+Times ``models.serving.DemoService`` end to end on this machine with PLM-IPE models of
+the paper's size (C3D width 1.0, fc 4096) and smaller widths. Timing does not depend on
+the weights, so the models are randomly initialised and saved as real checkpoints.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from core.paths import DataHome
+    from data.reaction_video import ReactionSpec, make_reaction_video
+    from models.c3d import C3DConfig
+    from models.lbe import LBEConfig
+    from models.plm_ipe import ModelConfig
+    from models.registry import build_from_config
+    from models.serving import DemoService
+    from models.train import TrainConfig, TrainResult, save_run
+    from tests.demo_fixtures import tiny_preference_run
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 0.25])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    print(f"torch threads: {torch.get_num_threads()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        home = DataHome.resolve(tmp).ensure()
+        video = make_reaction_video(Path(tmp) / "reaction.mp4", ReactionSpec("smile", duration_s=args.seconds, seed=0))
+        service = DemoService(home)
+        for width in args.widths:
+            fc = 4096 if width == 1.0 else int(4096 * width)
+            config = ModelConfig(variant="plm-ipe", c3d=C3DConfig(width=width, fc_dim=fc), lbe=LBEConfig())
+            model = build_from_config(config)
+            run = home.runs / f"plm-ipe-w{width}"
+            save_run(run, TrainResult(model, [], {}, 0.0), config, TrainConfig(), split_id=None, data_fingerprint=None)
+            service.analyse_reaction(video, run, gradcam=False)  # warm-up: load, first-call costs
+            for cam in (False, True):
+                t = time.perf_counter()
+                result = service.analyse_reaction(video, run, gradcam=cam)
+                total = time.perf_counter() - t
+                parts = ", ".join(f"{k} {v:.2f}" for k, v in result.timings_s.items())
+                print(f"C3D width {width:g}: {args.seconds:g} s video -> fused prediction"
+                      f"{' + Grad-CAM' if cam else ''}: {total:.2f} s ({parts})")
+        pref = tiny_preference_run(home.runs / "pref", Path(tmp) / "catalog", epochs=1, size=128)
+        image = (np.random.default_rng(0).random((256, 256, 3)) * 255).astype(np.uint8)
+        for method in ("gradcam", "gradcam++", "eigencam"):
+            service.analyse_image(image, pref.parent, method=method)
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                service.analyse_image(image, pref.parent, method=method)
+                times.append(time.perf_counter() - t)
+            print(f"image 256x256 -> preference + {method}: {np.median(times) * 1000:.0f} ms (median of 5)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

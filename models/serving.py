@@ -1,0 +1,320 @@
+"""Prediction and explanation for the Gradio demo (``app/demo.py`` only builds the interface).
+
+:class:`DemoService` finds trained runs under ``<home>/runs`` (``core/runs.py``), loads a
+model lazily the first time it is used and keeps it (keyed by folder and modification
+time, so a retrained run is reloaded), and turns inputs into results:
+
+- :meth:`DemoService.analyse_reaction`: a video -> features (``core.descriptor``) ->
+  PBE / LBE / fused probabilities, a per-clip timeline of the pixel model, frames with
+  landmarks, regions and flow drawn on them, and Grad-CAM of the C3D over time
+  (pytorch-grad-cam's 3-D GradCAM on the last conv block, upsampled to 16x112x112 and
+  overlaid per frame).
+- :meth:`DemoService.analyse_image`: an image -> P(preferred) and a heat map with the
+  chosen CAM method.
+
+Every problem a person can cause (no run yet, unreadable or too long video, no face, a
+checkpoint of the wrong kind) raises :class:`core.errors.IPEError` with what to do.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from core.errors import CheckpointError, IPEError, MediaError
+from core.labels import CLASS_NAMES
+from core.paths import DataHome
+from core.runs import RunInfo, describe_run, discover_runs
+
+CAM_METHODS = ("gradcam", "gradcam++", "eigencam")
+REACTION_PREFIX = "plm-ipe"
+PREFERENCE_PREFIX = "preference"
+TRAIN_REACTION_HINT = "train one with `python -m app train --help` (or `python -m app compare`)"
+TRAIN_PREFERENCE_HINT = "train one with `python -m app train-preference --help`"
+
+
+def family_of(kind: str) -> str:
+    if kind.startswith(REACTION_PREFIX):
+        return "reaction"
+    if kind.startswith(PREFERENCE_PREFIX):
+        return "preference"
+    return "other"
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    label: str
+    path: Path
+
+
+@dataclass
+class ReactionAnalysis:
+    probs: dict[str, list[float] | None]
+    clip_probs: np.ndarray | None
+    clip_times: list[tuple[float, float]]
+    annotated_frames: list[tuple[np.ndarray, str]]
+    cam_frames: list[tuple[np.ndarray, str]]
+    timings_s: dict[str, float] = field(default_factory=dict)
+    variant: str = ""
+    faces_found: int = 0
+    frames: int = 0
+
+    def probabilities(self, head: str) -> dict[str, float]:
+        values = self.probs.get(head)
+        return {} if values is None else {name: float(p) for name, p in zip(CLASS_NAMES, values)}
+
+    def timeline_table(self) -> list[list[Any]]:
+        if self.clip_probs is None:
+            return []
+        return [[i + 1, f"{a:.2f}-{b:.2f} s", *[round(float(p), 3) for p in row]]
+                for i, ((a, b), row) in enumerate(zip(self.clip_times, self.clip_probs))]
+
+    def summary_markdown(self) -> str:
+        fused = self.probabilities("fused")
+        best = max(fused, key=fused.get) if fused else "?"
+        timing = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings_s.items())
+        return (f"**{best}** ({self.variant}); face found in {self.faces_found} of {self.frames} frames. "
+                f"Time: {timing}.")
+
+
+@dataclass
+class PreferenceAnalysis:
+    p_preferred: float
+    overlay: np.ndarray
+    heat: np.ndarray
+    method: str
+    seconds: float
+
+    def probabilities(self) -> dict[str, float]:
+        return {"preferred": self.p_preferred, "not preferred": 1.0 - self.p_preferred}
+
+    def summary_markdown(self) -> str:
+        return f"P(preferred) = {self.p_preferred:.3f}; {self.method} heat map in {self.seconds:.2f} s."
+
+
+class DemoService:
+    """Owns the models of one data home; safe to share between Gradio worker threads."""
+
+    def __init__(self, home: DataHome, *, max_video_seconds: float = 30.0) -> None:
+        self.home = home
+        self.runs_root = home.runs
+        self.max_video_seconds = max_video_seconds
+        self._cache: dict[tuple[str, str, float], Any] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ runs
+    def describe_all(self, extra_path: str | None = None) -> list[RunInfo]:
+        runs = discover_runs(self.runs_root)
+        if extra_path:
+            info = describe_run(extra_path)
+            if info.problem and not info.checkpoints:
+                raise IPEError(f"{extra_path}: {info.problem}")
+            runs.insert(0, info)
+        return runs
+
+    def runs(self, family: str) -> list[RunChoice]:
+        out = []
+        for run in discover_runs(self.runs_root):
+            if any(family_of(c.kind) == family for c in run.checkpoints):
+                acc = run.metrics.get("accuracy")
+                label = f"{run.run_id}" + (f" (accuracy {acc:.2f})" if isinstance(acc, (int, float)) else "")
+                out.append(RunChoice(label, run.path))
+        return out
+
+    def _load(self, family: str, folder: str | Path) -> Any:
+        if not folder:
+            hint = TRAIN_REACTION_HINT if family == "reaction" else TRAIN_PREFERENCE_HINT
+            raise IPEError(f"no trained {family} model yet: {hint}")
+        folder = Path(folder)
+        if not folder.exists():
+            raise CheckpointError(f"{folder} does not exist")
+        info = describe_run(folder)
+        kinds = {family_of(c.kind) for c in info.checkpoints}
+        if family not in kinds:
+            raise CheckpointError(
+                f"{folder} holds no {family} model (found: {', '.join(info.kinds) or 'no checkpoint'}); pick another run"
+            )
+        ckpt = next(c for c in info.checkpoints if family_of(c.kind) == family)
+        stamp = (ckpt.path / "model.safetensors").stat().st_mtime if (ckpt.path / "model.safetensors").exists() else 0.0
+        key = (family, str(ckpt.path), stamp)
+        with self._lock:
+            if key not in self._cache:
+                if family == "reaction":
+                    from models.predict import load_reaction_run
+
+                    self._cache[key] = load_reaction_run(ckpt.path)
+                else:
+                    from models.preference_predict import load_preference_model
+
+                    self._cache[key] = load_preference_model(ckpt.path)
+            return self._cache[key]
+
+    # ------------------------------------------------------------------ reaction
+    def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = True,
+                         progress: Callable | None = None, sample_frames: int = 8) -> ReactionAnalysis:
+        from core.descriptor import FeatureConfig, extract_features
+
+        if not video:
+            raise MediaError("no video given: upload a reaction video or record one with the webcam")
+        predictor = self._load("reaction", run)
+        duration = video_duration(video)
+        if duration > self.max_video_seconds:
+            raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
+                             "(the study records 10 s per outfit): trim it")
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        features = extract_features(video, FeatureConfig(max_seconds=self.max_video_seconds))
+        timings["features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        out = predictor.predict(features)
+        timings["predict"] = time.perf_counter() - t
+        clip_len = 16
+        fps = features.fps or 30.0
+        clip_times = [(i * clip_len / fps, (i + 1) * clip_len / fps) for i in range(len(features.clips))]
+        annotated = annotate_frames(video, features, sample_frames)
+        cams: list[tuple[np.ndarray, str]] = []
+        if gradcam and predictor.c3d_model is not None and len(features.clips):
+            t = time.perf_counter()
+            cams = reaction_gradcam(predictor, features, per_clip=2)
+            timings["gradcam"] = time.perf_counter() - t
+        return ReactionAnalysis(
+            probs={"pbe": out["pbe"], "lbe": out["lbe"], "fused": out["fused"]},
+            clip_probs=out.get("clip_probs"), clip_times=clip_times, annotated_frames=annotated, cam_frames=cams,
+            timings_s=timings, variant=predictor.variant, faces_found=int(features.face_found.sum()),
+            frames=int(len(features.face_found)),
+        )
+
+    # ------------------------------------------------------------------ preference
+    def analyse_image(self, image: Any, run: str | Path, *, method: str = "gradcam") -> PreferenceAnalysis:
+        from models.explain import overlay
+
+        if image is None:
+            raise MediaError("no image given: upload a garment image")
+        rgb = to_rgb(image)
+        if method not in CAM_METHODS:
+            raise IPEError(f"unknown explanation method {method!r}; choose one of {', '.join(CAM_METHODS)}")
+        predictor = self._load("preference", run)
+        t = time.perf_counter()
+        p = float(predictor.predict(rgb))
+        heat = predictor.explain(rgb, method=method)
+        seconds = time.perf_counter() - t
+        return PreferenceAnalysis(p, overlay(rgb, heat), heat, method, seconds)
+
+    # ------------------------------------------------------------------ recommendation
+    def recommend_markdown(self, volunteer_id: str) -> str:
+        try:
+            from core.recommend_service import recommend_markdown_for
+        except ImportError:
+            return "The recommender is not installed in this build."
+        return recommend_markdown_for(self.home, volunteer_id)
+
+
+def recommend_available() -> bool:
+    try:
+        from core.recommend_service import recommend_markdown_for  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def video_duration(path: str | Path) -> float:
+    """Seconds, from the container header (no decoding); unreadable files -> MediaError."""
+    import av
+
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise MediaError(f"{path.name}: the file is missing or empty")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path.name}: contains no video stream")
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / 1_000_000
+            return 0.0
+    except (av.error.FFmpegError, UnicodeDecodeError) as err:
+        raise MediaError(f"{path.name}: not a readable video ({err})") from err
+
+
+def to_rgb(image: Any) -> np.ndarray:
+    """An uploaded image (array, PIL image or path) as RGB uint8; unreadable input -> MediaError."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if isinstance(image, (str, Path)):
+            with Image.open(image) as img:
+                return np.asarray(img.convert("RGB")).copy()
+        if isinstance(image, Image.Image):
+            return np.asarray(image.convert("RGB")).copy()
+    except (UnidentifiedImageError, OSError) as err:
+        raise MediaError(f"not a readable image: {err}") from err
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise MediaError(f"not an image array (shape {array.shape})")
+    return np.ascontiguousarray(array[..., :3]).astype(np.uint8)
+
+
+def annotate_frames(video: str | Path, features: Any, count: int) -> list[tuple[np.ndarray, str]]:
+    """``count`` frames spread over the video with landmarks, the 36 regions and flow arrows."""
+    from core.draw import draw_flow, draw_regions
+    from core.video import read_video
+
+    frames = read_video(video, max_frames=len(features.face_found)).frames
+    found = np.flatnonzero(features.face_found[1:] & features.flow_valid) + 1 if len(features.flow_valid) else []
+    if len(found) == 0:
+        return []
+    picks = np.unique(np.linspace(0, len(found) - 1, min(count, len(found))).astype(int))
+    out = []
+    for i in (found[p] for p in picks):
+        image = draw_regions(frames[i], features.landmarks[i])
+        image = draw_flow(image, features.landmarks[i], features.flow72[i - 1])
+        out.append((image, f"frame {i} ({features.timestamps_s[i]:.2f} s)"))
+    return out
+
+
+def reaction_gradcam(predictor: Any, features: Any, *, per_clip: int = 2) -> list[tuple[np.ndarray, str]]:
+    """GradCAM of the C3D (3-D, last conv block) for each clip, overlaid on ``per_clip`` frames of it."""
+    import torch
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from core.clips import clips_to_tensor_input
+    from models.explain import overlay
+
+    model = predictor.c3d_model
+    mode = getattr(getattr(predictor.model, "config", None), "clip_norm", "unit")
+    inputs = torch.from_numpy(clips_to_tensor_input(features.clips, mode))
+    with torch.no_grad():
+        target = int(model(inputs).mean(0).argmax())
+    out = []
+    with GradCAM(model=model, target_layers=predictor.target_layers) as cam:
+        heats = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(target)] * len(inputs))  # (N, 16, H, W)
+    fps = features.fps or 30.0
+    for c, clip in enumerate(features.clips):
+        for k in np.linspace(0, clip.shape[0] - 1, per_clip).astype(int):
+            image = overlay(clip[k], heats[c, k])
+            out.append((image, f"clip {c + 1}, {(c * clip.shape[0] + k) / fps:.2f} s — {CLASS_NAMES[target]}"))
+    return out
+
+
+def runs_markdown(runs: list[RunInfo]) -> str:
+    if not runs:
+        return ("No trained runs yet. Train a reaction model with `python -m app train` or `python -m app compare`, "
+                "a preference model with `python -m app train-preference`.")
+    lines = ["| run | models | metrics | problem |", "|---|---|---|---|"]
+    for run in runs:
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in run.metrics.items() if isinstance(v, (int, float)))[:120]
+        lines.append(f"| `{run.path}` | {', '.join(run.kinds) or '-'} | {metrics or '-'} | {run.problem or ''} |")
+    return "\n".join(lines)
+
+
+def run_figures(runs: list[RunInfo]) -> list[tuple[str, str]]:
+    return [(str(p), f"{run.run_id}: {p.stem}") for run in runs for p in run.figures][:24]

@@ -1,0 +1,127 @@
+"""Real-browser test support: a loopback-only network namespace, a real Streamlit server,
+Debian's Chromium driven by Playwright with a fake camera, and a record of every network
+connection the server attempts (docs/recording-recipe.md).
+
+Run inside the namespace via :func:`run_in_namespace`; everything else here is called by
+the scenario scripts that run there.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+AUDIT_DIR = Path(__file__).resolve().parent / "netaudit"
+
+
+def run_in_namespace(args: list[str], *, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """Run ``python args...`` in a new network namespace with only loopback up (needs root)."""
+    script = "ip link set lo up && exec " + " ".join(_quote(a) for a in [sys.executable, *args])
+    return subprocess.run(["unshare", "--net", "--", "bash", "-c", script], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(home: Path, env_extra: dict[str, str], connections_log: Path):
+    """A real Streamlit server on 127.0.0.1; every socket connect it makes is logged."""
+    port = free_port()
+    env = {
+        **os.environ, "IPE_HOME": str(home), "IPE_TEST_LOOPBACK_ICE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONPATH": f"{AUDIT_DIR}{os.pathsep}{REPO}", "IPE_NET_AUDIT_LOG": str(connections_log), **env_extra,
+    }
+    log = open(home / f"streamlit-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "annotation" / "home.py"),
+         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"streamlit did not start: {(home / f'streamlit-{port}.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def chromium_args(fake_video: Path, netlog: Path) -> list[str]:
+    return [
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-domain-reliability", "--no-pings", "--disable-default-apps", "--dns-prefetch-disable",
+        "--disable-client-side-phishing-detection",
+        "--disable-features=AutofillServerCommunication,DnsOverHttps,OptimizationHints,Translate,MediaRouter,"
+        "CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions,NetworkTimeServiceQuerying,"
+        "WebRtcHideLocalIpsWithMdns",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={fake_video}", "--allow-loopback-in-peer-connection",
+        f"--log-net-log={netlog}", "--net-log-capture-mode=Default",
+    ]
+
+
+def non_loopback_connections(log: Path) -> list[str]:
+    """Destinations the server tried to reach that are not loopback (from the audit hook)."""
+    if not log.is_file():
+        return []
+    bad = []
+    for line in log.read_text().splitlines():
+        entry = json.loads(line)
+        host = str(entry.get("host", ""))
+        if host and not (host.startswith("127.") or host in ("::1", "localhost", "0.0.0.0")):
+            bad.append(line)
+    return bad
+
+
+def netlog_hosts(netlog: Path) -> set[str]:
+    """Every host Chromium opened a socket or URL request to, from its net log."""
+    if not netlog.is_file():
+        return set()
+    text = netlog.read_text(errors="replace")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:  # the log of a killed browser lacks its closing brackets
+        data = json.loads(text.rstrip().rstrip(",") + "]}")
+    hosts = set()
+    for event in data.get("events", []):
+        params = event.get("params") or {}
+        for key in ("url", "host", "address"):
+            value = params.get(key)
+            if isinstance(value, str) and value:
+                hosts.add(value)
+    return hosts

@@ -1,0 +1,88 @@
+"""Browser scenario for the Gradio demo, run INSIDE a loopback-only network namespace.
+
+    python tests/demo_browser_scenario.py HOME VIDEO IMAGE BROKEN OUT_JSON
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.browser_support import AUDIT_DIR, CHROMIUM, REPO, chromium_args, free_port, non_loopback_connections  # noqa: E402
+
+
+async def main(home: Path, video: Path, image: Path, broken: Path, out: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    connections = home / "demo-connections.jsonl"
+    env = {**os.environ, "IPE_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONPATH": f"{AUDIT_DIR}{os.pathsep}{REPO}", "IPE_NET_AUDIT_LOG": str(connections)}
+    log = open(home / "demo.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "app.demo", "--port", str(port)], cwd=REPO, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    report: dict = {"requests": []}
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    raise RuntimeError((home / "demo.log").read_text()[-3000:])
+                await asyncio.sleep(0.5)
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM,
+                                              args=chromium_args(video.with_suffix(".none.y4m"), home / "netlog.json"))
+            page = await browser.new_page()
+            page.on("request", lambda r: report["requests"].append(r.url))
+            await page.goto(url)
+            await page.get_by_role("tab", name="Reaction").wait_for(timeout=60_000)
+            # 1) a reaction video -> three probability sets
+            t = time.monotonic()
+            await page.locator("#reaction-video input[type=file]").set_input_files(str(video))
+            await page.locator("#reaction-video video").wait_for(timeout=60_000)
+            await page.locator("#reaction-go").click()
+            await page.locator("#reaction-summary strong").wait_for(timeout=180_000)
+            report["reaction_s"] = round(time.monotonic() - t, 2)
+            report["labels"] = {k: await page.locator(f"#{k}-probs").inner_text() for k in ("pbe", "lbe", "fused")}
+            report["summary"] = await page.locator("#reaction-summary").inner_text()
+            # 2) a broken file -> the error message
+            await page.locator("#reaction-video button[aria-label='Clear']").first.click()
+            await page.locator("#reaction-video input[type=file]").set_input_files(str(broken))
+            await asyncio.sleep(2.0)
+            await page.locator("#reaction-go").click()
+            error = page.get_by_text("not a readable video").or_(page.get_by_text("Invalid video")).or_(
+                page.get_by_text("could not")).first
+            await error.wait_for(timeout=60_000)
+            report["broken_error"] = await error.inner_text()
+            # 3) an image -> a heat map
+            await page.get_by_role("tab", name="Preference").click()
+            await page.locator("#pref-image input[type=file]").set_input_files(str(image))
+            await page.locator("#pref-go").click()
+            await page.locator("#pref-cam img").wait_for(timeout=120_000)
+            report["pref_labels"] = await page.locator("#pref-probs").inner_text()
+            report["heat_map_src"] = (await page.locator("#pref-cam img").get_attribute("src"))[:40]
+            await browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    report["server_non_loopback"] = non_loopback_connections(connections)
+    out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*(Path(a) for a in sys.argv[1:6])))

@@ -1,0 +1,143 @@
+"""Browser scenarios for the collection app, run INSIDE a loopback-only network namespace.
+
+    python tests/e2e_scenarios.py SCENARIO HOME FAKE_Y4M OUT_JSON
+
+Scenarios: ``single`` (one volunteer records and rates every outfit), ``pair`` (two
+volunteers at the same time), ``close`` (the browser is closed in the middle of the second
+recording). Starts a real Streamlit server and Debian's Chromium (Playwright), writes what
+happened (session ids, ratings, WebRTC stats, network destinations) to OUT_JSON.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.browser_support import CHROMIUM, chromium_args, netlog_hosts, non_loopback_connections, streamlit_server  # noqa: E402
+
+KEEP_PEER_CONNECTIONS = """
+window.__pcs = [];
+const Orig = window.RTCPeerConnection;
+window.RTCPeerConnection = function(...args) { const pc = new Orig(...args); window.__pcs.push(pc); return pc; };
+window.RTCPeerConnection.prototype = Orig.prototype;
+"""
+STATS = """
+async () => {
+  const out = [];
+  for (const pc of (window.__pcs || [])) {
+    const stats = await pc.getStats();
+    stats.forEach(s => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video')
+        out.push({frames: s.framesSent, width: s.frameWidth, height: s.frameHeight, fps: s.framesPerSecond});
+      if (s.type === 'local-candidate' || s.type === 'remote-candidate')
+        out.push({candidate: s.candidateType, address: s.address || s.ip || ''});
+    });
+  }
+  return out;
+}
+"""
+
+
+async def _stats(page) -> list:
+    """outbound-rtp video stats of every peer connection in every frame (the component is an iframe)."""
+    out = []
+    for frame in page.frames:
+        try:
+            out += await frame.evaluate(STATS)
+        except Exception:  # a frame without the hook (about:blank) or already detached
+            continue
+    return out
+
+
+async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gender: str,
+                    close_during: int | None = None) -> dict:
+    context = await browser.new_context()
+    requests: list[str] = []
+    context.on("request", lambda request: requests.append(request.url))
+    page = await context.new_page()
+    page.set_default_timeout(90_000)  # a loaded 2-core box re-renders slowly
+    await page.add_init_script(KEEP_PEER_CONNECTIONS)
+    result: dict = {"ratings": [], "webrtc": [], "requests": requests}
+    timeline: dict[str, float] = {}
+    await page.goto(url)
+    await page.get_by_text("Thank you for helping with this study").wait_for(timeout=60_000)
+    await page.get_by_text("I agree that my face is recorded").click()
+    await page.get_by_role("button", name="I agree — continue").click()
+    await page.get_by_text("About you").wait_for(timeout=30_000)
+    selects = page.locator('div[data-testid="stSelectbox"]')
+    await selects.nth(0).click()
+    await page.get_by_role("option", name="25-34").click()
+    await selects.nth(1).click()
+    await page.get_by_role("option", name=gender, exact=True).click()
+    await page.get_by_role("button", name="Continue").click()
+    t = time.monotonic()
+    await page.get_by_text("Your face is visible").wait_for(timeout=240_000)
+    timeline["camera_check_s"] = round(time.monotonic() - t, 2)
+    await page.get_by_role("button", name="Start the session").click()
+    for k in range(outfits):
+        await page.get_by_text(f"{k + 1} / {outfits}").wait_for(timeout=60_000)
+        result["session_id"] = page.url.split("s=")[-1].split("&")[0]
+        if close_during == k:
+            await page.get_by_text("s of 3 s").wait_for(timeout=240_000)
+            await asyncio.sleep(1.0)
+            result["webrtc"].append(await _stats(page))
+            await context.close()
+            result["closed_at_position"] = k
+            return result
+        t = time.monotonic()
+        await page.get_by_text("s of 3 s").wait_for(timeout=240_000)  # the first frames arrived
+        timeline[f"take{k}_to_first_frames_s"] = round(time.monotonic() - t, 2)
+        result["webrtc"].append(await _stats(page))
+        await page.get_by_text("How much do you like this outfit?").wait_for(timeout=60_000)
+        timeline[f"take{k}_to_slider_s"] = round(time.monotonic() - t, 2)
+        slider = page.get_by_role("slider")
+        await slider.focus()
+        steps = ratings[k] - 50
+        for _ in range(abs(steps)):
+            await slider.press("ArrowRight" if steps > 0 else "ArrowLeft")
+        await asyncio.sleep(0.3)
+        await page.get_by_role("button", name="Confirm").click()
+        result["ratings"].append(ratings[k])
+    await page.get_by_text("Thank you!").wait_for(timeout=60_000)
+    result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()
+    result["timeline"] = timeline
+    await context.close()
+    return result
+
+
+async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    netlog = home / "chromium-netlog.json"
+    connections = home / "server-connections.jsonl"
+    outfits = 2
+    with streamlit_server(home, {"IPE_OUTFITS_PER_SESSION": str(outfits), "IPE_MAX_RECORD_SECONDS": "3",
+                                 "IPE_MIN_RECORD_SECONDS": "1", "IPE_RESEARCHER_PASSWORD": "x"}, connections) as url:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(fake, netlog))
+            if scenario == "single":
+                runs = [volunteer(browser, url, outfits=outfits, ratings=[80, 20], gender="female")]
+            elif scenario == "pair":
+                runs = [volunteer(browser, url, outfits=outfits, ratings=[70, 30], gender="female"),
+                        volunteer(browser, url, outfits=outfits, ratings=[60, 40], gender="male")]
+            elif scenario == "close":
+                runs = [volunteer(browser, url, outfits=outfits, ratings=[90, 10], gender="male", close_during=1)]
+            else:
+                raise SystemExit(f"unknown scenario {scenario}")
+            results = await asyncio.gather(*runs)
+            await browser.close()
+        await asyncio.sleep(1.0)  # let the server notice closed peers before it stops
+    report = {
+        "volunteers": results,
+        "server_non_loopback": non_loopback_connections(connections),
+        "browser_hosts": sorted(netlog_hosts(netlog)),
+    }
+    out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))

@@ -1,0 +1,127 @@
+"""End to end in a real browser: the collection app records volunteers' faces through WebRTC.
+
+Headless Chromium (Debian's, driven by Playwright) runs with a fake camera that plays a
+generated face video whose frames carry their index as black/white blocks; server,
+browser and WebRTC run in a loopback-only network namespace (`unshare --net`), so any
+outbound attempt fails at once. Each case asserts on the DuckDB rows and on the stored
+videos: 640x480, >= 25 fps from the browser, <= 5 % of source frames lost, content equal
+to the source frames.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core.store import Store
+from core.video import read_video
+from data.reaction_video import ReactionSpec, make_reaction_video, read_frame_index, render_reaction
+from tests.browser_support import run_in_namespace
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.browser
+FAKE = ReactionSpec("smile", duration_s=4.0, seed=0, stamp=True)  # Chromium loops it
+
+
+def _can_run() -> str | None:
+    if not shutil.which("unshare") or os.geteuid() != 0:
+        return "needs root and util-linux's unshare for a loopback-only network namespace"
+    if not os.path.exists("/usr/bin/chromium"):
+        return "needs Debian's chromium (scripts/setup.sh installs it)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def fake_camera(tmp_path_factory):
+    problem = _can_run()
+    if problem:  # setup.sh installs both; a machine without them cannot run this product's browser tests
+        pytest.fail(problem)
+    return make_reaction_video(tmp_path_factory.mktemp("cam") / "fake.y4m", FAKE)
+
+
+@pytest.fixture(scope="module")
+def source_frames():
+    return render_reaction(FAKE)
+
+
+def run_scenario(name: str, home, fake) -> dict:
+    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
+                   capture_output=True)
+    out = home.root / "scenario.json"
+    env = {**os.environ, "IPE_HOME": str(home.root)}
+    result = run_in_namespace(["tests/e2e_scenarios.py", name, str(home.root), str(fake), str(out)], env=env,
+                              timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["server_non_loopback"] == [], "the server tried to reach the network"
+    for volunteer in report["volunteers"]:
+        outside = [u for u in volunteer["requests"] if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:"))]
+        assert outside == [], f"the pages requested {outside}"
+        candidates = [s for take in volunteer["webrtc"] for s in take if "candidate" in s]
+        # only host (and peer-reflexive, learned from the peer's checks) candidates on loopback: no STUN/TURN
+        assert candidates and all(c["candidate"] in ("host", "prflx") for c in candidates)
+        assert all(c["address"] in ("", "127.0.0.1") for c in candidates)
+    return report
+
+
+def check_video(view: dict, home, source: np.ndarray) -> dict:
+    meta = view["video_meta"]
+    assert (view["width"], view["height"], view["fps"]) == (640, 480, 30.0)
+    assert (meta["source_width"], meta["source_height"]) == (640, 480)
+    assert meta["source_fps"] >= 25
+    video = read_video(home.root / view["video_path"])
+    assert video.frames.shape[1:3] == (480, 640) and len(video.frames) == view["frames"]
+    stamps = np.array([read_frame_index(f) for f in video.frames])
+    assert (stamps >= 0).mean() > 0.95, "frame stamps unreadable: the content is not the camera's"
+    steps = np.diff(stamps[stamps >= 0]) % len(source)
+    lost = int(np.clip(steps - 1, 0, None).sum())
+    sent = int(steps.sum())
+    assert lost / sent <= 0.05, f"{lost} of {sent} source frames lost"
+    diffs = [np.abs(f.astype(np.int16) - source[i].astype(np.int16)).mean() for f, i in zip(video.frames, stamps) if i >= 0]
+    assert float(np.mean(diffs)) < 10.0  # mean absolute difference in 0-255 levels
+    return {"lost": lost, "sent": sent, "mad": float(np.mean(diffs))}
+
+
+def test_one_volunteer_records_and_rates_two_outfits(home, fake_camera, source_frames) -> None:
+    report = run_scenario("single", home, fake_camera)
+    volunteer = report["volunteers"][0]
+    with Store.open(home, read_only=True) as store:
+        views = store.views_for_session(volunteer["session_id"])
+        assert [(v["status"], v["rating"]) for v in views] == [("ok", 80), ("ok", 20)]
+        for view in views:
+            check_video(view, home, source_frames)
+        assert store.find_volunteer(volunteer["withdrawal_code"]) is not None
+        assert store.get_session(volunteer["session_id"])["finished_at"] is not None
+
+
+def test_two_volunteers_at_once(home, fake_camera, source_frames) -> None:
+    report = run_scenario("pair", home, fake_camera)
+    with Store.open(home, read_only=True) as store:
+        expected = {0: [70, 30], 1: [60, 40]}
+        for k, volunteer in enumerate(report["volunteers"]):
+            views = store.views_for_session(volunteer["session_id"])
+            assert [(v["status"], v["rating"]) for v in views] == [("ok", r) for r in expected[k]]
+            for view in views:
+                check_video(view, home, source_frames)
+
+
+def test_browser_closed_mid_recording_leaves_no_half_row_and_no_orphan(home, fake_camera) -> None:
+    report = run_scenario("close", home, fake_camera)
+    volunteer = report["volunteers"][0]
+    assert volunteer["closed_at_position"] == 1
+    with Store.open(home, read_only=True) as store:
+        views = store.views_for_session(volunteer["session_id"])
+        assert [v["position"] for v in views] == [0]  # the interrupted take has no row
+    # the server has stopped; the start-up sweep moves the abandoned take's file aside
+    sweep = subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init", "--quarantine"],
+                           cwd=REPO, capture_output=True, text=True, check=True)
+    assert "stale temporary files" in sweep.stdout
+    with Store.open(home, read_only=True) as store:
+        after = store.sweep(temp_grace_s=0)
+        assert after["orphan_files"] == [] and after["temp_files"] == [] and after["missing_files"] == []
+        assert len(store.list_views()) == 1

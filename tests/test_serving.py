@@ -1,0 +1,93 @@
+"""The demo's prediction and explanation layer (models/serving.py) with tiny trained models."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import CheckpointError, IPEError, MediaError
+from models.serving import CAM_METHODS, DemoService, runs_markdown, to_rgb
+from tests.demo_fixtures import reaction_videos, tiny_preference_run, tiny_reaction_run
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from core.paths import DataHome
+
+    root = tmp_path_factory.mktemp("demo-home")
+    home = DataHome.resolve(root).ensure()
+    videos = reaction_videos(root / "videos")
+    tiny_reaction_run(home.runs / "reaction-tiny", videos)
+    tiny_preference_run(home.runs / "pref-tiny", root / "catalog")
+    return home, videos
+
+
+def test_runs_are_found_by_family(trained) -> None:
+    home, _ = trained
+    service = DemoService(home)
+    assert [r.path.name for r in service.runs("reaction")] == ["reaction-tiny"]
+    assert [r.path.name for r in service.runs("preference")] == ["pref-tiny"]
+    table = runs_markdown(service.describe_all())
+    assert "reaction-tiny" in table and "plm-ipe/plm-ipe" in table
+
+
+def test_reaction_video_gives_three_probability_sets_frames_and_gradcam(trained) -> None:
+    home, videos = trained
+    service = DemoService(home)
+    run = service.runs("reaction")[0].path
+    result = service.analyse_reaction(videos[-1][0], run, gradcam=True)
+    for head in ("pbe", "lbe", "fused"):
+        probs = result.probabilities(head)
+        assert set(probs) == {"negative", "neutral", "positive"} and abs(sum(probs.values()) - 1) < 1e-4
+    fused = np.array(list(result.probabilities("fused").values()))
+    pbe, lbe = (np.array(list(result.probabilities(h).values())) for h in ("pbe", "lbe"))
+    assert np.allclose(fused, 0.3 * lbe + 0.7 * pbe, atol=1e-4)  # the paper's fusion, lambda = 0.3
+    assert len(result.timeline_table()) == 2  # 33 frames -> two 16-frame clips
+    assert result.annotated_frames and result.annotated_frames[0][0].shape == (480, 640, 3)
+    assert len(result.cam_frames) == 4 and result.cam_frames[0][0].shape == (112, 112, 3)
+    assert service.analyse_reaction(videos[0][0], run, gradcam=False).cam_frames == []
+    assert service._load("reaction", run) is service._load("reaction", run)  # loaded once, cached
+
+
+def test_reaction_errors_are_clear(trained, tmp_path) -> None:
+    home, videos = trained
+    service = DemoService(home, max_video_seconds=0.5)
+    run = service.runs("reaction")[0].path
+    with pytest.raises(MediaError, match="at most"):
+        service.analyse_reaction(videos[0][0], run)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 50)
+    with pytest.raises(MediaError, match="not a readable video"):
+        DemoService(home).analyse_reaction(broken, run)
+    with pytest.raises(IPEError, match="no trained reaction model yet"):
+        DemoService(home).analyse_reaction(videos[0][0], "")
+    with pytest.raises(CheckpointError, match="no reaction model"):
+        DemoService(home).analyse_reaction(videos[0][0], service.runs("preference")[0].path)
+    from data.reaction_video import write_mp4
+    blank = write_mp4(np.full((20, 480, 640, 3), 120, np.uint8), tmp_path / "blank.mp4")
+    with pytest.raises(IPEError, match="no face"):
+        DemoService(home).analyse_reaction(blank, run)
+
+
+@pytest.mark.parametrize("method", CAM_METHODS)
+def test_image_gives_probability_and_heat_map(trained, method) -> None:
+    home, _ = trained
+    service = DemoService(home)
+    from PIL import Image
+    image = np.asarray(Image.open(next((home.root / "catalog" / "tops").glob("*.png"))).convert("RGB"))
+    result = service.analyse_image(image, service.runs("preference")[0].path, method=method)
+    assert 0.0 <= result.p_preferred <= 1.0
+    assert result.heat.shape == image.shape[:2] and 0.0 <= result.heat.min() and result.heat.max() <= 1.0
+    assert result.overlay.shape == image.shape and result.overlay.dtype == np.uint8
+
+
+def test_image_errors(trained, tmp_path) -> None:
+    home, _ = trained
+    service = DemoService(home)
+    with pytest.raises(MediaError, match="no image"):
+        service.analyse_image(None, service.runs("preference")[0].path)
+    bad = tmp_path / "bad.png"
+    bad.write_text("nope")
+    with pytest.raises(MediaError, match="not a readable image"):
+        to_rgb(bad)
+    with pytest.raises(CheckpointError, match="no preference model"):
+        service.analyse_image(np.zeros((8, 8, 3), np.uint8), service.runs("reaction")[0].path)
