@@ -68,6 +68,12 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
             raise gr.Error(str(err), duration=None) from err
         return serving.runs_markdown(runs), serving.run_figures(runs)
 
+    def on_recommend(volunteer_id: str) -> str:
+        try:
+            return service.recommend_markdown(volunteer_id)
+        except IPEError as err:
+            raise gr.Error(str(err), duration=None) from err
+
     with gr.Blocks(title="Implicit preference estimation — demo", analytics_enabled=False) as demo:
         gr.Markdown(
             "# Implicit preference estimation — demo\n"
@@ -148,7 +154,7 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                 volunteer = gr.Textbox(label="Volunteer id")
                 rec_go = gr.Button("Recommend")
                 rec_out = gr.Markdown()
-                rec_go.click(lambda v: service.recommend_markdown(v), [volunteer], [rec_out])
+                rec_go.click(on_recommend, [volunteer], [rec_out])
     return demo
 
 

@@ -205,17 +205,63 @@ class DemoService:
         return PreferenceAnalysis(p, overlay(rgb, heat), heat, method, seconds)
 
     # ------------------------------------------------------------------ recommendation
-    def recommend_markdown(self, volunteer_id: str) -> str:
+    def recommend_markdown(self, volunteer_id: str, k: int = 10) -> str:
+        """Next outfits for a volunteer and the views that drove them (ALS on ratings + reactions)."""
+        from core.recommend_service import recommend_for_volunteer
+
+        volunteer_id = (volunteer_id or "").strip()
+        if not volunteer_id:
+            raise IPEError("enter a volunteer id (e.g. v-1a2b3c4d)")
+        source, where, closer = self._interaction_source()
         try:
-            from core.recommend_service import recommend_markdown_for
-        except ImportError:
-            return "The recommender is not installed in this build."
-        return recommend_markdown_for(self.home, volunteer_id)
+            recs = recommend_for_volunteer(source, volunteer_id, k)
+        finally:
+            closer()
+        lines = [f"Recommendations for `{volunteer_id}` (data: {where}):", "",
+                 "| # | outfit | score | because of your views |", "|---|---|---|---|"]
+        for i, (outfit, score, reasons) in enumerate(recs, start=1):
+            why = "; ".join(r.describe() for r in reasons) or "popular with everyone (no own views yet)"
+            lines.append(f"| {i} | {outfit} | {score:.3f} | {why} |")
+        return "\n".join(lines)
+
+    def _interaction_source(self) -> tuple[Any, str, Callable[[], None]]:
+        """The store read-only, or (while the collection app holds it) the newest export."""
+        from core.errors import StoreError, StoreLockedError
+        from core.store import Store
+
+        try:
+            store = Store.open(self.home, read_only=True)
+            return store, "the store", store.close
+        except StoreLockedError:
+            exports = sorted((self.home.root / "exports").glob("export-*"))
+            if not exports:
+                raise IPEError("the collection app holds the store; export the dataset from its researcher page "
+                               "(or stop it) so the demo can read the ratings") from None
+            return ExportSnapshot(exports[-1]), f"export {exports[-1].name}", lambda: None
+        except StoreError as err:
+            raise IPEError(f"no data to recommend from: {err}") from err
+
+
+class ExportSnapshot:
+    """The two read calls the recommender needs, served from an export's Parquet tables."""
+
+    def __init__(self, folder: Path) -> None:
+        import pandas as pd
+
+        self.folder = folder
+        self._views = pd.read_parquet(folder / "tables" / "view.parquet")
+        self._outfits = pd.read_parquet(folder / "tables" / "outfit.parquet")
+
+    def list_views(self, **_: Any) -> list[dict[str, Any]]:
+        return self._views.to_dict("records")
+
+    def list_outfits(self) -> list[dict[str, Any]]:
+        return self._outfits.to_dict("records")
 
 
 def recommend_available() -> bool:
     try:
-        from core.recommend_service import recommend_markdown_for  # noqa: F401
+        import implicit  # noqa: F401
     except ImportError:
         return False
     return True

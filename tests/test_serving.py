@@ -91,3 +91,55 @@ def test_image_errors(trained, tmp_path) -> None:
         to_rgb(bad)
     with pytest.raises(CheckpointError, match="no preference model"):
         service.analyse_image(np.zeros((8, 8, 3), np.uint8), service.runs("reaction")[0].path)
+
+
+def test_recommend_tab_reads_the_store_or_the_newest_export(home, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from core.store import Store
+    from tests.conftest import REPO
+    from tests.store_helpers import CONSENT, commit_view
+
+    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
+                   capture_output=True)
+    with Store.open(home) as store:
+        outfits = [o["outfit_id"] for o in store.list_outfits()]
+        first = None
+        for v in range(4):
+            vol = store.add_volunteer(age_band="25-34", gender="female", consent=CONSENT)
+            first = first or vol["volunteer_id"]
+            sid = store.start_session(vol["volunteer_id"])
+            for pos, outfit in enumerate(outfits[v: v + 6]):
+                commit_view(store, sid, outfit, pos, rating=90 if pos % 2 else 10)
+    service = DemoService(home)
+    text = service.recommend_markdown(first)
+    assert "data: the store" in text and text.count("\n| ") >= 10 and "rated" in text
+    with pytest.raises(IPEError, match="enter a volunteer id"):
+        service.recommend_markdown(" ")
+    holder = subprocess.Popen(  # another process (the collection app) holds the store read-write
+        [sys.executable, "-c", "import sys,time; from core.store import Store; s=Store.open(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(home.root)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(IPEError, match="export the dataset"):
+            service.recommend_markdown(first)
+    finally:
+        holder.kill()
+        holder.wait()
+    with Store.open(home) as store:
+        from core.export import export_dataset
+        export_dataset(store, home.root / "exports" / "export-20260101T000000", progress=False)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys,time; from core.store import Store; s=Store.open(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(home.root)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert "data: export export-20260101T000000" in service.recommend_markdown(first)
+    finally:
+        holder.kill()
+        holder.wait()
