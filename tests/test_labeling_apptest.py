@@ -1,0 +1,100 @@
+"""The labeling page with Streamlit's AppTest on a real DuckDB store: sign-in and image-set
+choice, resuming where a labeler stopped, and the researchers' results (password-gated).
+AppTest cannot run the keyboard component's JavaScript: answering by keyboard is covered by
+``test_labeling_browser.py`` in a real Chromium."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.labeling import LabelingConfig, LabelingSession, images_from_folder, persist_answer
+from tests.conftest import REPO
+from tests.test_labeling import write_tiny_fashion_mnist
+
+PAGE = str(REPO / "annotation" / "labeling_page.py")
+
+
+@pytest.fixture
+def store(home, monkeypatch):
+    import annotation.resources as resources
+
+    monkeypatch.setenv("IPE_LABEL_SUBGROUP", "2")
+    monkeypatch.setenv("IPE_LABEL_GOLD_MIN", "0")
+    monkeypatch.setenv("IPE_RESEARCHER_PASSWORD", "secret")
+    resources.get_store.clear()
+    yield resources.get_store()
+    resources.get_store.clear()  # the cached store holds the file open
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 255, (32, 24, 3), dtype=np.uint8)).save(tmp_path / f"img{i}.png")
+    return tmp_path
+
+
+def _sign_in(at: AppTest, name: str, choice: str, folder: str = "") -> AppTest:
+    at.text_input[0].input(name)
+    next(r for r in at.radio if r.label == "Image set").set_value(choice)
+    at.text_input[1].input(folder)
+    return next(b for b in at.button if b.label == "Start labeling").click().run()
+
+
+def test_sign_in_picks_a_set_and_resumes_where_the_labeler_stopped(store, folder):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    _sign_in(at, "ann", "Catalog: all items")
+    assert any("catalog is empty" in e.value for e in at.error)  # says what to do
+    _sign_in(at, "ann", "A folder of images on this server", str(folder))
+    assert not at.exception, at.exception
+    session = at.session_state["lab_session"]
+    assert session.total == 5 and session.image_set == f"folder:{folder.resolve()}" and session.position == 0
+    assert "ann: 0 of 5" in at.get("progress")[0].proto.text
+
+    # two answers stored (as the component would), then a new browser session continues at 3
+    labeler = store.add_labeler("ann")
+    again = LabelingSession.start(images_from_folder(folder), LabelingConfig.from_env(), labeler_id=labeler,
+                                  image_set=session.image_set)
+    for t in (0.0, 1.0):
+        again.show(t)
+        persist_answer(store, again, again.answer("preferred", t + 0.4))
+    fresh = AppTest.from_file(PAGE, default_timeout=30).run()
+    _sign_in(fresh, "ann", "A folder of images on this server", str(folder))
+    resumed = fresh.session_state["lab_session"]
+    assert resumed.position == 2 and resumed.state(0.0) == "labeling"  # the break after 2 was served
+    assert "ann: 2 of 5" in fresh.get("progress")[0].proto.text
+
+
+def test_fashion_mnist_set_shows_its_images(store, tmp_path, monkeypatch):
+    write_tiny_fashion_mnist(tmp_path)
+    monkeypatch.setenv("IPE_FASHION_MNIST", str(tmp_path))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.number_input[0].set_value(12)
+    _sign_in(at, "cy", "Fashion-MNIST (the paper's source domain)")
+    assert not at.exception, at.exception
+    session = at.session_state["lab_session"]
+    assert session.image_set == "fashion-mnist:train:12:seed0" and session.total == 13  # 12 + 1 gold repeat
+    assert session.current().image.path.startswith("fashion-mnist:train/")
+
+
+def test_results_need_the_password_and_show_consistency(store, folder):
+    labeler = store.add_labeler("bob")
+    config = LabelingConfig(gold_min=1, gold_max=1, gold_min_gap=2, break_s=0)
+    session = LabelingSession.start(images_from_folder(folder), config, labeler_id=labeler, image_set="f")
+    now = 0.0
+    while session.state(now) != "done":
+        session.show(now)
+        now += 1.5 if session.position == 0 else 0.5
+        persist_answer(store, session, session.answer("preferred", now))
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    next(r for r in at.radio if r.label == "Labeling").set_value("Results (researchers)").run()
+    assert not at.metric  # nothing before the password
+    at.text_input[0].input("secret")
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["answers"] == "6" and metrics["self-consistency on gold"] == "100%"
+    assert metrics["slow share (> threshold)"] == "17%"  # 1 of 6 slower than 1 s
