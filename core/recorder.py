@@ -4,9 +4,10 @@ Per ``docs/recording-recipe.md``: the sink's callback runs on aiortc's event loo
 be quick, so :meth:`TakeRecorder.on_frame` only copies the pixels and the timestamp onto a
 queue; a writer thread encodes with PyAV (libx264, preset veryfast, tune zerolatency, crf
 20). The stored video is normalised to a fixed size (640x480) and a constant frame rate
-(30 fps): output frame k shows the newest input frame whose timestamp is <= k/30 s, so a
-source that sends 25 fps gets duplicates and one that sends 60 fps gets drops; both are
-counted, and the browser's own size and frame rate are kept in the metadata. The take stops
+(30 fps): frames are written in order, one per output slot; when the input falls a frame or
+more behind the 30 fps clock the previous frame is repeated, when it runs a frame or more
+ahead a frame is dropped (timestamp jitter under one frame is absorbed, so a 30 fps camera
+loses nothing). A 25 fps source gets duplicates, a 60 fps one drops; both are counted, and the browser's own size and frame rate are kept in the metadata. The take stops
 at ``max_seconds`` of *media* time (the frames' timestamps, not the wall clock) or when
 :meth:`stop` is called; :attr:`done` is set only after the container is closed.
 """
@@ -136,17 +137,16 @@ class TakeRecorder:
                 if rgb.shape[1] != width or rgb.shape[0] != height:
                     rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
                 t = ts - (self.stats.first_ts if self.stats.first_ts is not None else ts)
-                slot = int(round(t * self.fps))  # nearest slot: timestamp jitter does not drop+duplicate
-                if slot < next_k:  # a second frame for an already written slot: dropped
+                pos = t * self.fps  # where this frame falls on the output's constant-rate clock
+                if pos < next_k - 1.0:  # a frame or more ahead of the clock: the source is faster
                     self.stats.frames_dropped += 1
                     last = rgb
                     continue
-                while next_k < slot and last is not None:  # gap: repeat the previous frame
+                while pos >= next_k + 1.0 and last is not None:  # a gap of a frame or more: repeat
                     self._encode(container, stream, last, next_k)
                     self.stats.frames_duplicated += 1
                     next_k += 1
-                next_k = max(next_k, slot)
-                self._encode(container, stream, rgb, next_k)
+                self._encode(container, stream, rgb, next_k)  # timestamp jitter under a frame is absorbed
                 next_k += 1
                 last = rgb
             if container is not None:

@@ -24,7 +24,7 @@ from data.reaction_video import ReactionSpec, make_reaction_video, read_frame_in
 from tests.browser_support import run_in_namespace
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.webrtc]
 FAKE = ReactionSpec("smile", duration_s=4.0, seed=0, stamp=True)  # Chromium loops it
 
 

@@ -48,3 +48,17 @@ def test_short_take(tmp_path) -> None:
     rec.stop()
     rec.wait(5)
     assert rec.status(min_seconds=1.5) == "short"
+
+
+def test_timestamp_jitter_loses_nothing(tmp_path) -> None:
+    """A 30 fps camera whose timestamps wobble by up to 12 ms keeps every frame, in order."""
+    rng = np.random.default_rng(0)
+    frames = render_reaction(ReactionSpec("neutral", duration_s=2.0, seed=1, stamp=True))
+    rec = TakeRecorder(tmp_path / "jitter.mp4", max_seconds=10.0)
+    for i, frame in enumerate(frames):
+        rec.push_array(frame, i / 30 + rng.uniform(-0.012, 0.012))
+    rec.stop()
+    rec.wait(10)
+    meta = rec.meta()
+    assert meta["frames_dropped"] == 0 and meta["frames_duplicated"] == 0 and meta["frames"] == 60
+    assert [read_frame_index(f) for f in read_video(rec.path).frames] == list(range(60))
