@@ -2,14 +2,9 @@
 
 State lives in ``st.session_state["flow"]``; the session id is also put in the URL
 (``?s=...``), so a refresh or a reconnect resumes at the first outfit without a stored
-view. Nothing touches the camera before consent.
-
-One WebRTC connection (SENDONLY) per visit: the camera component sits in the sidebar from the
-camera check to the last outfit, and its sink hands frames to whichever take is current. A
-take (``core.recorder.TakeRecorder``) starts when its outfit is shown and takes frames until
-10 s of media time or "done"; it is committed with its rating in one atomic store call,
-idempotent per (session, position). Opening a new peer connection per outfit cost a
-negotiation each time (and, on a loaded machine, sometimes a 15 s ICE failure and retry).
+view. Nothing touches the camera before consent. Each take is recorded by a
+``core.recorder.TakeRecorder`` fed by a WebRTC sink (SENDONLY) and committed with its
+rating in one atomic store call, idempotent per (session, position).
 """
 from __future__ import annotations
 
@@ -83,40 +78,29 @@ def profile_stage() -> None:
         go("camera", volunteer_id=volunteer["volunteer_id"], withdrawal_code=volunteer["withdrawal_code"])
 
 
-class SessionCamera:
-    """The visit's camera sink: keeps a frame for the face check and feeds the current take."""
+class FaceCheck:
+    """Keeps the newest camera frame (every 10th) for the face-visible check in the UI thread."""
 
     def __init__(self) -> None:
         self.count = 0
         self.latest = None
-        self.take: TakeRecorder | None = None
-        self.sink = VideoSinkTrack(self.on_frame)
 
     def on_frame(self, frame) -> None:
         self.count += 1
-        take = self.take
-        if take is not None:
-            take.on_frame(frame)
         if self.count % 10 == 1:
             self.latest = frame.to_ndarray(format="rgb24")
-
-
-def camera() -> SessionCamera:
-    """Render the visit's one camera component (in the sidebar, so it keeps its place)."""
-    cam: SessionCamera = st.session_state.setdefault("session_camera", SessionCamera())
-    with st.sidebar:
-        st.caption("Your camera (recording only while an outfit is shown)")
-        webrtc_streamer(
-            key="camera", mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
-            media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=cam.sink, desired_playing_state=True,
-        )
-    return cam
 
 
 def camera_stage() -> None:
     st.title("Camera check")
     st.write("Allow the camera, sit so your whole face is visible, with light in front of you.")
-    check = camera()
+    check: FaceCheck = st.session_state.setdefault("face_check", FaceCheck())
+    webrtc_streamer(
+        key="camera-check", mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
+        media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=st.session_state.setdefault(
+            "face_check_sink", VideoSinkTrack(check.on_frame)),
+        desired_playing_state=True,
+    )
 
     @st.fragment(run_every=1.0)
     def face_status() -> None:
@@ -143,6 +127,8 @@ def camera_stage() -> None:
         session_id = store.start_session(volunteer_id, plan=plan,
                                          device_info={"user_agent": st.context.headers.get("User-Agent", "")})
         st.query_params["s"] = session_id
+        st.session_state.pop("face_check", None)
+        st.session_state.pop("face_check_sink", None)
         go("session", session_id=session_id)
 
 
@@ -151,15 +137,12 @@ def _take(session_id: str, position: int) -> dict:
     if key not in takes:
         recorder = TakeRecorder(store.new_video_tempfile(), max_seconds=config.max_record_seconds,
                                 size=config.video_size, fps=config.video_fps)
-        takes[key] = {"recorder": recorder, "shown_at": utcnow()}
+        takes[key] = {"recorder": recorder, "sink": VideoSinkTrack(recorder.on_frame), "shown_at": utcnow()}
     return takes[key]
 
 
 def _discard(key: str) -> None:
     take = takes.pop(key, None)
-    cam = st.session_state.get("session_camera")
-    if take and cam is not None and cam.take is take["recorder"]:
-        cam.take = None
     if take:
         take["recorder"].stop()
         take["recorder"].wait(10)
@@ -178,9 +161,6 @@ def session_stage() -> None:
     key = f"{session_id}-{position}"
     take = _take(session_id, position)
     recorder: TakeRecorder = take["recorder"]
-    cam: SessionCamera = st.session_state.setdefault("session_camera", SessionCamera())
-    cam.take = recorder if recorder.recording else None  # the take starts with the outfit on screen
-    camera()
 
     st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
     left, right = st.columns([3, 2])
@@ -189,6 +169,11 @@ def session_stage() -> None:
         a.image(outfit["top_path"], caption="top", use_container_width=True)
         b.image(outfit["bottom_path"], caption="bottom", use_container_width=True)
     with right:
+        webrtc_streamer(
+            key=f"rec-{key}", mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
+            media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=take["sink"],
+            desired_playing_state=recorder.recording,
+        )
         if recorder.recording:
             @st.fragment(run_every=0.5)
             def progress() -> None:
@@ -201,7 +186,6 @@ def session_stage() -> None:
             progress()
             if st.button("Done looking", type="primary", key=f"done-{key}"):
                 recorder.stop()
-                cam.take = None
                 st.rerun()
         else:
             with st.spinner("Saving the recording…"):

@@ -33,8 +33,7 @@ class CameraStandIn:
 
     def __call__(self, key: str, *, sink_video_track=None, desired_playing_state=None, **_: object):
         self.keys.append(key)
-        camera = sink_video_track._callback.__self__ if sink_video_track is not None else None
-        if desired_playing_state and camera is not None and camera.take is not None:
+        if desired_playing_state and sink_video_track is not None and key.startswith("rec-"):
             for i, rgb in enumerate(FRAMES):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts, frame.time_base = i * 3000, Fraction(1, 90000)
@@ -74,7 +73,7 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
     at.selectbox[0].select("25-34")
     at.selectbox[1].select("prefer not to say").run()
     _button(at, "Continue").click().run()
-    assert at.session_state["flow"]["stage"] == "camera" and camera.keys == ["camera"]
+    assert at.session_state["flow"]["stage"] == "camera" and camera.keys == ["camera-check"]
     _button(at, "Start the session").click().run()
     assert not at.exception, at.exception
     session_id = at.query_params["s"]
