@@ -1,0 +1,242 @@
+"""Capture fidelity of the collection app with 1, 2 and 4 volunteers recording at the same time.
+
+    nice python -m bench.bench_capture [--volunteers 1 2 4] [--seconds 4] [--json out.json] [--keep DIR]
+
+Needs root (a loopback-only network namespace via ``unshare --net``) and Debian's Chromium,
+like ``tests/test_e2e_recording.py``. For each volunteer count it starts a real Streamlit
+server on a fresh data home and that many headless Chromium contexts whose fake camera plays
+a generated face video stamped with each frame's index. Every volunteer goes through
+consent -> profile -> camera check -> two outfits: the first take runs to the media-time cap,
+the second is ended with "Done looking" after about half of it; both are rated.
+
+Figures per take, read back from the stored videos and the DuckDB rows:
+- frames kept / sent: distinct source frames in the file / source frames the browser played
+  during the take (from the stamps: first to last index seen); the goal is >= 0.99 with 2;
+- the browser's fps and resolution as the server received them (``source_fps``, size);
+- START -> first frame: the take's recorder is created when the outfit page renders; time
+  until its first frame arrived (server clock, from ``video_meta``);
+- STOP -> file closed: cap reached or "done" clicked -> container closed (server clock);
+- STOP -> committed: "Done looking" click -> the rating slider appears (the file is final),
+  and "Confirm" click -> the next page (the row is committed), both on the browser's clock.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+CLIP = dict(expression="smile", duration_s=4.0, seed=0, stamp=True)  # Chromium loops the file
+TAKES = 2
+
+
+# ------------------------------------------------------------------ inside the namespace
+async def _volunteer(browser, url: str, index: int, seconds: float, home: Path) -> dict:
+    context = await browser.new_context()
+    try:
+        return await _drive(context, url, index, seconds)
+    except Exception:  # keep what the page showed for the report, then fail the run
+        for n, p in enumerate(context.pages):
+            await p.screenshot(path=str(home / f"failed-volunteer{index}-page{n}.png"), full_page=True)
+            (home / f"failed-volunteer{index}-page{n}.txt").write_text(await p.inner_text("body"))
+        raise
+
+
+async def _drive(context, url: str, index: int, seconds: float) -> dict:
+    page = await context.new_page()
+    page.set_default_timeout(120_000)  # a loaded 2-core machine can take long to rerun a page
+    out: dict = {"index": index, "takes": []}
+    await page.goto(url)
+    await page.get_by_text("Thank you for helping with this study").wait_for(timeout=120_000)
+    await page.get_by_text("I agree that my face is recorded").click()
+    await page.get_by_role("button", name="I agree — continue").click()
+    await page.get_by_text("About you").wait_for(timeout=60_000)
+    selects = page.locator('div[data-testid="stSelectbox"]')
+    await selects.nth(0).click()
+    await page.get_by_role("option", name="25-34").click()
+    await selects.nth(1).click()
+    await page.get_by_role("option", name="male", exact=True).click()
+    await page.get_by_role("button", name="Continue").click()
+    await page.get_by_text("Your face is visible").wait_for(timeout=240_000)
+    await page.get_by_role("button", name="Start the session").click()
+    for k in range(TAKES):
+        await page.get_by_text(f"{k + 1} / {TAKES}").wait_for(timeout=120_000)
+        out["session_id"] = page.url.split("s=")[-1].split("&")[0]
+        take: dict = {"position": k}
+        t_page = time.monotonic()
+        await page.get_by_text(f"s of {seconds:g} s").wait_for(timeout=120_000)
+        take["browser_page_to_recording_text_s"] = round(time.monotonic() - t_page, 2)
+        if k == TAKES - 1:  # end this one early, as a volunteer clicking "done"
+            await asyncio.sleep(seconds / 2)
+            t_stop = time.monotonic()
+            await page.get_by_role("button", name="Done looking").click()
+        else:
+            t_stop = None
+        await page.get_by_text("How much do you like this outfit?").wait_for(timeout=120_000)
+        if t_stop is not None:
+            take["browser_done_to_slider_s"] = round(time.monotonic() - t_stop, 2)
+        await page.get_by_role("slider").focus()
+        await page.get_by_role("slider").press("ArrowRight")
+        t_confirm = time.monotonic()
+        await page.get_by_role("button", name="Confirm").click()
+        next_text = f"{k + 2} / {TAKES}" if k + 1 < TAKES else "Thank you!"
+        await page.get_by_text(next_text).wait_for(timeout=120_000)
+        take["browser_confirm_to_next_page_s"] = round(time.monotonic() - t_confirm, 2)
+        out["takes"].append(take)
+    await context.close()
+    return out
+
+
+async def _inner(n: int, home: Path, fake: Path, out: Path, seconds: float) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.browser_support import CHROMIUM, chromium_args, streamlit_server
+
+    env = {"IPE_OUTFITS_PER_SESSION": str(TAKES), "IPE_MAX_RECORD_SECONDS": f"{seconds:g}",
+           "IPE_MIN_RECORD_SECONDS": "1", "IPE_RESEARCHER_PASSWORD": "bench"}
+    with streamlit_server(home, env, home / "server-connections.jsonl") as url:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(fake, home / "netlog.json"))
+            t0 = time.monotonic()
+            volunteers = await asyncio.gather(*(_volunteer(browser, url, i, seconds, home) for i in range(n)))
+            wall = time.monotonic() - t0
+            await browser.close()
+    out.write_text(json.dumps({"volunteers": volunteers, "wall_s": round(wall, 1)}))
+
+
+# ------------------------------------------------------------------ outside: setup + analysis
+def _analyse(view: dict, home: Path, source) -> dict:
+    import numpy as np
+
+    from core.video import read_video
+    from data.reaction_video import read_frame_index
+
+    meta = view.get("video_meta") or {}
+    row = {"status": view["status"], "frames": view.get("frames"), "source_fps": meta.get("source_fps"),
+           "source_size": f"{meta.get('source_width')}x{meta.get('source_height')}",
+           "start_to_first_frame_s": meta.get("start_to_first_frame_s"), "stop_to_closed_s": meta.get("stop_to_closed_s"),
+           "duplicated": meta.get("frames_duplicated"), "dropped": meta.get("frames_dropped")}
+    if not view.get("video_path"):
+        return row
+    frames = read_video(home / view["video_path"]).frames
+    stamps = np.array([read_frame_index(f) for f in frames])
+    good = stamps[stamps >= 0]
+    steps = np.diff(good) % len(source)
+    sent = int(steps.sum()) + 1 if len(good) else 0
+    kept = int((steps > 0).sum()) + 1 if len(good) else 0
+    row.update(sent=sent, kept=kept, kept_ratio=round(kept / sent, 4) if sent else 0.0,
+               unreadable_stamps=int((stamps < 0).sum()))
+    sample = [i for i in range(0, len(frames), 10) if stamps[i] >= 0]
+    if sample:
+        mad = [np.abs(frames[i].astype(np.int16) - source[stamps[i]].astype(np.int16)).mean() for i in sample]
+        row["mean_abs_diff"] = round(float(np.mean(mad)), 2)
+    return row
+
+
+def _run_count(n: int, work: Path, fake: Path, seconds: float, source) -> dict:
+    from core.store import Store
+    from tests.browser_support import run_in_namespace
+
+    home = work / f"home-{n}"
+    subprocess.run([sys.executable, "-m", "app", "--home", str(home), "init"], cwd=REPO, check=True, capture_output=True)
+    out = home / "bench.json"
+    result = run_in_namespace([str(Path(__file__).resolve()), "--inner", str(n), str(home), str(fake), str(out),
+                               "--seconds", f"{seconds:g}"], env={**os.environ, "IPE_HOME": str(home)}, timeout=900)
+    if result.returncode != 0:
+        tail = [line for line in result.stderr.splitlines() if line.strip()][-4:]
+        return {"volunteers": n, "failed": "\n".join(tail), "home": str(home)}
+    report = json.loads(out.read_text())
+    takes = []
+    with Store.open(home, read_only=True) as store:
+        for volunteer in report["volunteers"]:
+            views = store.views_for_session(volunteer["session_id"])
+            for view, browser_side in zip(views, volunteer["takes"]):
+                takes.append({"volunteer": volunteer["index"], **_analyse(view, home, source), **browser_side})
+    return {"volunteers": n, "wall_s": report["wall_s"], "takes": takes}
+
+
+def _summary(run: dict) -> dict:
+    takes = [t for t in run["takes"] if "sent" in t]
+
+    def med(key: str) -> float | None:
+        values = [t[key] for t in run["takes"] if t.get(key) is not None]
+        return round(statistics.median(values), 2) if values else None
+
+    sent = sum(t["sent"] for t in takes)
+    kept = sum(t["kept"] for t in takes)
+    return {
+        "volunteers": run["volunteers"], "takes": len(run["takes"]),
+        "ok": sum(t["status"] == "ok" for t in run["takes"]),
+        "kept/sent": f"{kept}/{sent} = {kept / sent:.4f}" if sent else "-",
+        "worst take kept": min((t["kept_ratio"] for t in takes), default=None),
+        "fps (median, min)": f"{med('source_fps')}, {min((t['source_fps'] for t in takes), default=0)}",
+        "resolutions": sorted({t["source_size"] for t in run["takes"]}),
+        "START->first frame s (median)": med("start_to_first_frame_s"),
+        "STOP->file closed s (median, max)": f"{med('stop_to_closed_s')}, "
+        f"{max((t['stop_to_closed_s'] or 0 for t in run['takes']), default=0)}",
+        "done click->slider s (median)": med("browser_done_to_slider_s"),
+        "confirm->committed+next page s (median)": med("browser_confirm_to_next_page_s"),
+        "mean abs diff /255 (median)": med("mean_abs_diff"),
+        "wall s": run["wall_s"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--volunteers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--seconds", type=float, default=4.0, help="media-time cap of a take")
+    parser.add_argument("--json", type=Path, help="write every take's figures here")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (server logs, videos)")
+    parser.add_argument("--inner", nargs=4, metavar=("N", "HOME", "FAKE", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.inner:
+        n, home, fake, out = args.inner
+        asyncio.run(_inner(int(n), Path(home), Path(fake), Path(out), args.seconds))
+        return 0
+    if os.geteuid() != 0 or not shutil.which("unshare") or not Path("/usr/bin/chromium").exists():
+        print("needs root, util-linux's unshare and Debian's chromium (scripts/setup.sh)", file=sys.stderr)
+        return 2
+    from data.reaction_video import ReactionSpec, make_reaction_video, render_reaction
+
+    spec = ReactionSpec(**CLIP)
+    source = render_reaction(spec)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="ipe-bench-capture-") as tmp:
+        work = Path(tmp)
+        if args.keep:
+            work = args.keep
+            work.mkdir(parents=True, exist_ok=True)
+        fake = make_reaction_video(work / "fake.y4m", spec)
+        for n in args.volunteers:
+            t0, load = time.perf_counter(), os.getloadavg()
+            run = _run_count(n, work, fake, args.seconds, source)
+            runs.append(run)
+            print(f"--- {n} volunteer(s) ({time.perf_counter() - t0:.0f} s incl. start-up; "
+                  f"load average before: {load[0]:.1f})")
+            if "failed" in run:
+                print(f"  FAILED (screenshots in {run['home']} with --keep):\n{run['failed']}")
+                continue
+            for key, value in _summary(run).items():
+                print(f"  {key:<42} {value}")
+            sys.stdout.flush()
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=2))
+    print(f"load average at the end (1, 5, 15 min): {os.getloadavg()}")
+    print(f"machine: {os.cpu_count()} CPU cores; browser(s) and server on the same machine; "
+          f"takes of {args.seconds:g} s media time ({TAKES} per volunteer, the last ended with 'done').")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
