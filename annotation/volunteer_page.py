@@ -18,7 +18,7 @@ from annotation.webrtc_config import MEDIA_CONSTRAINTS, apply_bitrate_hints, rtc
 from core.consent import CHOICES, CONSENT_VERSION, consent_text
 from core.errors import StoreError
 from core.recorder import TakeRecorder
-from core.session_plan import plan_session
+from core.session_plan import plan_for_volunteer
 from core.store import utcnow
 
 apply_bitrate_hints()
@@ -118,13 +118,12 @@ def camera_stage() -> None:
     face_status()
     if st.button("Start the session", type="primary"):
         volunteer_id = flow["volunteer_id"]
-        outfits = [o["outfit_id"] for o in store.list_outfits()]
-        plan = plan_session(outfits, store.outfit_coverage(), store.outfits_seen_by(volunteer_id),
-                            n=config.outfits_per_session, seed=f"{volunteer_id}-{time.time_ns()}")
+        plan, mode = plan_for_volunteer(store, volunteer_id, n=config.outfits_per_session,
+                                        seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode)
         if not plan:
             st.error("You have already rated every outfit in the catalog — thank you!")
             return
-        session_id = store.start_session(volunteer_id, plan=plan,
+        session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode,
                                          device_info={"user_agent": st.context.headers.get("User-Agent", "")})
         st.query_params["s"] = session_id
         st.session_state.pop("face_check", None)

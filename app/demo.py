@@ -39,11 +39,13 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
         choices = _choices(service, "preference")
         return gr.Dropdown(choices=choices, value=choices[0][1])
 
-    def on_reaction(video: str | None, run: str, with_cam: bool, progress=gr.Progress()) -> tuple:
+    def on_reaction(video: str | None, run: str, with_cam: bool, history: list, progress=gr.Progress()) -> tuple:
         try:
             result = service.analyse_reaction(video, run, gradcam=with_cam, progress=progress)
         except IPEError as err:
             raise gr.Error(str(err), duration=None) from err
+        fused = result.probabilities("fused")
+        history = (history + [f"{Path(str(video)).name}: {max(fused, key=fused.get)} ({result.variant})"])[-10:]
         return (
             result.probabilities("pbe"),
             result.probabilities("lbe"),
@@ -52,6 +54,8 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
             result.timeline_table(),
             result.cam_frames,
             result.summary_markdown(),
+            history,
+            "Your recent predictions (this browser session only): " + "; ".join(history),
         )
 
     def on_image(image: Any, run: str, method: str) -> tuple:
@@ -104,13 +108,15 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                     lbe = gr.Label(label="LBE (landmarks, LSTM)", num_top_classes=3, elem_id="lbe-probs")
                     fused = gr.Label(label="PLM-IPE fused", num_top_classes=3, elem_id="fused-probs")
                     reaction_summary = gr.Markdown(elem_id="reaction-summary")
+            history = gr.State([])  # per-user: the recent predictions of this browser session
+            recent = gr.Markdown()
             frames = gr.Gallery(label="Landmarks, regions and flow on sampled frames", columns=4, height=320)
             timeline = gr.Dataframe(label="Pixel model per clip (16 frames each)", interactive=False)
             cams = gr.Gallery(label="Grad-CAM of the C3D over time", columns=4, height=320)
             reaction_go.click(
                 on_reaction,
-                [video, reaction_run, with_cam],
-                [pbe, lbe, fused, frames, timeline, cams, reaction_summary],
+                [video, reaction_run, with_cam, history],
+                [pbe, lbe, fused, frames, timeline, cams, reaction_summary, history, recent],
                 concurrency_limit=1,
                 concurrency_id="models",
             )

@@ -17,6 +17,7 @@ class CollectionConfig:
     age_bands: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+", "prefer not to say")
     genders: tuple[str, ...] = ("female", "male", "non-binary", "prefer not to say")
     extra_fields: tuple[str, ...] = field(default_factory=tuple)  # IPE_PROFILE_FIELDS: JSON list of labels
+    research_mode: str = "off"  # IPE_RESEARCH_MODE: "recommender" orders a returning volunteer's outfits
 
     @classmethod
     def from_env(cls) -> "CollectionConfig":
@@ -29,4 +30,5 @@ class CollectionConfig:
             min_record_seconds=float(env.get("IPE_MIN_RECORD_SECONDS", 1.5)),
             retention=env.get("IPE_RETENTION", "2 years"),
             extra_fields=fields,
+            research_mode=env.get("IPE_RESEARCH_MODE", "off"),
         )

@@ -31,3 +31,27 @@ def plan_session(
     chosen = sorted(candidates, key=lambda oid: (coverage.get(oid, 0), tie[oid]))[:n]
     rng.shuffle(chosen)
     return chosen
+
+
+RESEARCH_MODES = ("off", "recommender")
+
+
+def plan_for_volunteer(store, volunteer_id: str, *, n: int = 15, seed: int | str = 0,
+                       research_mode: str = "off") -> tuple[list[str], str | None]:
+    """The next session's outfits for a volunteer, and the research mode to record with it.
+
+    ``research_mode="recommender"`` (off by default; ``IPE_RESEARCH_MODE``) keeps the balanced
+    choice of outfits but orders them by the recommender's score for a returning volunteer
+    (best first, ``core/recommend_service.py``); the session then records the mode. A first-time
+    volunteer has no reactions to go on, so the plan stays as it is and no mode is recorded.
+    """
+    if research_mode not in RESEARCH_MODES:
+        raise ValueError(f"research mode must be one of {RESEARCH_MODES}, not {research_mode!r}")
+    seen = store.outfits_seen_by(volunteer_id)
+    outfits = [o["outfit_id"] for o in store.list_outfits()]
+    plan = plan_session(outfits, store.outfit_coverage(), seen, n=n, seed=seed)
+    if research_mode == "off" or not seen or not plan:
+        return plan, None
+    from core.recommend_service import RESEARCH_MODE, order_outfits_for_returning_volunteer
+
+    return order_outfits_for_returning_volunteer(store, volunteer_id, plan), RESEARCH_MODE

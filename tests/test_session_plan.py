@@ -38,3 +38,27 @@ def test_seeded_and_least_covered_first() -> None:
     assert plan_session(outfits, coverage, set(), n=5, seed=1) == plan_session(outfits, coverage, set(), n=5, seed=1)
     with pytest.raises(ValueError):
         plan_session(outfits, coverage, set(), n=0)
+
+
+def test_research_mode_orders_a_returning_volunteers_outfits_and_is_recorded(home, tmp_path) -> None:
+    from core.session_plan import plan_for_volunteer
+    from tests.store_helpers import CONSENT, commit_view, store_with_catalog
+
+    with store_with_catalog(home, tmp_path) as store:
+        vols = [store.add_volunteer(age_band="25-34", gender="female", consent=CONSENT) for _ in range(4)]
+        for k, vol in enumerate(vols):
+            sid = store.start_session(vol["volunteer_id"])
+            for pos in range(4):
+                commit_view(store, sid, f"o{(k + pos) % 9}", pos, rating=90 if pos % 2 else 10)
+        returning = vols[0]["volunteer_id"]
+        plan_off, mode_off = plan_for_volunteer(store, returning, n=5, seed=1)
+        plan_on, mode_on = plan_for_volunteer(store, returning, n=5, seed=1, research_mode="recommender")
+        assert mode_off is None and mode_on == "recommender"
+        assert sorted(plan_on) == sorted(plan_off)  # the same balanced outfits, another order
+        assert not set(plan_on) & store.outfits_seen_by(returning)
+        sid = store.start_session(returning, plan=plan_on, research_mode=mode_on)
+        assert store.get_session(sid)["research_mode"] == "recommender"
+        newcomer = store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)["volunteer_id"]
+        assert plan_for_volunteer(store, newcomer, n=5, seed=1, research_mode="recommender")[1] is None
+        with pytest.raises(ValueError):
+            plan_for_volunteer(store, returning, research_mode="sometimes")
