@@ -30,7 +30,9 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("LBE-w/-Mut", "plm-ipe", "lbe"),
     ("PLM-IPE", "plm-ipe", "fused"),
     ("PLM-IPE (T^2 KL)", "plm-ipe-t2", "fused"),
+    ("FER2013 frames (AffWildNet-like)", "fer2013-frames", "fer"),
 )
+BASELINES = ("fer2013-frames",)
 DEFAULT_VARIANTS = ("pbe", "lbe", "early-fusion", "late-fusion", "plm-ipe")
 
 
@@ -42,8 +44,15 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
             variants: Sequence[str] = DEFAULT_VARIANTS, seeds: Sequence[int] = (0, 1, 2),
             train_config: TrainConfig = TrainConfig(), model_kw: dict[str, Any] | None = None,
-            split_id: str | None = None, progress: bool = False) -> dict[str, Any]:
-    """Train every variant for every seed, save each run, write report.md, results.csv, summary.csv, PNGs."""
+            split_id: str | None = None, progress: bool = False, baselines: Sequence[str] = ()) -> dict[str, Any]:
+    """Train every variant for every seed, save each run, write report.md, results.csv, summary.csv, PNGs.
+
+    ``baselines``: extra non-PLM-IPE rows; ``"fer2013-frames"`` is the frame-level FER2013
+    expression baseline (``models/fer_baseline.py``), evaluated for each seed on the same split.
+    """
+    for b in baselines:
+        if b not in BASELINES:
+            raise ValueError(f"unknown baseline {b!r}; choose from {', '.join(BASELINES)}")
     for v in variants:
         if v not in VARIANTS:
             raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
@@ -67,10 +76,21 @@ def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
         histories.setdefault(variant, []).append(result.history)
         for head, m in result.metrics.items():
             results.append({"variant": variant, "seed": seed, "head": head, "seconds": round(result.seconds, 2), **m})
+    if "fer2013-frames" in baselines:
+        import time
+
+        from models.fer_baseline import evaluate_fer_baseline, set_statistics
+
+        start = time.perf_counter()
+        stats = (set_statistics(train_set), set_statistics(test_set))  # the frames' FER outputs, once
+        for seed in seeds:
+            m = evaluate_fer_baseline(train_set, test_set, seed=seed, stats=stats)
+            results.append({"variant": "fer2013-frames", "seed": seed, "head": "fer",
+                            "seconds": round(time.perf_counter() - start, 2), **m})
     summary = summarise(results)
     _write_csvs(out, results, summary)
     figures = _plots(out, results, histories)
-    meta = {"variants": list(variants), "seeds": list(seeds), "split_id": split_id, "data_fingerprint": fingerprint,
+    meta = {"variants": list(variants), "baselines": list(baselines), "seeds": list(seeds), "split_id": split_id, "data_fingerprint": fingerprint,
             "n_train": len(train_set), "n_test": len(test_set), "train_classes": train_set.class_counts(),
             "test_classes": test_set.class_counts(), "synthetic_data": synthetic,
             "train_config": {k: getattr(train_config, k) for k in ("epochs", "batch_size", "lr_pbe", "lr_lbe")},

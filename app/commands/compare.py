@@ -17,6 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--variants", default="pbe,lbe,early-fusion,late-fusion,plm-ipe",
                         help="comma-separated (add plm-ipe-t2 for the T^2-scaled KL)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    parser.add_argument("--baselines", default="", help="extra rows: fer2013-frames (the frame-level FER2013 "
+                        "expression classifier that ships offline, per-video statistics + logistic regression)")
     parser.add_argument("--run-id", help="output folder name (default compare-<UTC time>)")
     add_data_args(parser)
     add_model_args(parser)
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     out = home.runs / (args.run_id or f"compare-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
     try:
         result = compare(train_set, test_set, out, variants=variants, seeds=seeds, train_config=train_config(args),
-                         model_kw=fit_to_data(model_kw(args), train_set), split_id=info["split"], progress=True)
+                         model_kw=fit_to_data(model_kw(args), train_set), split_id=info["split"], progress=True,
+                         baselines=[b.strip() for b in args.baselines.split(",") if b.strip()])
     except ValueError as err:
         raise IPEError(str(err)) from err
     for row in result["summary"]:
