@@ -54,6 +54,8 @@ async def _volunteer(browser, url: str, index: int, seconds: float, home: Path) 
 
 
 async def _drive(context, url: str, index: int, seconds: float) -> dict:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
     page = await context.new_page()
     page.set_default_timeout(120_000)  # a loaded 2-core machine can take long to rerun a page
     out: dict = {"index": index, "takes": []}
@@ -80,7 +82,11 @@ async def _drive(context, url: str, index: int, seconds: float) -> dict:
         if k == TAKES - 1:  # end this one early, as a volunteer clicking "done"
             await asyncio.sleep(seconds / 2)
             t_stop = time.monotonic()
-            await page.get_by_role("button", name="Done looking").click()
+            done = page.get_by_role("button", name="Done looking")
+            try:  # under load the take may have reached its cap (and the button gone) already
+                await done.click(timeout=10_000)
+            except PlaywrightTimeout:
+                t_stop = None
         else:
             t_stop = None
         await page.get_by_text("How much do you like this outfit?").wait_for(timeout=120_000)
