@@ -166,15 +166,15 @@ def _cached_features(home: Any, sha: str, feature_key: str | None) -> Any:
 def load_from_store(home: Any, split_name: str = "default", feature_key: str | None = None
                     ) -> tuple[dict[str, FeatureSet], dict[str, Any]]:
     """Train/test FeatureSets from the store: ``ok`` views with a rating, the named split, cached features."""
-    from core.labels import LabelThresholds, score_to_class
-    from core.splits import load_split
+    from core.labels import score_to_class
+    from core.splits import load_split, split_thresholds
     from core.store import Store
 
-    thresholds = LabelThresholds()
     with Store.open(home, read_only=True) as store:
         split = load_split(store, split_name)
         if split is None:
             raise DatasetError(f"no split named {split_name!r}; run `python -m app split --name {split_name}` first")
+        thresholds = split_thresholds(store, split_name)  # the class thresholds the split was made with
         views = store.list_views(status="ok")
         folds: dict[str, list] = {}
         missing = 0

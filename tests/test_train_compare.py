@@ -109,11 +109,17 @@ def test_store_split_and_feature_cache_feed_training(tmp_path, home) -> None:
                 feats.save(path)
                 i += 1
         save_split(store, "s1", assignment, seed=0)
+        # the same volunteers split again with other class thresholds: 50 is now positive
+        save_split(store, "s2", assignment, seed=0, params={"thresholds": {"negative_max": 20, "positive_min": 45}})
     finally:
         store.close()
     folds, info = load_from_store(home, "s1")
     assert len(folds["train"]) == 6 and len(folds["test"]) == 3 and info["split"] == "s1"
     assert sorted(folds["train"].labels.tolist() + folds["test"].labels.tolist()) == sorted(fs.labels.tolist())
+    folds2, info2 = load_from_store(home, "s2")
+    assert info2["thresholds"] == {"negative_max": 20, "positive_min": 45}
+    labels2 = sorted(folds2["train"].labels.tolist() + folds2["test"].labels.tolist())
+    assert labels2 == sorted(2 if y == 1 else y for y in fs.labels.tolist())  # neutral (50) became positive
     tiny = ["--width", "0.0625", "--fc-dim", "16", "--hidden", "8", "--epochs", "1", "--batch-size", "4"]
     assert main(["train", "--split", "s1", "--variant", "lbe", "--run-id", "from-store", *tiny]) == 0
     config = json.loads((home.runs / "from-store" / "model" / "config.json").read_text())
