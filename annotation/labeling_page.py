@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hmac
 import io
-import os
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import streamlit as st
 from PIL import Image
 
 from annotation.keyboard_labeler import keyboard_labeler
-from annotation.resources import get_store
+from annotation.resources import get_store, researcher_signed_in
 from core.errors import IPEError
 from core.labeling import (
     ANSWERS, LabelingConfig, LabelingError, LabelingSession, fashion_mnist_index, images_from_fashion_mnist,
@@ -172,22 +170,7 @@ def labeling(session: LabelingSession) -> None:
 
 def results() -> None:
     st.title("Labeling results")
-    password = os.environ.get("IPE_RESEARCHER_PASSWORD")
-    if not password:
-        try:
-            password = st.secrets.get("researcher_password")
-        except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
-            password = None
-    if not password:
-        st.error("No researcher password is configured: set IPE_RESEARCHER_PASSWORD and restart the server.")
-        return
-    if not st.session_state.get("researcher_ok"):  # the same sign-in as the researcher page
-        given = st.text_input("Password", type="password")
-        if st.button("Sign in"):
-            if hmac.compare_digest(given.encode(), password.encode()):
-                st.session_state["researcher_ok"] = True
-                st.rerun()
-            st.error("Wrong password.")
+    if not researcher_signed_in():  # the same sign-in as the researcher page
         return
     store = get_store()
     rows = store.list_image_labels()

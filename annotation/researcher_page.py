@@ -5,38 +5,14 @@ Protected by a password from ``$IPE_RESEARCHER_PASSWORD`` or Streamlit secrets
 """
 from __future__ import annotations
 
-import hmac
-import os
-
 import pandas as pd
 import streamlit as st
 
-from annotation.resources import get_store
+from annotation.resources import get_store, researcher_signed_in
 from core.errors import IPEError
 
-
-def configured_password() -> str | None:
-    if os.environ.get("IPE_RESEARCHER_PASSWORD"):
-        return os.environ["IPE_RESEARCHER_PASSWORD"]
-    try:
-        return st.secrets.get("researcher_password")
-    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
-        return None
-
-
 st.title("Researchers")
-password = configured_password()
-if not password:
-    st.error("No researcher password is configured: set IPE_RESEARCHER_PASSWORD (scripts/run.sh makes one) "
-             "or `researcher_password` in .streamlit/secrets.toml, then restart the server.")
-    st.stop()
-if not st.session_state.get("researcher_ok"):
-    given = st.text_input("Password", type="password")
-    if st.button("Sign in"):
-        if hmac.compare_digest(given.encode(), password.encode()):
-            st.session_state["researcher_ok"] = True
-            st.rerun()
-        st.error("Wrong password.")
+if not researcher_signed_in():
     st.stop()
 
 store = get_store()
