@@ -136,3 +136,15 @@ def probe_video(path: str | Path) -> dict[str, float | int]:
         "width": int(video.frames.shape[2]),
         "height": int(video.frames.shape[1]),
     }
+
+
+def header_duration(path: str | Path) -> float:
+    """Seconds from the container header, without decoding (0.0 when the header has none)."""
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: contains no video stream")
+        stream = container.streams.video[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return container.duration / 1_000_000 if container.duration is not None else 0.0

@@ -161,7 +161,9 @@ class DemoService:
         if not video:
             raise MediaError("no video given: upload a reaction video or record one with the webcam")
         predictor = self._load("reaction", run)
-        duration = video_duration(video)
+        from core.video import header_duration
+
+        duration = header_duration(video)
         if duration > self.max_video_seconds:
             raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
                              "(the study records 10 s per outfit): trim it")
@@ -265,27 +267,6 @@ def recommend_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def video_duration(path: str | Path) -> float:
-    """Seconds, from the container header (no decoding); unreadable files -> MediaError."""
-    import av
-
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        raise MediaError(f"{path.name}: the file is missing or empty")
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path.name}: contains no video stream")
-            stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
-            if container.duration is not None:
-                return container.duration / 1_000_000
-            return 0.0
-    except (av.error.FFmpegError, UnicodeDecodeError) as err:
-        raise MediaError(f"{path.name}: not a readable video ({err})") from err
 
 
 def to_rgb(image: Any) -> np.ndarray:
