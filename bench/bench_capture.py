@@ -56,20 +56,12 @@ async def _volunteer(browser, url: str, index: int, seconds: float, home: Path) 
 async def _drive(context, url: str, index: int, seconds: float) -> dict:
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+    from tests.browser_support import consent_and_profile
+
     page = await context.new_page()
     page.set_default_timeout(120_000)  # a loaded 2-core machine can take long to rerun a page
     out: dict = {"index": index, "takes": []}
-    await page.goto(url)
-    await page.get_by_text("Thank you for helping with this study").wait_for(timeout=120_000)
-    await page.get_by_text("I agree that my face is recorded").click()
-    await page.get_by_role("button", name="I agree — continue").click()
-    await page.get_by_text("About you").wait_for(timeout=60_000)
-    selects = page.locator('div[data-testid="stSelectbox"]')
-    await selects.nth(0).click()
-    await page.get_by_role("option", name="25-34").click()
-    await selects.nth(1).click()
-    await page.get_by_role("option", name="male", exact=True).click()
-    await page.get_by_role("button", name="Continue").click()
+    await consent_and_profile(page, url, gender="male", load_timeout=120_000, form_timeout=60_000)
     await page.get_by_text("Your face is visible").wait_for(timeout=240_000)
     await page.get_by_role("button", name="Start the session").click()
     for k in range(TAKES):

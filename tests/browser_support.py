@@ -125,3 +125,19 @@ def netlog_hosts(netlog: Path) -> set[str]:
             if isinstance(value, str) and value:
                 hosts.add(value)
     return hosts
+
+
+async def consent_and_profile(page, url: str, *, gender: str, age_band: str = "25-34",
+                              load_timeout: int = 60_000, form_timeout: int = 30_000) -> None:
+    """Drive the volunteer page from its first screen to the camera check (Playwright, async)."""
+    await page.goto(url)
+    await page.get_by_text("Thank you for helping with this study").wait_for(timeout=load_timeout)
+    await page.get_by_text("I agree that my face is recorded").click()
+    await page.get_by_role("button", name="I agree — continue").click()
+    await page.get_by_text("About you").wait_for(timeout=form_timeout)
+    selects = page.locator('div[data-testid="stSelectbox"]')
+    await selects.nth(0).click()
+    await page.get_by_role("option", name=age_band).click()
+    await selects.nth(1).click()
+    await page.get_by_role("option", name=gender, exact=True).click()
+    await page.get_by_role("button", name="Continue").click()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser_support import CHROMIUM, chromium_args, netlog_hosts, non_loopback_connections, streamlit_server  # noqa: E402
+from tests.browser_support import CHROMIUM, chromium_args, consent_and_profile, netlog_hosts, non_loopback_connections, streamlit_server  # noqa: E402
 
 KEEP_PEER_CONNECTIONS = """
 window.__pcs = [];
@@ -63,17 +63,7 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     await page.add_init_script(KEEP_PEER_CONNECTIONS)
     result: dict = {"ratings": [], "webrtc": [], "requests": requests}
     timeline: dict[str, float] = {}
-    await page.goto(url)
-    await page.get_by_text("Thank you for helping with this study").wait_for(timeout=60_000)
-    await page.get_by_text("I agree that my face is recorded").click()
-    await page.get_by_role("button", name="I agree — continue").click()
-    await page.get_by_text("About you").wait_for(timeout=30_000)
-    selects = page.locator('div[data-testid="stSelectbox"]')
-    await selects.nth(0).click()
-    await page.get_by_role("option", name="25-34").click()
-    await selects.nth(1).click()
-    await page.get_by_role("option", name=gender, exact=True).click()
-    await page.get_by_role("button", name="Continue").click()
+    await consent_and_profile(page, url, gender=gender)
     t = time.monotonic()
     await page.get_by_text("Your face is visible").wait_for(timeout=240_000)
     timeline["camera_check_s"] = round(time.monotonic() - t, 2)
