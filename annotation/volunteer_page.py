@@ -2,26 +2,39 @@
 
 State lives in ``st.session_state["flow"]``; the session id is also put in the URL
 (``?s=...``), so a refresh or a reconnect resumes at the first outfit without a stored
-view. Nothing touches the camera before consent. Each take is recorded by a
-``core.recorder.TakeRecorder`` fed by a WebRTC sink (SENDONLY) and committed with its
-rating in one atomic store call, idempotent per (session, position).
+view. Nothing touches the camera before consent.
+
+One WebRTC connection (SENDONLY) per visit, opened by the volunteer's own click on the camera
+button in the sidebar at the camera check; the component keeps its place in the sidebar until
+the last outfit, and its sink hands frames to whichever take is current. A take
+(``core.recorder.TakeRecorder``) starts when its outfit is shown and takes frames until 10 s
+of media time or "done"; it is committed with its rating in one atomic store call,
+idempotent per (session, position).
+
+Why a click and not ``desired_playing_state=True``: with the programmatic start,
+streamlit-webrtc 0.79's frontend starts two or three peer connections at once in the same
+iframe (its start effect runs again before its state leaves STOPPED), each sends an offer,
+the server answers one of them and the browser applies that answer to another, so ICE fails
+after ~15 s and the component retries (measured: 20-130 s before the first frame). A click
+starts exactly one connection.
 """
 from __future__ import annotations
 
 import time
 
 import streamlit as st
-from streamlit_webrtc import VideoSinkTrack, WebRtcMode, webrtc_streamer
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from annotation.resources import get_config, get_store
-from annotation.webrtc_config import MEDIA_CONSTRAINTS, apply_bitrate_hints, rtc_configuration
+from annotation.session_camera import SessionCamera, request_keyframe
+from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
 from core.consent import CHOICES, CONSENT_VERSION, consent_text
 from core.errors import StoreError
 from core.recorder import TakeRecorder
 from core.session_plan import plan_for_volunteer
 from core.store import utcnow
 
-apply_bitrate_hints()
+configure_aiortc()
 store = get_store()
 config = get_config()
 flow: dict = st.session_state.setdefault("flow", {"stage": "consent"})
@@ -78,29 +91,32 @@ def profile_stage() -> None:
         go("camera", volunteer_id=volunteer["volunteer_id"], withdrawal_code=volunteer["withdrawal_code"])
 
 
-class FaceCheck:
-    """Keeps the newest camera frame (every 10th) for the face-visible check in the UI thread."""
+CAMERA_KEY = "camera"  # the component's key (streamlit-webrtc keeps its context under it in session_state)
+CAMERA_BUTTONS = {"start": "Turn camera on", "stop": "Turn camera off"}
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.latest = None
 
-    def on_frame(self, frame) -> None:
-        self.count += 1
-        if self.count % 10 == 1:
-            self.latest = frame.to_ndarray(format="rgb24")
+def session_camera() -> SessionCamera:
+    return st.session_state.setdefault("session_camera", SessionCamera())
+
+
+def camera() -> tuple[SessionCamera, bool]:
+    """Render the visit's one camera component in the sidebar (so it keeps its place from the
+    camera check to the last outfit); returns the sink and whether the camera is on."""
+    cam = session_camera()
+    with st.sidebar:
+        st.caption("Your camera. Recording happens only while an outfit is shown.")
+        context = webrtc_streamer(
+            key=CAMERA_KEY, mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
+            media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=cam.sink, translations=CAMERA_BUTTONS,
+        )
+    return cam, bool(context.state.playing)
 
 
 def camera_stage() -> None:
     st.title("Camera check")
-    st.write("Allow the camera, sit so your whole face is visible, with light in front of you.")
-    check: FaceCheck = st.session_state.setdefault("face_check", FaceCheck())
-    webrtc_streamer(
-        key="camera-check", mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
-        media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=st.session_state.setdefault(
-            "face_check_sink", VideoSinkTrack(check.on_frame)),
-        desired_playing_state=True,
-    )
+    st.write(f"Click **{CAMERA_BUTTONS['start']}** in the panel on the left and allow the camera. Sit so your "
+             "whole face is visible, with light in front of you.")
+    check, _ = camera()
 
     @st.fragment(run_every=1.0)
     def face_status() -> None:
@@ -117,6 +133,9 @@ def camera_stage() -> None:
 
     face_status()
     if st.button("Start the session", type="primary"):
+        if check.latest is None:
+            st.warning(f"Turn the camera on first ({CAMERA_BUTTONS['start']}, in the panel on the left).")
+            return
         volunteer_id = flow["volunteer_id"]
         plan, mode = plan_for_volunteer(store, volunteer_id, n=config.outfits_per_session,
                                         seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode)
@@ -126,8 +145,6 @@ def camera_stage() -> None:
         session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode,
                                          device_info={"user_agent": st.context.headers.get("User-Agent", "")})
         st.query_params["s"] = session_id
-        st.session_state.pop("face_check", None)
-        st.session_state.pop("face_check_sink", None)
         go("session", session_id=session_id)
 
 
@@ -136,12 +153,15 @@ def _take(session_id: str, position: int) -> dict:
     if key not in takes:
         recorder = TakeRecorder(store.new_video_tempfile(), max_seconds=config.max_record_seconds,
                                 size=config.video_size, fps=config.video_fps)
-        takes[key] = {"recorder": recorder, "sink": VideoSinkTrack(recorder.on_frame), "shown_at": utcnow()}
+        takes[key] = {"recorder": recorder, "shown_at": utcnow()}
     return takes[key]
 
 
 def _discard(key: str) -> None:
     take = takes.pop(key, None)
+    cam = st.session_state.get("session_camera")
+    if take and cam is not None and cam.take is take["recorder"]:
+        cam.end_take()
     if take:
         take["recorder"].stop()
         take["recorder"].wait(10)
@@ -160,6 +180,12 @@ def session_stage() -> None:
     key = f"{session_id}-{position}"
     take = _take(session_id, position)
     recorder: TakeRecorder = take["recorder"]
+    cam = session_camera()
+    if recorder.recording:  # the take starts with the outfit on screen, at a fresh key frame
+        cam.start_take(recorder, lambda: request_keyframe(st.session_state.get(CAMERA_KEY)))
+    else:
+        cam.end_take()
+    _, camera_on = camera()
 
     st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
     left, right = st.columns([3, 2])
@@ -168,11 +194,9 @@ def session_stage() -> None:
         a.image(outfit["top_path"], caption="top", use_container_width=True)
         b.image(outfit["bottom_path"], caption="bottom", use_container_width=True)
     with right:
-        webrtc_streamer(
-            key=f"rec-{key}", mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
-            media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=take["sink"],
-            desired_playing_state=recorder.recording,
-        )
+        if recorder.recording and not camera_on and not recorder.media_seconds:
+            st.warning(f"Your camera is off: click **{CAMERA_BUTTONS['start']}** in the panel on the left. "
+                       "The recording starts as soon as it runs.")
         if recorder.recording:
             @st.fragment(run_every=0.5)
             def progress() -> None:
@@ -185,6 +209,7 @@ def session_stage() -> None:
             progress()
             if st.button("Done looking", type="primary", key=f"done-{key}"):
                 recorder.stop()
+                cam.end_take()
                 st.rerun()
         else:
             with st.spinner("Saving the recording…"):

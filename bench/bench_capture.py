@@ -56,13 +56,13 @@ async def _volunteer(browser, url: str, index: int, seconds: float, home: Path) 
 async def _drive(context, url: str, index: int, seconds: float) -> dict:
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-    from tests.browser_support import consent_and_profile
+    from tests.browser_support import camera_check, consent_and_profile
 
     page = await context.new_page()
     page.set_default_timeout(120_000)  # a loaded 2-core machine can take long to rerun a page
     out: dict = {"index": index, "takes": []}
     await consent_and_profile(page, url, gender="male", load_timeout=120_000, form_timeout=60_000)
-    await page.get_by_text("Your face is visible").wait_for(timeout=240_000)
+    out["camera_check_s"] = await camera_check(page)
     await page.get_by_role("button", name="Start the session").click()
     for k in range(TAKES):
         await page.get_by_text(f"{k + 1} / {TAKES}").wait_for(timeout=120_000)

@@ -23,6 +23,19 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# WebRTC video: let the recording server's UDP sockets have 4 MiB receive buffers (Linux's
+# default cap is 208 KiB, about 100 packets: a key frame arriving while the server is busy
+# overflows it). See annotation/webrtc_config.py. Skipped, with a note, without root.
+want_rmem=4194304
+rmem_max=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo "$want_rmem")
+if [ "$rmem_max" -lt "$want_rmem" ]; then
+  if [ "$(id -u)" = 0 ] && sysctl -q -w net.core.rmem_max="$want_rmem" 2>/dev/null; then
+    echo "==> raised net.core.rmem_max to $want_rmem"
+  else
+    echo "note: net.core.rmem_max is $rmem_max; as root run: sysctl -w net.core.rmem_max=$want_rmem" >&2
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating virtual environment in $VENV"
   python3 -m venv "$VENV"

@@ -141,3 +141,22 @@ async def consent_and_profile(page, url: str, *, gender: str, age_band: str = "2
     await selects.nth(1).click()
     await page.get_by_role("option", name=gender, exact=True).click()
     await page.get_by_role("button", name="Continue").click()
+
+
+CAMERA_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
+
+
+async def turn_camera_on(page, timeout: int = 60_000) -> None:
+    """Click the camera component's start button (the volunteer's own click, annotation/volunteer_page.py)."""
+    button = page.frame_locator(CAMERA_IFRAME).get_by_role("button", name="Turn camera on")
+    await button.click(timeout=timeout)
+
+
+async def camera_check(page, timeout: int = 240_000) -> float:
+    """Turn the camera on at the camera check and wait until the page sees the face; returns seconds."""
+    import time
+
+    start = time.monotonic()
+    await turn_camera_on(page, timeout=timeout)
+    await page.get_by_text("Your face is visible").wait_for(timeout=timeout)
+    return round(time.monotonic() - start, 2)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser_support import CHROMIUM, chromium_args, consent_and_profile, netlog_hosts, non_loopback_connections, streamlit_server  # noqa: E402
+from tests.browser_support import (CHROMIUM, camera_check, chromium_args, consent_and_profile, netlog_hosts,  # noqa: E402
+                                   non_loopback_connections, streamlit_server)
 
 KEEP_PEER_CONNECTIONS = """
 window.__pcs = [];
@@ -32,7 +33,8 @@ async () => {
     const stats = await pc.getStats();
     stats.forEach(s => {
       if (s.type === 'outbound-rtp' && s.kind === 'video')
-        out.push({frames: s.framesSent, width: s.frameWidth, height: s.frameHeight, fps: s.framesPerSecond});
+        out.push({frames: s.framesSent, width: s.frameWidth, height: s.frameHeight, fps: s.framesPerSecond,
+                  pli: s.pliCount, keyframes: s.keyFramesEncoded});
       if (s.type === 'local-candidate' || s.type === 'remote-candidate')
         out.push({candidate: s.candidateType, address: s.address || s.ip || ''});
     });
@@ -64,9 +66,7 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     result: dict = {"ratings": [], "webrtc": [], "requests": requests}
     timeline: dict[str, float] = {}
     await consent_and_profile(page, url, gender=gender)
-    t = time.monotonic()
-    await page.get_by_text("Your face is visible").wait_for(timeout=240_000)
-    timeline["camera_check_s"] = round(time.monotonic() - t, 2)
+    timeline["camera_check_s"] = await camera_check(page)
     await page.get_by_role("button", name="Start the session").click()
     for k in range(outfits):
         await page.get_by_text(f"{k + 1} / {outfits}").wait_for(timeout=60_000)
@@ -99,6 +99,12 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     return result
 
 
+def udp_counters() -> dict[str, int]:
+    """This network namespace's UDP counters (receive-buffer drops show up as RcvbufErrors)."""
+    rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
+    return {k: int(v) for k, v in zip(rows[0][1:], rows[1][1:])}
+
+
 async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
     from playwright.async_api import async_playwright
 
@@ -125,6 +131,7 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
         "volunteers": results,
         "server_non_loopback": non_loopback_connections(connections),
         "browser_hosts": sorted(netlog_hosts(netlog)),
+        "udp": udp_counters(),
     }
     out.write_text(json.dumps(report, indent=2))
 

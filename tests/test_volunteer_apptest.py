@@ -26,19 +26,25 @@ FRAMES = render_reaction(ReactionSpec("smile", duration_s=1.5, seed=0))
 
 
 class CameraStandIn:
-    """Records which components were shown; a playing recorder gets 1.5 s of real frames."""
+    """Records which components were shown. While ``on`` (the volunteer clicked the camera
+    button) it plays a preview frame into the page's sink, or, while a take is current,
+    1.5 s of real frames."""
 
     def __init__(self) -> None:
         self.keys: list[str] = []
+        self.on = True
 
     def __call__(self, key: str, *, sink_video_track=None, desired_playing_state=None, **_: object):
         self.keys.append(key)
-        if desired_playing_state and sink_video_track is not None and key.startswith("rec-"):
-            for i, rgb in enumerate(FRAMES):
+        assert desired_playing_state is None  # the volunteer starts the camera (see volunteer_page's docstring)
+        camera = sink_video_track._callback.__self__ if sink_video_track is not None else None
+        if self.on and camera is not None:
+            frames = FRAMES if camera.take is not None else FRAMES[:1]
+            for i, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts, frame.time_base = i * 3000, Fraction(1, 90000)
                 sink_video_track._callback(frame)
-        return SimpleNamespace(state=SimpleNamespace(playing=bool(desired_playing_state)))
+        return SimpleNamespace(state=SimpleNamespace(playing=self.on))
 
 
 @pytest.fixture
@@ -73,7 +79,7 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
     at.selectbox[0].select("25-34")
     at.selectbox[1].select("prefer not to say").run()
     _button(at, "Continue").click().run()
-    assert at.session_state["flow"]["stage"] == "camera" and camera.keys == ["camera-check"]
+    assert at.session_state["flow"]["stage"] == "camera" and camera.keys == ["camera"]
     _button(at, "Start the session").click().run()
     assert not at.exception, at.exception
     session_id = at.query_params["s"]
@@ -110,13 +116,31 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
         assert store.get_session(session_id)["finished_at"] is not None
 
 
-def test_stop_session_keeps_what_was_committed(camera, home) -> None:
+def _to_camera_check(age_band: str, gender: str) -> AppTest:
+    """A new volunteer through consent (recording only) and profile, to the camera check."""
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.checkbox[0].check().run()
     _button(at, "I agree").click().run()
-    at.selectbox[0].select("18-24")
-    at.selectbox[1].select("male").run()
+    at.selectbox[0].select(age_band)
+    at.selectbox[1].select(gender).run()
     _button(at, "Continue").click().run()
+    return at
+
+
+def test_session_waits_for_the_camera(camera, home) -> None:
+    camera.on = False  # the volunteer has not clicked the camera button yet
+    at = _to_camera_check("35-44", "female")
+    _button(at, "Start the session").click().run()
+    assert at.session_state["flow"]["stage"] == "camera"
+    assert any("Turn the camera on first" in w.value for w in at.warning)
+    camera.on = True
+    at.run()
+    _button(at, "Start the session").click().run()
+    assert at.session_state["flow"]["stage"] == "session"
+
+
+def test_stop_session_keeps_what_was_committed(camera, home) -> None:
+    at = _to_camera_check("18-24", "male")
     _button(at, "Start the session").click().run()
     at.slider[0].set_value(55)
     _button(at, "Confirm").click().run()
