@@ -1,5 +1,8 @@
 """C3D training throughput: the kit's training path vs fp32 eager, in one run.
 
+(``python -m bench.bench_training`` is the issue's whole benchmark: it reuses ``measure`` below
+against a *measured* matmul peak and adds the PLM-IPE training, data-wait and extraction figures.)
+
     nice python -m bench.bench_c3d                       # CPU: tiny batch, few steps (figures are CPU figures)
     python -m bench.bench_c3d --device cuda --batch 32   # GPU: bf16 autocast + channels-last-3D + torch.compile
 

@@ -1,14 +1,23 @@
-"""Training data over precomputed reaction features (in memory, from npz files, or a manifest).
+"""Training data over precomputed reaction features: in memory, or streamed from feature files.
 
 A ``FeatureSet`` holds, per video: its clips (N, 16, H, W, 3) uint8 RGB, its 72-d flow
 sequence (T-1, 72) with validity (False where no face), its class (0 negative, 1 neutral,
 2 positive) and its volunteer. Sources: in-memory arrays (tests, ``models/synthetic.py``),
-``ReactionFeatures`` npz files from the feature cache (``core/feature_cache.py``), a manifest CSV
-(``video_id,volunteer_id,fold,label,features_npz``) or the store (split + feature cache).
+a manifest CSV (``video_id,volunteer_id,fold,label,features_npz``) or the store (split +
+feature cache, ``core/feature_cache.py``).
 
-Clip sampling: during training each step draws **one random clip per video** (a fresh draw
-every epoch); at evaluation **all** clips of a video are scored and their probabilities
-averaged (``ReactionModel.video_probs``). The flow sequence is used whole.
+Memory: sets read from feature files (manifest, store) are **lazy**: ``clips`` and ``flow``
+are :class:`models.npz_arrays.LazyArrays` that point into the uncompressed npz files and read
+one clip (or one flow sequence) per access, so RAM stays bounded whatever the dataset size
+(the paper's 3,345 videos hold ~36 GB of uint8 clips). Only labels, ids and the per-frame
+validity flags are kept in RAM. Batches are built by ``models/loader.py`` (a torch DataLoader
+with workers, pinned memory on CUDA and prefetching).
+
+Clip sampling: during training, each epoch visits **every training video once**, in an order
+shuffled with ``(seed, epoch)``, and draws **one clip uniformly at random per video** (a fresh
+draw every epoch; ``models.loader.EpochBatchSampler``). At evaluation **all** clips of a video
+are scored and their probabilities averaged (``ReactionModel.video_probs``). The flow sequence
+is used whole.
 """
 from __future__ import annotations
 
@@ -24,6 +33,7 @@ import torch
 from core.clips import SPORTS1M_MEAN_BGR
 from core.errors import IPEError
 from core.labels import CLASS_NAMES
+from models.npz_arrays import LazyArrays, LazyArrayError, npz_member, read_item, shape_of, take
 
 MANIFEST_COLUMNS = ("video_id", "volunteer_id", "fold", "label", "features_npz")
 
@@ -37,8 +47,8 @@ class FeatureSet:
     video_ids: list[str]
     volunteers: list[str]
     labels: np.ndarray  # (V,) int64 in 0..2
-    clips: list[np.ndarray]  # each (N_i, 16, H, W, 3) uint8
-    flow: list[np.ndarray]  # each (T_i, 72) float32
+    clips: Sequence[np.ndarray]  # each (N_i, 16, H, W, 3) uint8; a list, or LazyArrays (read on access)
+    flow: Sequence[np.ndarray]  # each (T_i, 72) float32; a list, or LazyArrays
     flow_valid: list[np.ndarray]  # each (T_i,) bool
     synthetic: bool = False
 
@@ -49,17 +59,24 @@ class FeatureSet:
             raise DatasetError("feature set fields have different lengths")
         if n and (self.labels.min() < 0 or self.labels.max() >= len(CLASS_NAMES)):
             raise DatasetError(f"labels must be 0..{len(CLASS_NAMES) - 1}")
-        for vid, c in zip(self.video_ids, self.clips):
-            if c.ndim != 5 or c.shape[0] < 1 or c.shape[-1] != 3 or c.dtype != np.uint8:
-                raise DatasetError(f"video {vid}: clips must be (N>=1, 16, H, W, 3) uint8, got {c.shape} {c.dtype}")
+        for i, vid in enumerate(self.video_ids):
+            shape = shape_of(self.clips, i)
+            dtype = self.clips.dtype(i) if isinstance(self.clips, LazyArrays) else self.clips[i].dtype
+            if len(shape) != 5 or shape[0] < 1 or shape[-1] != 3 or dtype != np.uint8:
+                raise DatasetError(f"video {vid}: clips must be (N>=1, 16, H, W, 3) uint8, got {shape} {dtype}")
 
     def __len__(self) -> int:
         return len(self.video_ids)
 
+    @property
+    def lazy(self) -> bool:
+        """True when clips are read from files on access (bounded RAM)."""
+        return isinstance(self.clips, LazyArrays)
+
     def subset(self, indices: Sequence[int]) -> "FeatureSet":
         idx = list(indices)
         return FeatureSet([self.video_ids[i] for i in idx], [self.volunteers[i] for i in idx], self.labels[idx],
-                          [self.clips[i] for i in idx], [self.flow[i] for i in idx], [self.flow_valid[i] for i in idx],
+                          take(self.clips, idx), take(self.flow, idx), [self.flow_valid[i] for i in idx],
                           self.synthetic)
 
     def by_volunteers(self, volunteers: set[str]) -> "FeatureSet":
@@ -67,19 +84,47 @@ class FeatureSet:
 
     @property
     def clip_shape(self) -> tuple[int, ...]:
-        return tuple(self.clips[0].shape[1:]) if self.clips else ()
+        return tuple(shape_of(self.clips, 0)[1:]) if len(self.clips) else ()
+
+    def clip_counts(self) -> np.ndarray:
+        """(V,) number of clips of each video (metadata only, nothing is read)."""
+        return np.array([shape_of(self.clips, i)[0] for i in range(len(self))], np.int64)
 
     def fingerprint(self) -> str:
-        """sha256 over ids, labels, volunteers, shapes and a content sample of every array."""
+        """sha256 over ids, labels, volunteers, shapes, every flow sequence and a content sample of
+        the clips (the middle frame of the first and last clip at a 16-pixel stride); the same for
+        in-memory and lazy sets, and it reads only two clips per video."""
         h = hashlib.sha256()
         for i in range(len(self)):
-            h.update(f"{self.video_ids[i]}|{self.volunteers[i]}|{int(self.labels[i])}|{self.clips[i].shape}|{self.flow[i].shape}".encode())
-            h.update(np.ascontiguousarray(self.clips[i][:, :, ::16, ::16]).tobytes())
-            h.update(np.ascontiguousarray(self.flow[i], dtype=np.float32).tobytes())
+            cshape, fshape = shape_of(self.clips, i), shape_of(self.flow, i)
+            h.update(f"{self.video_ids[i]}|{self.volunteers[i]}|{int(self.labels[i])}|{cshape}|{fshape}".encode())
+            for k in sorted({0, cshape[0] - 1}):
+                clip = read_item(self.clips, i, k)
+                h.update(np.ascontiguousarray(clip[clip.shape[0] // 2, ::16, ::16]).tobytes())
+            h.update(np.ascontiguousarray(read_item(self.flow, i), dtype=np.float32).tobytes())
         return h.hexdigest()[:16]
 
     def class_counts(self) -> list[int]:
         return np.bincount(self.labels, minlength=len(CLASS_NAMES)).tolist()
+
+    @classmethod
+    def from_npz(cls, records: Sequence[tuple[str, str, int, str | Path]]) -> "FeatureSet":
+        """Lazy set from ``(video_id, volunteer_id, label, features.npz)`` records: clips and flow
+        stay in the files (see :mod:`models.npz_arrays`); only the validity flags are read."""
+        ids, vols, labels, clips, flow, valid = [], [], [], [], [], []
+        for video_id, volunteer, label, path in records:
+            try:
+                clip_ref, flow_ref = npz_member(path, "clips"), npz_member(path, "flow72")
+                fv = _flow_valid(path, flow_ref.shape[0])
+            except LazyArrayError as err:
+                raise DatasetError(f"video {video_id}: {err}") from err
+            ids.append(video_id)
+            vols.append(volunteer)
+            labels.append(int(label))
+            clips.append(clip_ref)
+            flow.append(flow_ref)
+            valid.append(fv)
+        return cls(ids, vols, np.array(labels, np.int64), LazyArrays(clips), LazyArrays(flow), valid)
 
     @classmethod
     def from_features(cls, records: Sequence[tuple[str, str, int, Any]]) -> "FeatureSet":
@@ -113,10 +158,18 @@ def parse_label(value: str) -> int:
     return k
 
 
-def load_manifest(path: str | Path) -> dict[str, FeatureSet]:
-    """Read a manifest CSV; returns one FeatureSet per fold (e.g. "train", "test")."""
-    from core.descriptor import ReactionFeatures
+def _flow_valid(path: str | Path, steps: int) -> np.ndarray:
+    """The (steps,) flow validity of a feature file: ``flow_valid``, else derived from ``face_found``
+    (a flow step needs a face in both frames)."""
+    with np.load(path, allow_pickle=False) as data:
+        if "flow_valid" in data.files:
+            return np.asarray(data["flow_valid"], bool)[:steps]
+        ff = np.asarray(data["face_found"], bool)
+    return (ff[1:] & ff[:-1])[:steps]
 
+
+def load_manifest(path: str | Path) -> dict[str, FeatureSet]:
+    """Read a manifest CSV; returns one lazy FeatureSet per fold (e.g. "train", "test")."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"manifest {path} not found; write a CSV with columns {','.join(MANIFEST_COLUMNS)}")
@@ -131,8 +184,8 @@ def load_manifest(path: str | Path) -> dict[str, FeatureSet]:
         if not npz.is_file():
             raise DatasetError(f"{row['video_id']}: feature file {npz} is missing; run `python -m app extract` first")
         folds.setdefault(row["fold"].strip(), []).append(
-            (row["video_id"], row["volunteer_id"], parse_label(row["label"]), ReactionFeatures.load(npz)))
-    return {fold: FeatureSet.from_features(recs) for fold, recs in folds.items()}
+            (row["video_id"], row["volunteer_id"], parse_label(row["label"]), npz))
+    return {fold: FeatureSet.from_npz(recs) for fold, recs in folds.items()}
 
 
 def write_manifest(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -145,27 +198,27 @@ def write_manifest(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
     return path
 
 
-def _cached_features(home: Any, sha: str, feature_key: str | None) -> Any:
-    """The cached features of one video: under ``feature_key`` (default: the default FeatureConfig's
+def _cached_feature_path(home: Any, sha: str, feature_key: str | None) -> Path | None:
+    """The cached feature file of one video: under ``feature_key`` (default: the default FeatureConfig's
     key), else the only cached version there is; several versions and no key -> DatasetError."""
-    from core.descriptor import EXTRACTOR, FeatureConfig, ReactionFeatures
+    from core.descriptor import EXTRACTOR, FeatureConfig
 
     key = feature_key or FeatureConfig().key()
     path = home.features / EXTRACTOR / key / sha[:2] / f"{sha}.npz"
     if path.is_file():
-        return ReactionFeatures.load(path)
+        return path
     if feature_key:
         return None
     found = sorted((home.features / EXTRACTOR).glob(f"*/{sha[:2]}/{sha}.npz"))
     if len(found) > 1:
         raise DatasetError(f"video {sha[:12]} has features from {len(found)} extractor settings; pass --feature-key "
                            f"(one of {', '.join(p.parts[-3] for p in found)})")
-    return ReactionFeatures.load(found[0]) if found else None
+    return found[0] if found else None
 
 
 def load_from_store(home: Any, split_name: str = "default", feature_key: str | None = None
                     ) -> tuple[dict[str, FeatureSet], dict[str, Any]]:
-    """Train/test FeatureSets from the store: ``ok`` views with a rating, the named split, cached features."""
+    """Train/test lazy FeatureSets from the store: ``ok`` views with a rating, the named split, cached features."""
     from core.labels import score_to_class
     from core.splits import load_split, split_thresholds
     from core.store import Store
@@ -182,17 +235,17 @@ def load_from_store(home: Any, split_name: str = "default", feature_key: str | N
             fold = split.get(view["volunteer_id"])
             if fold is None or view.get("rating") is None:
                 continue
-            feats = _cached_features(store.home, view["video_sha256"], feature_key)
-            if feats is None:
+            path = _cached_feature_path(store.home, view["video_sha256"], feature_key)
+            if path is None:
                 missing += 1
                 continue
             folds.setdefault(fold, []).append(
-                (view["view_id"], view["volunteer_id"], score_to_class(view["rating"], thresholds), feats))
+                (view["view_id"], view["volunteer_id"], score_to_class(view["rating"], thresholds), path))
     if missing:
         raise DatasetError(f"{missing} rated videos have no cached features; run `python -m app extract` first")
     if not folds:
         raise DatasetError("no rated videos in the split; collect data first")
-    return {f: FeatureSet.from_features(r) for f, r in folds.items()}, {"split": split_name, "thresholds": thresholds.as_dict()}
+    return {f: FeatureSet.from_npz(r) for f, r in folds.items()}, {"split": split_name, "thresholds": thresholds.as_dict()}
 
 
 @dataclass
@@ -231,37 +284,70 @@ def _pad_flow(flows: list[np.ndarray], valids: list[np.ndarray]) -> tuple[np.nda
     return x, v, lengths
 
 
+def collate(fs: FeatureSet, picks: Sequence[tuple[int, int | None]], *, need_clips: bool,
+            need_flow: bool) -> dict[str, torch.Tensor]:
+    """Host-side batch (CPU tensors, clips still uint8) for ``(video, clip)`` picks.
+
+    ``clip`` an int: that one clip of the video (training); ``None``: all its clips (evaluation,
+    with ``clip_owner`` saying which video each clip belongs to). Lazy sets read only these clips.
+    """
+    videos = [v for v, _ in picks]
+    out = {"index": torch.as_tensor(videos, dtype=torch.int64), "labels": torch.from_numpy(fs.labels[videos])}
+    if need_clips:
+        if all(k is not None for _, k in picks):
+            out["clips"] = torch.from_numpy(np.stack([read_item(fs.clips, v, k) for v, k in picks]))
+        else:
+            parts = [read_item(fs.clips, v) if k is None else read_item(fs.clips, v, k)[None] for v, k in picks]
+            out["clips"] = torch.from_numpy(np.concatenate(parts))
+            out["clip_owner"] = torch.from_numpy(np.repeat(np.arange(len(picks)), [len(p) for p in parts]))
+    if need_flow:
+        x, v, lengths = _pad_flow([read_item(fs.flow, i) for i in videos], [fs.flow_valid[i] for i in videos])
+        out.update(flow=torch.from_numpy(x), valid=torch.from_numpy(v), lengths=torch.from_numpy(lengths))
+    return out
+
+
+def to_device(host: dict[str, torch.Tensor], device: torch.device | str = "cpu", *, clip_norm: str = "unit",
+              channels_last: bool = False) -> Batch:
+    """Move a :func:`collate` batch to ``device`` (``non_blocking``: overlaps with compute when the
+    host tensors are pinned) and normalise the clips there (uint8 travels, 4x less than float)."""
+    device = torch.device(device)
+    nb = device.type == "cuda"
+    batch = Batch(labels=host["labels"].to(device, non_blocking=nb))
+    if "clips" in host:
+        batch.clips = clips_to_input(host["clips"].to(device, non_blocking=nb), clip_norm, channels_last)
+        if "clip_owner" in host:
+            batch.clip_owner = host["clip_owner"].to(device, non_blocking=nb)
+    if "flow" in host:
+        batch.flow = host["flow"].to(device, non_blocking=nb)
+        batch.valid = host["valid"].to(device, non_blocking=nb)
+        batch.lengths = host["lengths"]  # stays on the CPU: pack_padded_sequence wants it there
+    return batch
+
+
 def make_batch(fs: FeatureSet, indices: Sequence[int], *, rng: np.random.Generator | None, need_clips: bool,
                need_flow: bool, device: torch.device | str = "cpu", clip_norm: str = "unit",
                channels_last: bool = False) -> Batch:
     """One batch; ``rng`` given: one random clip per video (training); ``None``: all clips (evaluation)."""
-    idx = list(indices)
-    batch = Batch(labels=torch.as_tensor(fs.labels[idx], device=device))
-    if need_clips:
-        if rng is not None:
-            chosen = [fs.clips[i][rng.integers(len(fs.clips[i]))] for i in idx]
-            owner = None
-        else:
-            chosen = [c for i in idx for c in fs.clips[i]]
-            owner = torch.as_tensor(np.repeat(np.arange(len(idx)), [len(fs.clips[i]) for i in idx]), device=device)
-        raw = torch.from_numpy(np.stack(chosen)).to(device, non_blocking=True)
-        batch.clips = clips_to_input(raw, clip_norm, channels_last)
-        batch.clip_owner = owner
-    if need_flow:
-        x, v, lengths = _pad_flow([fs.flow[i] for i in idx], [fs.flow_valid[i] for i in idx])
-        batch.flow = torch.from_numpy(x).to(device)
-        batch.valid = torch.from_numpy(v).to(device)
-        batch.lengths = torch.from_numpy(lengths)
-    return batch
+    idx = [int(i) for i in indices]
+    counts = [shape_of(fs.clips, i)[0] for i in idx]
+    picks = [(i, int(rng.integers(n)) if rng is not None else None) for i, n in zip(idx, counts)]
+    return to_device(collate(fs, picks, need_clips=need_clips, need_flow=need_flow), device, clip_norm=clip_norm,
+                     channels_last=channels_last)
 
 
-def train_batches(fs: FeatureSet, batch_size: int, rng: np.random.Generator, **kw: Any) -> Iterator[Batch]:
-    order = rng.permutation(len(fs))
-    for start in range(0, len(fs), batch_size):
-        yield make_batch(fs, order[start:start + batch_size], rng=rng, **kw)
+def eval_batches(fs: FeatureSet, batch_size: int, *, need_clips: bool, need_flow: bool,
+                 device: torch.device | str = "cpu", clip_norm: str = "unit", channels_last: bool = False,
+                 num_workers: int | None = None, clip_budget: int = 256) -> Iterator[tuple[np.ndarray, Batch]]:
+    """Every video once, with all its clips, streamed through ``models.loader`` (at most
+    ``batch_size`` videos and, unless one video has more, ``clip_budget`` clips per batch;
+    ``num_workers`` None: ``models.loader.auto_workers``)."""
+    from models.loader import EvalBatchSampler, auto_workers, make_loader
 
-
-def eval_batches(fs: FeatureSet, batch_size: int, **kw: Any) -> Iterator[tuple[np.ndarray, Batch]]:
-    for start in range(0, len(fs), batch_size):
-        idx = np.arange(start, min(len(fs), start + batch_size))
-        yield idx, make_batch(fs, idx, rng=None, **kw)
+    if num_workers is None:
+        num_workers = auto_workers(device)
+    sampler = EvalBatchSampler(fs.clip_counts() if need_clips else np.ones(len(fs), np.int64), batch_size,
+                               clip_budget=clip_budget)
+    loader = make_loader(fs, sampler, need_clips=need_clips, need_flow=need_flow, num_workers=num_workers,
+                         pin_memory=torch.device(device).type == "cuda")
+    for host in loader:
+        yield host["index"].numpy(), to_device(host, device, clip_norm=clip_norm, channels_last=channels_last)

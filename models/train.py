@@ -1,19 +1,26 @@
 """Train one variant, save it as a run folder, load it back.
 
 Paper settings are the defaults (§4.2): Adam lr 1e-4 for the PBE, Adam lr 5e-3 (betas 0.9,
-0.999) for the LBE, batch 32, 500 epochs. Each step of an epoch draws one random clip per
-video (``models/data.py``). Evaluation on the held-out set uses every clip.
+0.999) for the LBE, batch 32, 500 epochs. Evaluation on the held-out set uses every clip.
+
+Data: batches stream through a torch DataLoader (``models/loader.py``): clips are read lazily
+from the feature files (``models/npz_arrays.py``), so RAM stays bounded at any dataset size.
+Clip sampling per epoch (``CLIP_SAMPLING``): every training video once, in an order shuffled
+with ``(seed, epoch)``, one clip drawn uniformly at random from its clips. ``num_workers``
+(default: 0 on CPU, up to 8 on CUDA) reads ahead ``prefetch_factor`` batches per worker into
+pinned memory; batches go to the GPU with ``non_blocking`` copies. Each history row records
+``data_wait_fraction``: the share of the epoch's training-loop time spent blocked waiting
+for the next batch (``1 - data_wait_fraction`` bounds the GPU busy share of the step time;
+steps end with a host sync, so host time tracks device time).
 
 Devices: CPU by default. On CUDA the PBE forward/backward runs under bf16 autocast with
 channels-last-3D clips (``amp="auto"``), optionally ``torch.compile`` (``compile=True``).
 
-Several GPUs / machines (documented, not wired into the CLI): launch with PyTorch's own launcher,
-``torchrun --nproc_per_node=8 -m app train ...``; in each process call
-``torch.distributed.init_process_group("nccl")``, pick ``cuda:LOCAL_RANK``, wrap ``model.pbe`` and
-``model.lbe`` each in ``DistributedDataParallel`` (they have separate optimisers, and the mutual
-step backpropagates them separately, so wrap them separately, not the parent), and shard the
-epoch's permutation by ``rank::world_size`` (same seed on every rank). ``wrap_ddp`` below does the
-wrapping; only rank 0 should write the run folder.
+Several GPUs / machines: ``torchrun --nproc_per_node=N -m app train ...`` (see
+``models/distributed.py``). ``train_model`` sees the initialised process group, shards every
+epoch across ranks (a global batch stays ``batch_size`` videos), wraps the PBE and the LBE in
+DDP separately, sums the history's statistics over ranks and evaluates each rank's share of the
+held-out videos; the caller saves the run on rank 0 only.
 
 Run folder: ``<runs>/<run_id>/model/`` (checkpoint via ``models/checkpoint.py``, kind
 ``plm-ipe/<variant>``) + ``metrics.json`` + ``history.json``.
@@ -35,12 +42,17 @@ import torch
 from core.labels import CLASS_NAMES, LabelThresholds
 from models.baselines import early_fusion_step, independent_step
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.data import FeatureSet, train_batches
-from models.evaluate import evaluate_model
+from models.data import FeatureSet, to_device
+from models.distributed import (DistContext, all_gather_objects, all_reduce_sums, current, ddp_unwrapped,
+                                unwrap_ddp, wrap_ddp)
+from models.evaluate import classification_metrics, predict_set
+from models.loader import EpochBatchSampler, auto_workers, make_loader
 from models.plm_ipe import ModelConfig, ReactionModel, mutual_step
 from models.registry import PRIMARY_HEAD, build_from_config
 
 KIND_PREFIX = "plm-ipe"
+CLIP_SAMPLING = ("per epoch: every training video once, in an order shuffled with (seed, epoch), one clip drawn "
+                 "uniformly at random from the video's clips; batches of batch_size videos (split across DDP ranks)")
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,8 @@ class TrainConfig:
     channels_last: str = "auto"  # "auto": on CUDA only; "on"; "off"
     compile: bool = False
     eval_every: int = 1  # epochs between held-out evaluations (0: only at the end)
+    num_workers: int = -1  # DataLoader workers; -1: auto (0 on CPU, up to 8 on CUDA)
+    prefetch_factor: int = 4  # batches read ahead per worker
 
 
 @dataclass
@@ -91,17 +105,6 @@ def _autocast_factory(config: TrainConfig, device: torch.device) -> Callable[[],
     return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def wrap_ddp(model: ReactionModel, local_rank: int) -> ReactionModel:
-    """Wrap each estimator in DDP (call after init_process_group, see the module docstring)."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    for name in ("pbe", "lbe"):
-        sub = getattr(model, name)
-        if sub is not None:
-            setattr(model, name, DDP(sub, device_ids=[local_rank]))
-    return model
-
-
 def make_optimizers(model: ReactionModel, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
     opts: dict[str, torch.optim.Optimizer] = {}
     if model.pbe is not None:
@@ -121,11 +124,15 @@ def train_step(model: ReactionModel, batch: Any, optimizers: dict, autocast: Cal
 
 def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: FeatureSet | None = None,
                 config: TrainConfig = TrainConfig(), *, progress: bool = False) -> TrainResult:
-    """Train ``model_config.variant`` on ``train_set``; evaluate on ``eval_set`` every ``eval_every`` epochs."""
+    """Train ``model_config.variant`` on ``train_set``; evaluate on ``eval_set`` every ``eval_every`` epochs.
+
+    Under ``torchrun`` (an initialised process group, ``models/distributed.py``) every rank calls
+    this with the same sets and config; the returned model and metrics are the same on every rank.
+    """
     if len(train_set) == 0:
         raise ValueError("the training set is empty")
+    ctx = current()
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     device = torch.device(config.device)
     model = build_from_config(model_config).to(device)
     channels_last = config.channels_last == "on" or (config.channels_last == "auto" and device.type == "cuda")
@@ -133,42 +140,96 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
         model.pbe.to(memory_format=torch.channels_last_3d)
     if config.compile and model.pbe is not None:
         model.pbe.compile()
+    wrap_ddp(model, ctx, device, find_unused_parameters=model.pbe is not None and model_config.c3d.feature == "fc6")
     autocast = _autocast_factory(config, device)
     optimizers = make_optimizers(model, config)
+    need_clips, need_flow = model.pbe is not None, model.lbe is not None
+    workers = config.num_workers if config.num_workers >= 0 else auto_workers(device, ctx.local_world_size)
+    sampler = EpochBatchSampler(train_set.clip_counts(), config.batch_size, seed=config.seed, rank=ctx.rank,
+                                world_size=ctx.world_size)
+    loader = make_loader(train_set, sampler, need_clips=need_clips, need_flow=need_flow, num_workers=workers,
+                         pin_memory=device.type == "cuda", prefetch_factor=config.prefetch_factor, persistent=True)
+    eval_kw = dict(batch_size=config.batch_size, device=device, autocast=autocast, channels_last=channels_last)
     history: list[dict[str, Any]] = []
-    batch_kw = dict(need_clips=model.pbe is not None, need_flow=model.lbe is not None, device=device,
-                    clip_norm=model_config.clip_norm, channels_last=channels_last)
+    metrics: dict[str, Any] = {}
     start = time.perf_counter()
     epochs = range(config.epochs)
-    if progress:
+    if progress and ctx.is_main:
         from tqdm import tqdm
         epochs = tqdm(epochs, desc=f"train {model_config.variant}", unit="epoch")
     for epoch in epochs:
         model.train()
-        sums: dict[str, float] = {}
-        steps = 0
-        for batch in train_batches(train_set, config.batch_size, rng, **batch_kw):
-            stats = train_step(model, batch, optimizers, autocast)
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + v
-            steps += 1
-        row: dict[str, Any] = {"epoch": epoch + 1}
-        for k, v in sums.items():
-            row[k.replace("correct_", "train_acc_")] = v / len(train_set) if k.startswith("correct_") else v / steps
+        sampler.set_epoch(epoch)
+        row = _train_epoch(model, loader, optimizers, autocast, ctx, device, model_config.clip_norm, channels_last)
+        row = {"epoch": epoch + 1, **row}
         last = epoch + 1 == config.epochs
         if eval_set is not None and len(eval_set) and (last or (config.eval_every and (epoch + 1) % config.eval_every == 0)):
-            ev = evaluate_model(model, eval_set, batch_size=config.batch_size, device=device, autocast=autocast,
-                                channels_last=channels_last)
-            for head, m in ev.items():
+            metrics = _evaluate(model, eval_set, ctx, **eval_kw)  # after the last epoch: the run's metrics
+            for head, m in metrics.items():
                 row[f"eval_acc_{head}"] = m["accuracy"]
                 row[f"eval_macro_f1_{head}"] = m["macro_f1"]
         history.append(row)
-    seconds = time.perf_counter() - start
-    metrics: dict[str, Any] = {}
-    if eval_set is not None and len(eval_set):
-        metrics = evaluate_model(model, eval_set, batch_size=config.batch_size, device=device, autocast=autocast,
-                                 channels_last=channels_last)
-    return TrainResult(model.cpu(), history, metrics, seconds)
+    if not metrics and eval_set is not None and len(eval_set):  # epochs=0: the untrained model's metrics
+        metrics = _evaluate(model, eval_set, ctx, **eval_kw)
+    seconds = time.perf_counter() - start  # training + held-out evaluations
+    unwrap_ddp(model)
+    extra = {"clip_sampling": CLIP_SAMPLING, "world_size": ctx.world_size, "num_workers": workers,
+             "data_wait_fraction": _overall_wait(history), "lazy_data": train_set.lazy}
+    return TrainResult(model.cpu(), history, metrics, seconds, extra)
+
+
+def _train_epoch(model: ReactionModel, loader: Any, optimizers: dict, autocast: Callable, ctx: DistContext,
+                 device: torch.device, clip_norm: str, channels_last: bool) -> dict[str, Any]:
+    """One pass over the loader; statistics summed over ranks; the time blocked on data recorded."""
+    sums: dict[str, float] = {}
+    steps = seen = 0
+    wait = 0.0
+    t0 = time.perf_counter()
+    batches = iter(loader)
+    while True:
+        t_wait = time.perf_counter()
+        host = next(batches, None)
+        wait += time.perf_counter() - t_wait
+        if host is None:
+            break
+        batch = to_device(host, device, clip_norm=clip_norm, channels_last=channels_last)
+        stats = train_step(model, batch, optimizers, autocast)  # ends with a host sync (float(loss))
+        for k, v in stats.items():
+            sums[k] = sums.get(k, 0.0) + v
+        steps += 1
+        seen += int(host["labels"].shape[0])
+    loop = time.perf_counter() - t0
+    totals = all_reduce_sums({**sums, "_steps": steps, "_seen": seen, "_wait": wait, "_loop": loop}, ctx, device)
+    n_steps, n_seen = totals.pop("_steps"), totals.pop("_seen")
+    wait_s, loop_s = totals.pop("_wait") / ctx.world_size, totals.pop("_loop") / ctx.world_size
+    row: dict[str, Any] = {}
+    for k, v in totals.items():
+        row[k.replace("correct_", "train_acc_")] = v / n_seen if k.startswith("correct_") else v / n_steps
+    row.update(epoch_seconds=round(loop_s, 4), data_wait_seconds=round(wait_s, 4),
+               data_wait_fraction=round(wait_s / loop_s, 4) if loop_s > 0 else 0.0,
+               videos_per_second=round(n_seen / loop_s, 2) if loop_s > 0 else 0.0)
+    return row
+
+
+def _overall_wait(history: list[dict[str, Any]]) -> float:
+    loop = sum(r.get("epoch_seconds", 0.0) for r in history)
+    return round(sum(r.get("data_wait_seconds", 0.0) for r in history) / loop, 4) if loop > 0 else 0.0
+
+
+def _evaluate(model: ReactionModel, fs: FeatureSet, ctx: DistContext, **kw: Any) -> dict[str, dict[str, Any]]:
+    """Held-out metrics; under DDP each rank predicts every ``world_size``-th video, results gathered."""
+    with ddp_unwrapped(model):
+        if not ctx.enabled:
+            probs = predict_set(model, fs, **kw)
+        else:
+            mine = list(range(ctx.rank, len(fs), ctx.world_size))
+            part = predict_set(model, fs.subset(mine), **kw) if mine else {}
+            probs = {}
+            for rank_part, rank in zip(all_gather_objects((mine, part), ctx), range(ctx.world_size)):
+                idx, p = rank_part
+                for head, values in p.items():
+                    probs.setdefault(head, np.zeros((len(fs), values.shape[1]), np.float32))[idx] = values
+    return {head: classification_metrics(fs.labels, p.argmax(1)) for head, p in probs.items()}
 
 
 def _contiguous_state(model: ReactionModel) -> dict[str, torch.Tensor]:
