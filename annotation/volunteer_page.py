@@ -99,6 +99,12 @@ def session_camera() -> SessionCamera:
     return st.session_state.setdefault("session_camera", SessionCamera())
 
 
+def camera_playing() -> bool:
+    """Whether the camera component is sending (its context lives in session_state under its key)."""
+    context = st.session_state.get(CAMERA_KEY)
+    return bool(context is not None and context.state.playing)
+
+
 def camera() -> tuple[SessionCamera, bool]:
     """Render the visit's one camera component in the sidebar (so it keeps its place from the
     camera check to the last outfit); returns the sink and whether the camera is on."""
@@ -118,34 +124,40 @@ def camera_stage() -> None:
              "whole face is visible, with light in front of you.")
     check, _ = camera()
 
+    # The start button lives in the fragment with the face check, and the fragment is the page's
+    # last call: with 4 volunteers on 2 cores, a timer rerun of the fragment racing a full-app run
+    # left the page without the elements rendered after the fragment (no start button, for good).
     @st.fragment(run_every=1.0)
-    def face_status() -> None:
+    def face_status_and_start() -> None:
         if check.latest is None:
             st.info("Waiting for the camera…")
-            return
-        from core.face_models import hog_detector
-
-        faces = hog_detector()(check.latest, 0)
-        if len(faces):
-            st.success("Your face is visible. You can start.")
         else:
-            st.warning("No face found yet: move into the picture or add light.")
+            from core.face_models import hog_detector
 
-    face_status()
-    if st.button("Start the session", type="primary"):
-        if check.latest is None:
-            st.warning(f"Turn the camera on first ({CAMERA_BUTTONS['start']}, in the panel on the left).")
-            return
-        volunteer_id = flow["volunteer_id"]
-        plan, mode = plan_for_volunteer(store, volunteer_id, n=config.outfits_per_session,
-                                        seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode)
-        if not plan:
-            st.error("You have already rated every outfit in the catalog — thank you!")
-            return
-        session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode,
-                                         device_info={"user_agent": st.context.headers.get("User-Agent", "")})
-        st.query_params["s"] = session_id
-        go("session", session_id=session_id)
+            if len(hog_detector()(check.latest, 0)):
+                st.success("Your face is visible. You can start.")
+            else:
+                st.warning("No face found yet: move into the picture or add light.")
+        if st.button("Start the session", type="primary"):
+            start_session(check)
+
+    face_status_and_start()
+
+
+def start_session(check: SessionCamera) -> None:
+    if check.latest is None:
+        st.warning(f"Turn the camera on first ({CAMERA_BUTTONS['start']}, in the panel on the left).")
+        return
+    volunteer_id = flow["volunteer_id"]
+    plan, mode = plan_for_volunteer(store, volunteer_id, n=config.outfits_per_session,
+                                    seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode)
+    if not plan:
+        st.error("You have already rated every outfit in the catalog — thank you!")
+        return
+    session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode,
+                                     device_info={"user_agent": st.context.headers.get("User-Agent", "")})
+    st.query_params["s"] = session_id
+    go("session", session_id=session_id)
 
 
 def _take(session_id: str, position: int) -> dict:
@@ -181,6 +193,14 @@ def session_stage() -> None:
     take = _take(session_id, position)
     recorder: TakeRecorder = take["recorder"]
     cam = session_camera()
+    camera_on = camera_playing()
+    if recorder.recording and recorder.media_seconds and not camera_on:
+        # the connection dropped in the middle of the take (the browser stops the camera when it
+        # does): what was recorded is cut short, so the take starts again once the camera is back
+        _discard(key)
+        take = _take(session_id, position)
+        take["after_drop"] = True
+        recorder = take["recorder"]
     if recorder.recording:  # the take starts with the outfit on screen, at a fresh key frame
         cam.start_take(recorder, lambda: request_keyframe(st.session_state.get(CAMERA_KEY)))
     else:
@@ -195,23 +215,12 @@ def session_stage() -> None:
         b.image(outfit["bottom_path"], caption="bottom", use_container_width=True)
     with right:
         if recorder.recording and not camera_on and not recorder.media_seconds:
-            st.warning(f"Your camera is off: click **{CAMERA_BUTTONS['start']}** in the panel on the left. "
-                       "The recording starts as soon as it runs.")
-        if recorder.recording:
-            @st.fragment(run_every=0.5)
-            def progress() -> None:
-                if not recorder.recording:
-                    st.rerun(scope="app")
-                seconds = recorder.media_seconds
-                st.write(f"Recording… {seconds:.1f} s of {config.max_record_seconds:g} s" if seconds
-                         else "Starting the camera…")
-
-            progress()
-            if st.button("Done looking", type="primary", key=f"done-{key}"):
-                recorder.stop()
-                cam.end_take()
-                st.rerun()
-        else:
+            dropped = take.get("after_drop", False)
+            st.warning(("The camera stopped during the recording. " if dropped else "Your camera is off: ") +
+                       f"click **{CAMERA_BUTTONS['start']}** in the panel on the left. The recording of this "
+                       "outfit starts " + ("again " if dropped else "") + "as soon as it runs.")
+        slot = st.container()  # the recording status goes here, rendered last (see camera_stage)
+        if not recorder.recording:
             with st.spinner("Saving the recording…"):
                 recorder.wait(15)
             rating = st.slider("How much do you like this outfit?", 0, 100, 50, key=f"rating-{key}")
@@ -239,6 +248,22 @@ def session_stage() -> None:
         _discard(key)
         store.finish_session(session_id, stopped_early=True)
         go("thanks")
+    if recorder.recording:
+        with slot:
+            recording_status(recorder, cam, key)
+
+
+@st.fragment(run_every=1.0)
+def recording_status(recorder: TakeRecorder, cam: SessionCamera, key: str) -> None:
+    """Seconds recorded and the "done" button; the whole page reruns when the take ends."""
+    if not recorder.recording:
+        st.rerun(scope="app")
+    seconds = recorder.media_seconds
+    st.write(f"Recording… {seconds:.1f} s of {config.max_record_seconds:g} s" if seconds else "Starting the camera…")
+    if st.button("Done looking", type="primary", key=f"done-{key}"):
+        recorder.stop()
+        cam.end_take()
+        st.rerun(scope="app")
 
 
 def thanks_stage() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 from types import SimpleNamespace
 
 import av
@@ -33,18 +34,26 @@ class CameraStandIn:
     def __init__(self) -> None:
         self.keys: list[str] = []
         self.on = True
+        self.take_frames = FRAMES  # what one rerun delivers to a current take
 
     def __call__(self, key: str, *, sink_video_track=None, desired_playing_state=None, **_: object):
         self.keys.append(key)
         assert desired_playing_state is None  # the volunteer starts the camera (see volunteer_page's docstring)
         camera = sink_video_track._callback.__self__ if sink_video_track is not None else None
         if self.on and camera is not None:
-            frames = FRAMES if camera.take is not None else FRAMES[:1]
+            frames = self.take_frames if camera.take is not None else FRAMES[:1]
             for i, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts, frame.time_base = i * 3000, Fraction(1, 90000)
                 sink_video_track._callback(frame)
-        return SimpleNamespace(state=SimpleNamespace(playing=self.on))
+        import streamlit as st
+        # streamlit-webrtc keeps its context under the key; its state follows the browser at once
+        st.session_state[key] = context = SimpleNamespace(state=self)
+        return context
+
+    @property
+    def playing(self) -> bool:
+        return self.on
 
 
 @pytest.fixture
@@ -137,6 +146,30 @@ def test_session_waits_for_the_camera(camera, home) -> None:
     at.run()
     _button(at, "Start the session").click().run()
     assert at.session_state["flow"]["stage"] == "session"
+
+
+def test_a_take_cut_by_a_dropped_camera_starts_again(camera, home) -> None:
+    at = _to_camera_check("45-54", "female")
+    camera.take_frames = FRAMES[:10]  # a third of a second, then the connection drops
+    _button(at, "Start the session").click().run()
+    first = at.session_state["takes"]
+    (first_take,) = first.values()
+    assert first_take["recorder"].recording and first_take["recorder"].media_seconds > 0
+    camera.on = False
+    at.run()
+    assert any("camera stopped during the recording" in w.value for w in at.warning)
+    assert not first_take["recorder"].path.exists()  # the cut take's file is gone
+    camera.on, camera.take_frames = True, FRAMES
+    at.run()
+    at.slider[0].set_value(35)
+    _button(at, "Confirm").click().run()
+    with _store(home) as store:
+        (view,) = store.views_for_session(at.query_params["s"])
+        assert (view["status"], view["rating"], view["frames"]) == ("ok", 35, 30)
+        # the only temporary file left is the next outfit's take, being recorded now
+        (current,) = at.session_state["takes"].values()
+        temp = store.sweep(temp_grace_s=0)["temp_files"]
+        assert [Path(t).name for t in temp] == [current["recorder"].path.name]
 
 
 def test_stop_session_keeps_what_was_committed(camera, home) -> None:
