@@ -41,8 +41,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        # runs saved before the LBE had input_norm/pooling used neither: load them as they were trained
+        lbe = {"input_norm": False, "pooling": "last", **data["lbe"]}
         return cls(
-            variant=data["variant"], c3d=C3DConfig(**data["c3d"]), lbe=LBEConfig(**data["lbe"]),
+            variant=data["variant"], c3d=C3DConfig(**data["c3d"]), lbe=LBEConfig(**lbe),
             mutual=MutualConfig(**data["mutual"]), early_beta_l=data.get("early_beta_l", 0.3),
             clip_norm=data.get("clip_norm", "unit"),
         )

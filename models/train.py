@@ -48,6 +48,8 @@ from models.distributed import (DistContext, all_gather_objects, all_reduce_sums
 from models.evaluate import classification_metrics, predict_set
 from models.loader import EpochBatchSampler, auto_workers, make_loader
 from models.plm_ipe import ModelConfig, ReactionModel, mutual_step
+from models.lbe import fit_input_norm
+from models.npz_arrays import read_item
 from models.registry import PRIMARY_HEAD, build_from_config
 
 KIND_PREFIX = "plm-ipe"
@@ -134,7 +136,10 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
     ctx = current()
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
-    model = build_from_config(model_config).to(device)
+    model = build_from_config(model_config)
+    if model.lbe is not None:  # the same statistics on every rank: each reads the whole training set
+        fit_input_norm(model.lbe, (read_item(train_set.flow, i) for i in range(len(train_set))), train_set.flow_valid)
+    model = model.to(device)
     channels_last = config.channels_last == "on" or (config.channels_last == "auto" and device.type == "cuda")
     if channels_last and model.pbe is not None:
         model.pbe.to(memory_format=torch.channels_last_3d)

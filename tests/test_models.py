@@ -119,3 +119,38 @@ def test_cli_variant_list_matches_registry() -> None:
     from app.commands.train import VARIANT_NAMES
 
     assert VARIANT_NAMES == VARIANTS
+
+
+def test_runs_saved_before_lbe_pooling_load_as_trained() -> None:
+    from models.plm_ipe import ModelConfig
+    from models.registry import model_config
+
+    legacy = model_config("lbe").to_dict()
+    del legacy["lbe"]["input_norm"], legacy["lbe"]["pooling"]  # a config.json from before those settings
+    config = ModelConfig.from_dict(legacy)
+    assert (config.lbe.input_norm, config.lbe.pooling) == (False, "last")
+    fresh = model_config("lbe")
+    assert (fresh.lbe.input_norm, fresh.lbe.pooling) == (True, "mean")
+
+
+def test_lbe_input_is_standardised_with_the_training_sets_valid_frames() -> None:
+    import numpy as np
+    import torch
+
+    from models.lbe import LBEConfig, LandmarkLSTM, fit_input_norm
+
+    rng = np.random.default_rng(0)
+    flows = [rng.normal(3.0, 2.0, (20, 72)).astype(np.float32) for _ in range(5)]
+    valids = [np.arange(20) % 4 != 0 for _ in range(5)]
+    flows[0][0] = 1e6  # a frame without a face must not count
+    lbe = LandmarkLSTM(LBEConfig(hidden=8))
+    fit_input_norm(lbe, flows, valids)
+    frames = np.concatenate([f[v] for f, v in zip(flows, valids)])
+    assert np.allclose(lbe.input_mean.numpy(), frames.mean(0), atol=1e-4)
+    assert np.allclose(lbe.input_std.numpy(), frames.std(0), atol=1e-4)
+    assert "input_mean" in lbe.state_dict()  # saved with the checkpoint
+    raw = LandmarkLSTM(LBEConfig(hidden=8, input_norm=False))
+    fit_input_norm(raw, flows, valids)  # nothing to fit
+    assert "input_mean" not in raw.state_dict()
+    out = lbe(torch.as_tensor(np.stack(flows)), torch.as_tensor(np.stack(valids)), torch.full((5,), 20))
+    assert out.shape == (5, 3) and torch.isfinite(out).all()
