@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Iterator
 
 from PIL import Image
 
 from core.catalog import import_catalog
 from core.store import Store, utcnow
 
+REPO = Path(__file__).resolve().parents[1]
 CONSENT = {"version": "test-1", "recording": True, "training": True, "publication": False}
 
 
@@ -58,3 +63,19 @@ def commit_view(store: Store, session_id: str, outfit_id: str, position: int, ra
         rating=rating, status="ok", shown_at=shown, rated_at=shown + timedelta(seconds=3),
         video_meta={"frames": 300, "fps": 30.0, "duration_s": 10.0, "width": 640, "height": 480},
     )
+
+
+@contextmanager
+def store_held_elsewhere(home) -> Iterator[subprocess.Popen]:
+    """Another process (as the collection app would) holds the store read-write meanwhile."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys,time; from core.store import Store; s=Store.open(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(home.root)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

@@ -99,7 +99,7 @@ def test_recommend_tab_reads_the_store_or_the_newest_export(home, tmp_path) -> N
 
     from core.store import Store
     from tests.conftest import REPO
-    from tests.store_helpers import CONSENT, commit_view
+    from tests.store_helpers import CONSENT, commit_view, store_held_elsewhere
 
     subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
                    capture_output=True)
@@ -117,29 +117,11 @@ def test_recommend_tab_reads_the_store_or_the_newest_export(home, tmp_path) -> N
     assert "data: the store" in text and text.count("\n| ") >= 10 and "rated" in text
     with pytest.raises(IPEError, match="enter a volunteer id"):
         service.recommend_markdown(" ")
-    holder = subprocess.Popen(  # another process (the collection app) holds the store read-write
-        [sys.executable, "-c", "import sys,time; from core.store import Store; s=Store.open(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(home.root)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with store_held_elsewhere(home):  # the collection app holds the store read-write
         with pytest.raises(IPEError, match="export the dataset"):
             service.recommend_markdown(first)
-    finally:
-        holder.kill()
-        holder.wait()
     with Store.open(home) as store:
         from core.export import export_dataset
         export_dataset(store, home.root / "exports" / "export-20260101T000000", progress=False)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys,time; from core.store import Store; s=Store.open(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(home.root)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with store_held_elsewhere(home):
         assert "data: export export-20260101T000000" in service.recommend_markdown(first)
-    finally:
-        holder.kill()
-        holder.wait()

@@ -16,7 +16,7 @@ from core.errors import StoreError, StoreLockedError
 from core.migrations import LATEST
 from core.store import Store, utcnow
 from tests.conftest import REPO
-from tests.store_helpers import CONSENT, commit_view, fake_recording, store_with_catalog
+from tests.store_helpers import CONSENT, commit_view, fake_recording, store_held_elsewhere, store_with_catalog
 
 
 def test_migrations_from_empty_and_reopen(home) -> None:
@@ -154,22 +154,13 @@ def test_eight_threads_times_200_writes_none_lost_or_duplicated(home, tmp_path) 
 
 def test_second_read_write_process_gets_a_clear_error(home) -> None:
     Store.open(home).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys,time; from core.store import Store; s=Store.open(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(home.root)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with store_held_elsewhere(home):
         with pytest.raises(StoreLockedError) as info:
             Store.open(home)
         message = str(info.value)
         assert "another process" in message and "Streamlit" in message and "--home" in message
         with pytest.raises(StoreLockedError):  # a reader cannot open it either while a writer runs
             Store.open(home, read_only=True)
-    finally:
-        holder.kill()
-        holder.wait()
     Store.open(home).close()  # usable again once the holder is gone
 
 
