@@ -42,31 +42,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(home: Path, env_extra: dict[str, str], connections_log: Path):
-    """A real Streamlit server on 127.0.0.1; every socket connect it makes is logged."""
-    port = free_port()
+def audited_server(command: list[str], *, home: Path, port: int, ready_path: str, log_name: str,
+                   connections_log: Path, env_extra: dict[str, str] | None = None, start_timeout: float = 60):
+    """A real server process on 127.0.0.1:``port`` whose every socket connect is logged; yields
+    its URL once ``ready_path`` answers, and stops it (and closes its log) afterwards."""
     env = {
-        **os.environ, "IPE_HOME": str(home), "IPE_TEST_LOOPBACK_ICE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-        "PYTHONPATH": f"{AUDIT_DIR}{os.pathsep}{REPO}", "IPE_NET_AUDIT_LOG": str(connections_log), **env_extra,
+        **os.environ, "IPE_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONPATH": f"{AUDIT_DIR}{os.pathsep}{REPO}", "IPE_NET_AUDIT_LOG": str(connections_log), **(env_extra or {}),
     }
-    log = open(home / f"streamlit-{port}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "annotation" / "home.py"),
-         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    log = open(home / log_name, "w")
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + start_timeout
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                with urllib.request.urlopen(f"{url}{ready_path}", timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"streamlit did not start: {(home / f'streamlit-{port}.log').read_text()[-2000:]}")
+                    raise RuntimeError(f"{command[2]} did not start: {(home / log_name).read_text()[-3000:]}")
                 time.sleep(0.3)
         yield url
     finally:
@@ -77,6 +73,18 @@ def streamlit_server(home: Path, env_extra: dict[str, str], connections_log: Pat
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def streamlit_server(home: Path, env_extra: dict[str, str], connections_log: Path):
+    """The collection app on a real Streamlit server (loopback ICE for the namespace)."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "annotation" / "home.py"),
+               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with audited_server(command, home=home, port=port, ready_path="/_stcore/health", log_name=f"streamlit-{port}.log",
+                        connections_log=connections_log, env_extra={"IPE_TEST_LOOPBACK_ICE": "1", **env_extra}) as url:
+        yield url
 
 
 def chromium_args(fake_video: Path, netlog: Path) -> list[str]:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser_support import AUDIT_DIR, CHROMIUM, REPO, chromium_args, free_port, non_loopback_connections  # noqa: E402
+from tests.browser_support import CHROMIUM, audited_server, chromium_args, free_port, non_loopback_connections  # noqa: E402
 
 
 async def main(home: Path, video: Path, image: Path, broken: Path, out: Path) -> None:
@@ -23,23 +20,9 @@ async def main(home: Path, video: Path, image: Path, broken: Path, out: Path) ->
 
     port = free_port()
     connections = home / "demo-connections.jsonl"
-    env = {**os.environ, "IPE_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False",
-           "PYTHONPATH": f"{AUDIT_DIR}{os.pathsep}{REPO}", "IPE_NET_AUDIT_LOG": str(connections)}
-    log = open(home / "demo.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "app.demo", "--port", str(port)], cwd=REPO, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     report: dict = {"requests": []}
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError((home / "demo.log").read_text()[-3000:])
-                await asyncio.sleep(0.5)
+    with audited_server([sys.executable, "-m", "app.demo", "--port", str(port)], home=home, port=port, ready_path="",
+                        log_name="demo.log", connections_log=connections, start_timeout=120) as url:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM,
                                               args=chromium_args(video.with_suffix(".none.y4m"), home / "netlog.json"))
@@ -73,13 +56,6 @@ async def main(home: Path, video: Path, image: Path, broken: Path, out: Path) ->
             report["pref_labels"] = await page.locator("#pref-probs").inner_text()
             report["heat_map_src"] = (await page.locator("#pref-cam img").get_attribute("src"))[:40]
             await browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
     report["server_non_loopback"] = non_loopback_connections(connections)
     out.write_text(json.dumps(report, indent=2))
 
