@@ -105,24 +105,24 @@ def camera_playing() -> bool:
     return bool(context is not None and context.state.playing)
 
 
-def camera() -> tuple[SessionCamera, bool]:
+def camera() -> None:
     """Render the visit's one camera component in the sidebar (so it keeps its place from the
-    camera check to the last outfit); returns the sink and whether the camera is on."""
-    cam = session_camera()
+    camera check to the last outfit), feeding :func:`session_camera`."""
     with st.sidebar:
         st.caption("Your camera. Recording happens only while an outfit is shown.")
-        context = webrtc_streamer(
+        webrtc_streamer(
             key=CAMERA_KEY, mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
-            media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=cam.sink, translations=CAMERA_BUTTONS,
+            media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=session_camera().sink,
+            translations=CAMERA_BUTTONS,
         )
-    return cam, bool(context.state.playing)
 
 
 def camera_stage() -> None:
     st.title("Camera check")
     st.write(f"Click **{CAMERA_BUTTONS['start']}** in the panel on the left and allow the camera. Sit so your "
              "whole face is visible, with light in front of you.")
-    check, _ = camera()
+    check = session_camera()
+    camera()
 
     # The start button lives in the fragment with the face check, and the fragment is the page's
     # last call: with 4 volunteers on 2 cores, a timer rerun of the fragment racing a full-app run
@@ -205,7 +205,8 @@ def session_stage() -> None:
         cam.start_take(recorder, lambda: request_keyframe(st.session_state.get(CAMERA_KEY)))
     else:
         cam.end_take()
-    _, camera_on = camera()
+    camera()
+    camera_on = camera_playing()  # again: rendering resets a component the page had not shown for a while
 
     st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
     left, right = st.columns([3, 2])
