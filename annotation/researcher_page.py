@@ -46,7 +46,7 @@ for view in bad:
 
 st.subheader("Export")
 if st.button("Export the dataset"):
-    from core.export import export_dataset
+    from core.store.export import export_dataset
     from core.store import utcnow
 
     out = store.home.root / "exports" / utcnow().strftime("export-%Y%m%dT%H%M%S")

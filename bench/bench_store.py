@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from core.catalog import import_catalog
-    from core.export import export_dataset
+    from core.store.export import export_dataset
     from core.paths import DataHome
     from core.store import Store, utcnow
     from tests.store_helpers import CONSENT, write_catalog

@@ -1,6 +1,6 @@
 """Prediction and explanation for the Gradio demo (``app/demo.py`` only builds the interface).
 
-:class:`DemoService` finds trained runs under ``<home>/runs`` (``core/runs.py``), loads a
+:class:`DemoService` finds trained runs under ``<home>/runs`` (``core/store/runs.py``), loads a
 model lazily the first time it is used and keeps it (keyed by folder and modification
 time, so a retrained run is reloaded), and turns inputs into results:
 
@@ -28,7 +28,7 @@ import numpy as np
 from core.errors import CheckpointError, IPEError, MediaError
 from core.labels import CLASS_NAMES
 from core.paths import DataHome
-from core.runs import RunInfo, describe_run, discover_runs
+from core.store.runs import RunInfo, describe_run, discover_runs
 
 CAM_METHODS = ("gradcam", "gradcam++", "eigencam")
 REACTION_PREFIX = "plm-ipe"

@@ -9,7 +9,7 @@ import pytest
 
 from core.catalog import import_catalog, read_catalog
 from core.errors import CatalogError
-from core.export import table_digest
+from core.store.export import table_digest
 from core.store import Store
 from data.demo_catalog import generate_demo_catalog
 from tests.store_helpers import write_catalog

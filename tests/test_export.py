@@ -6,7 +6,7 @@ import json
 import pytest
 
 from core.errors import StoreError
-from core.export import TABLES, export_dataset, import_dataset, table_digest, verify_export
+from core.store.export import TABLES, export_dataset, import_dataset, table_digest, verify_export
 from core.paths import DataHome
 from core.splits import make_volunteer_split, roster_from_store, save_split
 from core.store import Store

@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from core.runs import describe_run, discover_runs
+from core.store.runs import describe_run, discover_runs
 from models.checkpoint import save_checkpoint
 
 

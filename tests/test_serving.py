@@ -121,7 +121,7 @@ def test_recommend_tab_reads_the_store_or_the_newest_export(home, tmp_path) -> N
         with pytest.raises(IPEError, match="export the dataset"):
             service.recommend_markdown(first)
     with Store.open(home) as store:
-        from core.export import export_dataset
+        from core.store.export import export_dataset
         export_dataset(store, home.root / "exports" / "export-20260101T000000", progress=False)
     with store_held_elsewhere(home):
         assert "data: export export-20260101T000000" in service.recommend_markdown(first)

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from core.errors import StoreError, StoreLockedError
-from core.migrations import LATEST
+from core.store.migrations import LATEST
 from core.store import Store, utcnow
 from tests.conftest import REPO
 from tests.store_helpers import CONSENT, commit_view, fake_recording, store_held_elsewhere, store_with_catalog
@@ -281,7 +281,7 @@ def test_shown_and_rated_times_round_trip(home, tmp_path) -> None:
 def test_migrations_apply_in_order_and_a_failing_one_changes_nothing(tmp_path, monkeypatch) -> None:
     import duckdb
 
-    from core import migrations
+    from core.store import migrations
 
     conn = duckdb.connect(str(tmp_path / "m.duckdb"))
     assert migrations.migrate(conn) == [LATEST] and migrations.current_version(conn) == LATEST

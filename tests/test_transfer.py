@@ -154,7 +154,7 @@ def test_transfer_learning_end_to_end_via_cli(tmp_path):
     assert set(agreement) == {"preferred", "not_preferred"}
     assert sum(r["total"] for r in agreement.values()) >= 1
     assert all(0 <= r["matched"] <= r["total"] for r in agreement.values())
-    from core.runs import describe_run
+    from core.store.runs import describe_run
 
     run = describe_run(tmp_path / "home" / "runs" / "toy")
     assert run.report is not None and run.kinds == ("preference-cnn",) and len(run.checkpoints) == 4

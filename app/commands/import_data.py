@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.export import import_dataset
+    from core.store.export import import_dataset
     from core.store import Store
 
     with Store.open(args.home) as store:

@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 
 from core.errors import StoreError, StoreLockedError
-from core.migrations import LATEST, current_version, migrate
+from core.store.migrations import LATEST, current_version, migrate
 from core.paths import DataHome
 
 VIEW_STATUSES = ("ok", "skipped", "short", "failed")
