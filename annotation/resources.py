@@ -6,7 +6,7 @@ import os
 
 import streamlit as st
 
-from core.collection_config import CollectionConfig
+from core.collection.config import CollectionConfig
 from core.paths import DataHome
 from core.store import Store
 

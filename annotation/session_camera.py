@@ -3,7 +3,7 @@
 The camera component (streamlit-webrtc, SENDONLY) is opened once, at the camera check, by
 the volunteer's own click, and stays open until the last outfit. :class:`SessionCamera` is
 its sink: it keeps an occasional frame for the face-visible check and hands every frame to
-the take that is current (``core.recorder.TakeRecorder``), if any.
+the take that is current (``core.collection.recorder.TakeRecorder``), if any.
 
 A long-lived VP8 stream has one weakness: when packets are lost and not recovered (a loaded
 machine, a bad network), the decoder keeps producing damaged pictures until the browser
@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from streamlit_webrtc import VideoSinkTrack
 
-from core.recorder import TakeRecorder
+from core.collection.recorder import TakeRecorder
 
 log = logging.getLogger(__name__)
 KEYFRAME_WAIT_S = 1.0  # the longest a take waits for the requested key frame

@@ -7,7 +7,7 @@ view. Nothing touches the camera before consent.
 One WebRTC connection (SENDONLY) per visit, opened by the volunteer's own click on the camera
 button in the sidebar at the camera check; the component keeps its place in the sidebar until
 the last outfit, and its sink hands frames to whichever take is current. A take
-(``core.recorder.TakeRecorder``) starts when its outfit is shown and takes frames until 10 s
+(``core.collection.recorder.TakeRecorder``) starts when its outfit is shown and takes frames until 10 s
 of media time or "done"; it is committed with its rating in one atomic store call,
 idempotent per (session, position).
 
@@ -28,10 +28,10 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from annotation.resources import get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
 from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
-from core.consent import CHOICES, CONSENT_VERSION, consent_text
+from core.collection.consent import CHOICES, CONSENT_VERSION, consent_text
 from core.errors import StoreError
-from core.recorder import TakeRecorder
-from core.session_plan import plan_for_volunteer
+from core.collection.recorder import TakeRecorder
+from core.collection.session_plan import plan_for_volunteer
 from core.store import utcnow
 
 configure_aiortc()

@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=1600, help="image labels written by 8 threads")
     args = parser.parse_args()
 
-    from core.catalog import import_catalog
+    from core.collection.catalog import import_catalog
     from core.store.export import export_dataset
     from core.paths import DataHome
     from core.store import Store, utcnow

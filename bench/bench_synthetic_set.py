@@ -2,7 +2,7 @@
 
 Renders a subset of the planned set (each volunteer's first N videos, ``data/synthetic_reactions.py``),
 extracts the real features (``core.descriptor.extract_features``: dlib landmarks, 72-d flow, C3D clips),
-splits by volunteer with the §4.1 rule (``core.splits.make_volunteer_split``: test volunteers took part
+splits by volunteer with the §4.1 rule (``core.collection.splits.make_volunteer_split``: test volunteers took part
 once, genders balanced), trains the chosen variants (``models.train.train_model``) and prints held-out
 accuracy / macro-F1 next to chance, plus rendering and extraction time per video and their honest
 extrapolation to the full set (on this machine, one process).
@@ -83,7 +83,7 @@ def _timed_extract(out: Path) -> dict[str, Any]:
 
 def write_split_manifest(out: Path, args: argparse.Namespace, seed: int = 0) -> Path:
     """OUT/train_manifest.csv: the rendered videos with the §4.1 volunteer split (sessions from the full plan)."""
-    from core.splits import make_volunteer_split
+    from core.collection.splits import make_volunteer_split
     from data.synthetic_reactions import plan_dataset
 
     rows = _read_csv(out / "manifest.csv")

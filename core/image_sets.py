@@ -3,7 +3,7 @@
 An :class:`ImageSet` is an ordered tuple of :class:`ImageRecord` (content id, a file path or an
 in-memory array, an optional label, attributes, an optional decisive-region click). Sources:
 
-* a catalog folder (``items.csv``: item_id,kind,path,<attributes>; see ``core/catalog.py``),
+* a catalog folder (``items.csv``: item_id,kind,path,<attributes>; see ``core/collection/catalog.py``),
 * any folder of images (png/jpg/jpeg/webp, recursively),
 * Fashion-MNIST (``core/fashion_mnist.py``), ids are the sha256 of the 28x28 uint8 bytes.
 

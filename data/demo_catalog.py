@@ -6,7 +6,7 @@ colours"). Every image carries a small "DEMO" mark, and the folder a ``DEMO.txt`
 
     python -m data.demo_catalog OUT_FOLDER [--seed 0]
 
-Output (the catalog folder format of ``core/catalog.py``)::
+Output (the catalog folder format of ``core/collection/catalog.py``)::
 
     tops/<id>.png  bottoms/<id>.png  items.csv  outfits.csv  DEMO.txt
 

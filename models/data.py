@@ -220,7 +220,7 @@ def load_from_store(home: Any, split_name: str = "default", feature_key: str | N
                     ) -> tuple[dict[str, FeatureSet], dict[str, Any]]:
     """Train/test lazy FeatureSets from the store: ``ok`` views with a rating, the named split, cached features."""
     from core.labels import score_to_class
-    from core.splits import load_split, split_thresholds
+    from core.collection.splits import load_split, split_thresholds
     from core.store import Store
 
     with Store.open(home, read_only=True) as store:

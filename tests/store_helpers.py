@@ -11,7 +11,7 @@ from typing import Iterator
 
 from PIL import Image
 
-from core.catalog import import_catalog
+from core.collection.catalog import import_catalog
 from core.store import Store, utcnow
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from core.catalog import import_catalog, read_catalog
+from core.collection.catalog import import_catalog, read_catalog
 from core.errors import CatalogError
 from core.store.export import table_digest
 from core.store import Store

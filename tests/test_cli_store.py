@@ -44,7 +44,7 @@ def test_import_catalog_errors_are_clear_and_exit_1(home, tmp_path) -> None:
 def test_split_export_import_commands(home, tmp_path) -> None:
     app(home, "init", "--no-demo")
     with Store.open(home) as store:
-        from core.catalog import import_catalog
+        from core.collection.catalog import import_catalog
         import_catalog(store, write_catalog(tmp_path / "cat"))
         for g in ("female", "male", "female", "male", "male"):
             vol = store.add_volunteer(age_band="18-24", gender=g, consent=CONSENT)
@@ -54,11 +54,11 @@ def test_split_export_import_commands(home, tmp_path) -> None:
     assert split.returncode == 0 and "split 'main'" in split.stdout, split.stderr
     assert app(home, "split", "--name", "main", "--seed", "1").returncode == 0  # same split again: fine
     with Store.open(home, read_only=True) as store:
-        from core.splits import load_split, split_info
+        from core.collection.splits import load_split, split_info
         info = split_info(store, "main")
         assert info["seed"] == 1 and info["params"]["thresholds"] == {"negative_max": 30, "positive_min": 70}
         from core.labels import LabelThresholds
-        from core.splits import split_thresholds
+        from core.collection.splits import split_thresholds
         assert split_thresholds(store, "main") == LabelThresholds(30, 70)
         assert sorted(load_split(store, "main").values()) == ["test", "train", "train", "train", "train"]
     out = tmp_path / "exp"
@@ -80,7 +80,7 @@ def test_locked_store_message_from_the_cli(home) -> None:
 def test_delete_volunteer_command(home, tmp_path) -> None:
     app(home, "init", "--no-demo")
     with Store.open(home) as store:
-        from core.catalog import import_catalog
+        from core.collection.catalog import import_catalog
         import_catalog(store, write_catalog(tmp_path / "cat"))
         vol = store.add_volunteer(age_band="18-24", gender="female", consent=CONSENT)
         view = commit_view(store, store.start_session(vol["volunteer_id"]), "o0", 0)

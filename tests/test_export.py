@@ -8,7 +8,7 @@ import pytest
 from core.errors import StoreError
 from core.store.export import TABLES, export_dataset, import_dataset, table_digest, verify_export
 from core.paths import DataHome
-from core.splits import make_volunteer_split, roster_from_store, save_split
+from core.collection.splits import make_volunteer_split, roster_from_store, save_split
 from core.store import Store
 from tests.store_helpers import CONSENT, commit_view, store_with_catalog
 

@@ -197,7 +197,7 @@ def test_fashion_mnist_subset_is_seeded_and_ids_match_the_models_side(tmp_path):
 
 def _catalog(home, n: int = 6) -> list[dict]:
     from data.demo_catalog import generate_demo_catalog
-    from core.catalog import import_catalog
+    from core.collection.catalog import import_catalog
 
     folder = generate_demo_catalog(home.root.parent / "cat", n_tops=n // 2, n_bottoms=n - n // 2, n_outfits=2)
     with Store.open(home) as store:

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from core.catalog import import_catalog
+from core.collection.catalog import import_catalog
 from core.store import Store
 from data.demo_catalog import generate_demo_catalog
 from tests.browser_support import run_in_namespace

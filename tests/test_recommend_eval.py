@@ -174,7 +174,7 @@ def test_cli_falls_back_to_simulation_when_the_store_is_empty(home, capsys):
 def test_cli_evaluates_the_store_when_it_has_enough_volunteers(home, tmp_path, capsys):
     """Real DuckDB store, demo catalog imported, simulated ratings committed as views (+ reactions JSON)."""
     from app.cli import main
-    from core.catalog import import_catalog
+    from core.collection.catalog import import_catalog
     from core.store import Store
     from data.demo_catalog import generate_demo_catalog
     from tests.store_helpers import CONSENT, commit_view

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.recorder import TakeRecorder
+from core.collection.recorder import TakeRecorder
 from core.video import read_video
 from data.reaction_video import ReactionSpec, read_frame_index, render_reaction
 

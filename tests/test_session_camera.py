@@ -15,7 +15,7 @@ from aiortc import RTCPeerConnection, VideoStreamTrack
 
 from annotation.session_camera import KEYFRAME_WAIT_S, SessionCamera, request_keyframe, request_keyframe_from
 from annotation.webrtc_config import configure_aiortc, is_key_frame
-from core.recorder import TakeRecorder
+from core.collection.recorder import TakeRecorder
 
 
 class Clock:

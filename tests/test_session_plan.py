@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from core.session_plan import plan_session
+from core.collection.session_plan import plan_session
 
 
 def test_balanced_coverage_and_no_repeats_over_many_volunteers() -> None:
@@ -41,7 +41,7 @@ def test_seeded_and_least_covered_first() -> None:
 
 
 def test_research_mode_orders_a_returning_volunteers_outfits_and_is_recorded(home, tmp_path) -> None:
-    from core.session_plan import plan_for_volunteer
+    from core.collection.session_plan import plan_for_volunteer
     from tests.store_helpers import CONSENT, commit_view, store_with_catalog
 
     with store_with_catalog(home, tmp_path) as store:

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from core.errors import StoreError
-from core.splits import RosterEntry, load_split, make_volunteer_split, save_split
+from core.collection.splits import RosterEntry, load_split, make_volunteer_split, save_split
 from core.store import Store
 from core.labels import LabelThresholds, score_to_class
 
@@ -51,7 +51,7 @@ def test_split_is_stored_and_reloaded(home) -> None:
         save_split(store, "paper", split, seed=3)
         save_split(store, "paper", split, seed=3)  # same content: fine
         assert load_split(store, "paper") == split
-        from core.splits import split_thresholds
+        from core.collection.splits import split_thresholds
         assert split_thresholds(store, "paper") == LabelThresholds()  # none stored: the defaults
         with pytest.raises(StoreError, match="no split named"):
             split_thresholds(store, "nope")
@@ -94,7 +94,7 @@ def test_when_female_and_male_run_out_others_fill_the_fold() -> None:
 
 
 def test_describe_split_counts_folds_by_gender() -> None:
-    from core.splits import describe_split
+    from core.collection.splits import describe_split
 
     roster = paper_like_roster()
     summary = describe_split(make_volunteer_split(roster, seed=0), roster)

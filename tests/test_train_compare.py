@@ -85,7 +85,7 @@ def test_manifest_cli_train_and_evaluate(tmp_path, home, capsys) -> None:
 def test_store_split_and_feature_cache_feed_training(tmp_path, home) -> None:
     from core.descriptor import FeatureConfig
     from core.feature_cache import cache_path
-    from core.splits import save_split
+    from core.collection.splits import save_split
     from models.data import load_from_store
     from tests.store_helpers import CONSENT, commit_view, store_with_catalog
 

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.catalog import import_catalog
+    from core.collection.catalog import import_catalog
     from core.store import Store
 
     with Store.open(args.home) as store:

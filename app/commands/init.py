@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from core.catalog import import_catalog
+    from core.collection.catalog import import_catalog
     from core.paths import DataHome
     from core.store import Store
     from data.demo_catalog import generate_demo_catalog

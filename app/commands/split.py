@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.errors import StoreError
     from core.labels import LabelThresholds
-    from core.splits import describe_split, make_volunteer_split, roster_from_store, save_split
+    from core.collection.splits import describe_split, make_volunteer_split, roster_from_store, save_split
     from core.store import Store
 
     try:
