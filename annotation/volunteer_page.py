@@ -132,7 +132,7 @@ def camera_stage() -> None:
         if check.latest is None:
             st.info("Waiting for the camera…")
         else:
-            from core.face_models import hog_detector
+            from core.reaction.face_models import hog_detector
 
             if len(hog_detector()(check.latest, 0)):
                 st.success("Your face is visible. You can start.")

@@ -117,7 +117,7 @@ async def _inner(n: int, home: Path, fake: Path, out: Path, seconds: float) -> N
 def _analyse(view: dict, home: Path, source) -> dict:
     import numpy as np
 
-    from core.video import read_video
+    from core.reaction.video import read_video
     from data.reaction_video import read_frame_index
 
     meta = view.get("video_meta") or {}

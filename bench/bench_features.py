@@ -4,7 +4,7 @@
 
 Generates reaction videos (640x480, 30 fps, H.264) from a real face, then runs
 decode + detect/track + landmarks + align + Farneback flow + 36 regions + C3D clips
-(``core.descriptor.extract_features``) on them with 1 and N worker processes.
+(``core.reaction.descriptor.extract_features``) on them with 1 and N worker processes.
 
 Two figures per setting: the wall-clock rate (what you get now, on a machine shared with
 others) and the CPU-bound rate (frames / CPU seconds per worker x workers, capped by the
@@ -25,7 +25,7 @@ from data.reaction_video import EXPRESSIONS, ReactionSpec, make_reaction_video
 def _extract(path: str) -> dict:
     import cv2
 
-    from core.descriptor import extract_features
+    from core.reaction.descriptor import extract_features
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
     cpu = time.process_time()

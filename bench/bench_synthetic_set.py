@@ -1,7 +1,7 @@
 """Learnability and cost of the SYNTHETIC SentiGarment-shaped set, end to end on this machine.
 
 Renders a subset of the planned set (each volunteer's first N videos, ``data/synthetic_reactions.py``),
-extracts the real features (``core.descriptor.extract_features``: dlib landmarks, 72-d flow, C3D clips),
+extracts the real features (``core.reaction.descriptor.extract_features``: dlib landmarks, 72-d flow, C3D clips),
 splits by volunteer with the §4.1 rule (``core.collection.splits.make_volunteer_split``: test volunteers took part
 once, genders balanced), trains the chosen variants (``models.train.train_model``) and prints held-out
 accuracy / macro-F1 next to chance, plus rendering and extraction time per video and their honest
@@ -52,7 +52,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 def _timed_extract(out: Path) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from core.descriptor import extract_features
+    from core.reaction.descriptor import extract_features
 
     rows = _read_csv(out / "manifest.csv")
     folder = out / "features"

@@ -15,7 +15,7 @@ Prints, from one call:
    the measured per-epoch time, the data-wait fraction, the clip sampling per epoch, and the wall
    time of 500 epochs (measured when ``--epochs 500``, else EXTRAPOLATED and labelled so);
 4. feature-extraction time: ``--extract-sample`` videos rendered from real offline faces with
-   ``data.synthetic_reactions``, run through ``core.descriptor.extract_features``; the time for the
+   ``data.synthetic_reactions``, run through ``core.reaction.descriptor.extract_features``; the time for the
    whole set is EXTRAPOLATED from the per-video time (with ``--extract-workers`` processes).
 
 ``--json PATH`` writes every figure. On CPU the defaults shrink the C3D (``--width``, ``--fc-dim``),
@@ -92,7 +92,7 @@ def _sync(device: torch.device) -> None:
 def write_feature_set(folder: Path, s: Settings) -> tuple[Path, dict[str, Any]]:
     """SYNTHETIC feature files (``s.distinct`` of them) and a manifest of ``s.videos`` rows cycling
     through them; the last 20 % of the volunteers form the test fold."""
-    from core.descriptor import ReactionFeatures
+    from core.reaction.descriptor import ReactionFeatures
     from models.data import write_manifest
     from models.synthetic import make_synthetic_set
 
@@ -157,7 +157,7 @@ def extraction_time(s: Settings) -> dict[str, Any]:
     """Per-video feature-extraction time on rendered SYNTHETIC reaction videos; the set's time extrapolated."""
     import cv2
 
-    from core.descriptor import extract_features
+    from core.reaction.descriptor import extract_features
     from data.synthetic_reactions import make_synthetic_dataset
 
     cv2.setNumThreads(1)  # as `app extract` workers: one process per core

@@ -96,7 +96,7 @@ def landmarked_face(name: str = "astronaut") -> LandmarkedFace:
     """The photo with dlib's face box and 68 landmarks (the largest face; for a group face, the k-th from the left)."""
     import dlib
 
-    from core.face_models import hog_detector, shape_predictor_68
+    from core.reaction.face_models import hog_detector, shape_predictor_68
 
     image = load_face(name)
     faces = hog_detector()(image, 1)

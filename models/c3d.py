@@ -18,7 +18,7 @@ C3D test-time clip scores. During training one random clip per video is drawn ea
 Sports-1M initialisation (optional, ``load_sports1m``): the only public C3D weights are the
 Caffe-ported Sports-1M ones (e.g. DavideA/c3d-pytorch's ``c3d.pickle``). They expect **BGR**
 input with the Sports-1M mean (about 90.25, 97.66, 101.41 in BGR) subtracted from 0-255 pixels:
-use ``clip_norm="sports1m"`` (``core.clips.clips_to_tensor_input(mode="sports1m")``) with them.
+use ``clip_norm="sports1m"`` (``core.reaction.clips.clips_to_tensor_input(mode="sports1m")``) with them.
 This kit never unpickles: convert the file once, yourself, in an environment you trust::
 
     import torch; from safetensors.torch import save_file

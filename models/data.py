@@ -4,7 +4,7 @@ A ``FeatureSet`` holds, per video: its clips (N, 16, H, W, 3) uint8 RGB, its 72-
 sequence (T-1, 72) with validity (False where no face), its class (0 negative, 1 neutral,
 2 positive) and its volunteer. Sources: in-memory arrays (tests, ``models/synthetic.py``),
 a manifest CSV (``video_id,volunteer_id,fold,label,features_npz``) or the store (split +
-feature cache, ``core/feature_cache.py``).
+feature cache, ``core/reaction/feature_cache.py``).
 
 Memory: sets read from feature files (manifest, store) are **lazy**: ``clips`` and ``flow``
 are :class:`models.npz_arrays.LazyArrays` that point into the uncompressed npz files and read
@@ -30,7 +30,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-from core.clips import SPORTS1M_MEAN_BGR
+from core.reaction.clips import SPORTS1M_MEAN_BGR
 from core.errors import IPEError
 from core.labels import CLASS_NAMES
 from models.npz_arrays import LazyArrays, LazyArrayError, npz_member, read_item, shape_of, take
@@ -201,7 +201,7 @@ def write_manifest(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
 def _cached_feature_path(home: Any, sha: str, feature_key: str | None) -> Path | None:
     """The cached feature file of one video: under ``feature_key`` (default: the default FeatureConfig's
     key), else the only cached version there is; several versions and no key -> DatasetError."""
-    from core.descriptor import EXTRACTOR, FeatureConfig
+    from core.reaction.descriptor import EXTRACTOR, FeatureConfig
 
     key = feature_key or FeatureConfig().key()
     path = home.features / EXTRACTOR / key / sha[:2] / f"{sha}.npz"
@@ -259,7 +259,7 @@ class Batch:
 
 
 def clips_to_input(clips_uint8: torch.Tensor, norm: str = "unit", channels_last: bool = False) -> torch.Tensor:
-    """(N, 16, H, W, 3) uint8 RGB -> (N, 3, 16, H, W) float; same maths as core.clips.clips_to_tensor_input."""
+    """(N, 16, H, W, 3) uint8 RGB -> (N, 3, 16, H, W) float; same maths as core.reaction.clips.clips_to_tensor_input."""
     x = clips_uint8.float()
     if norm == "unit":
         x = x / 127.5 - 1.0

@@ -1,6 +1,6 @@
 """``load_reaction_run(folder) -> ReactionPredictor`` for the demo and scripts.
 
-``predict(features)`` takes a ``ReactionFeatures`` (``core/descriptor.py``) and returns
+``predict(features)`` takes a ``ReactionFeatures`` (``core/reaction/descriptor.py``) and returns
 ``{"pbe": [3] | None, "lbe": [3] | None, "fused": [3], "clip_probs": (N, 3) | None}`` in class order
 (negative, neutral, positive). A variant without one estimator gives ``None`` for it, and its
 ``fused`` is the output it reports (the PBE or LBE itself; EarlyFusion's weighted sum).

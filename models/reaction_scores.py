@@ -19,8 +19,8 @@ def view_reaction_probabilities(
     store: Any, run_folder: str | Path, *, feature_config: Any = None, head: str | None = None,
 ) -> tuple[dict[str, list[float]], list[str]]:
     """``(probabilities by view_id, view_ids without cached features or video)`` for every ok view."""
-    from core.descriptor import FeatureConfig
-    from core.feature_cache import load_cached
+    from core.reaction.descriptor import FeatureConfig
+    from core.reaction.feature_cache import load_cached
     from models.predict import load_reaction_run
 
     predictor = load_reaction_run(run_folder)

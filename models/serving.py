@@ -4,7 +4,7 @@
 model lazily the first time it is used and keeps it (keyed by folder and modification
 time, so a retrained run is reloaded), and turns inputs into results:
 
-- :meth:`DemoService.analyse_reaction`: a video -> features (``core.descriptor``) ->
+- :meth:`DemoService.analyse_reaction`: a video -> features (``core.reaction.descriptor``) ->
   PBE / LBE / fused probabilities, a per-clip timeline of the pixel model, frames with
   landmarks, regions and flow drawn on them, and Grad-CAM of the C3D over time
   (pytorch-grad-cam's 3-D GradCAM on the last conv block, upsampled to 16x112x112 and
@@ -156,12 +156,12 @@ class DemoService:
     # ------------------------------------------------------------------ reaction
     def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = True,
                          progress: Callable | None = None, sample_frames: int = 8) -> ReactionAnalysis:
-        from core.descriptor import FeatureConfig, extract_features
+        from core.reaction.descriptor import FeatureConfig, extract_features
 
         if not video:
             raise MediaError("no video given: upload a reaction video or record one with the webcam")
         predictor = self._load("reaction", run)
-        from core.video import header_duration
+        from core.reaction.video import header_duration
 
         duration = header_duration(video)
         if duration > self.max_video_seconds:
@@ -291,8 +291,8 @@ def to_rgb(image: Any) -> np.ndarray:
 
 def annotate_frames(video: str | Path, features: Any, count: int) -> list[tuple[np.ndarray, str]]:
     """``count`` frames spread over the video with landmarks, the 36 regions and flow arrows."""
-    from core.draw import draw_flow, draw_regions
-    from core.video import read_video
+    from core.reaction.draw import draw_flow, draw_regions
+    from core.reaction.video import read_video
 
     frames = read_video(video, max_frames=len(features.face_found)).frames
     found = np.flatnonzero(features.face_found[1:] & features.flow_valid) + 1 if len(features.flow_valid) else []
@@ -313,7 +313,7 @@ def reaction_gradcam(predictor: Any, features: Any, *, per_clip: int = 2) -> lis
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    from core.clips import clips_to_tensor_input
+    from core.reaction.clips import clips_to_tensor_input
     from models.explain import overlay
 
     model = predictor.c3d_model

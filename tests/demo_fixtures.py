@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.descriptor import extract_features
+from core.reaction.descriptor import extract_features
 from data.demo_catalog import generate_demo_catalog
 from data.reaction_video import ReactionSpec, make_reaction_video
 

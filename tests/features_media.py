@@ -20,7 +20,7 @@ def smile_video(folder: Path) -> Path:
 @lru_cache(maxsize=1)
 def astronaut_landmarks() -> np.ndarray:
     """dlib's 68 points on ``skimage.data.astronaut()``."""
-    from core.landmarks import get_backend
+    from core.reaction.landmarks import get_backend
 
     backend = get_backend("dlib")
     image = data.astronaut()

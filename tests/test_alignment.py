@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from core.alignment import MIRROR, align_face, apply_transform, canonical_shape, inter_ocular, similarity_transform
-from core.landmarks import get_backend
+from core.reaction.alignment import MIRROR, align_face, apply_transform, canonical_shape, inter_ocular, similarity_transform
+from core.reaction.landmarks import get_backend
 
 
 def _similarity(angle_deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from skimage import data
 
-from core.alignment import align_face, canonical_shape, inter_ocular
-from core.clips import clips_to_tensor_input, make_clips
-from core.descriptor import FeatureConfig, extract_features, flow_descriptor, region_flow
-from core.draw import draw_flow, draw_landmarks, draw_regions
-from core.face_regions import GROUPS, N_REGIONS, region_label_map, region_polygons
+from core.reaction.alignment import align_face, canonical_shape, inter_ocular
+from core.reaction.clips import clips_to_tensor_input, make_clips
+from core.reaction.descriptor import FeatureConfig, extract_features, flow_descriptor, region_flow
+from core.reaction.draw import draw_flow, draw_landmarks, draw_regions
+from core.reaction.face_regions import GROUPS, N_REGIONS, region_label_map, region_polygons
 from tests.conftest import REPO
 from tests.features_media import astronaut_landmarks, smile_video
 
@@ -114,7 +114,7 @@ def test_drawing_helpers_change_the_frame(smile_features) -> None:
 
 def test_regions_picture_script(tmp_path) -> None:
     out = tmp_path / "regions.png"
-    result = subprocess.run([sys.executable, "-m", "core.face_regions", "--draw", str(out)], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "core.reaction.face_regions", "--draw", str(out)], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     image = cv2.imread(str(out))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from core.store import Store
-from core.video import read_video
+from core.reaction.video import read_video
 from data.reaction_video import ReactionSpec, make_reaction_video, read_frame_index, render_reaction
 from tests.browser_support import run_in_namespace
 from tests.conftest import REPO

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from core.descriptor import EXTRACTOR, FeatureConfig
+from core.reaction.descriptor import EXTRACTOR, FeatureConfig
 from core.errors import MediaError, NoFaceError
-from core.feature_cache import cache_path, get_features
+from core.reaction.feature_cache import cache_path, get_features
 from core.store import Store, sha256_file, utcnow
 from data.faces import pyfeat_data_dir
 from data.reaction_video import ReactionSpec, make_reaction_video, write_mp4
@@ -51,8 +51,8 @@ def test_cache_hits_and_version_changes(home, tmp_path, monkeypatch) -> None:
     assert cached and np.array_equal(again.flow72, first.flow72) and np.array_equal(again.clips, first.clips)
     _, cached = get_features(home, video, FeatureConfig(winsize=11))
     assert not cached  # another setting is another extractor key
-    import core.descriptor
-    monkeypatch.setattr(core.descriptor, "EXTRACTOR_VERSION", "999")
+    import core.reaction.descriptor
+    monkeypatch.setattr(core.reaction.descriptor, "EXTRACTOR_VERSION", "999")
     _, cached = get_features(home, video)
     assert not cached  # a new extractor version recomputes
     assert len(_files(home)) == 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.descriptor import extract_features
+from core.reaction.descriptor import extract_features
 from data.reaction_video import ReactionSpec, make_reaction_video
 from models.data import FeatureSet
 from models.fer_baseline import FER_EMOTIONS, clip_faces, emotion_probabilities, evaluate_fer_baseline

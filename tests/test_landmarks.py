@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from core.descriptor import flow_descriptor
-from core.landmarks import BackendUnavailableError, DlibBackend, FaceAlignmentBackend, get_backend
-from core.tracking import fit_residual, track_landmarks
+from core.reaction.descriptor import flow_descriptor
+from core.reaction.landmarks import BackendUnavailableError, DlibBackend, FaceAlignmentBackend, get_backend
+from core.reaction.tracking import fit_residual, track_landmarks
 from data.reaction_video import ReactionSpec, reaction_landmarks, render_reaction
 
 
@@ -86,7 +86,7 @@ def test_frames_without_a_face_are_flagged_with_zero_rows() -> None:
 
 def test_fan_heatmap_decoding_maps_peaks_back_to_the_frame() -> None:
     """Golden values for the numpy port of face-alignment's heat-map decoding."""
-    from core.landmarks import heatmaps_to_points
+    from core.reaction.landmarks import heatmaps_to_points
 
     heat = np.zeros((68, 64, 64), np.float32)
     heat[:, 32, 16] = 1.0  # a peak at column 16, row 32; a weaker right neighbour pulls x by +0.25

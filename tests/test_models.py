@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.clips import clips_to_tensor_input
+from core.reaction.clips import clips_to_tensor_input
 from core.errors import CheckpointError
 from models.baselines import independent_step
 from models.c3d import C3D, C3DConfig, c3d_param_count, load_sports1m

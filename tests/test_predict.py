@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.descriptor import ReactionFeatures
+from core.reaction.descriptor import ReactionFeatures
 from core.errors import CheckpointError
 from models.checkpoint import save_checkpoint
 from models.data import make_batch

@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from core.face_models import hog_detector, shape_predictor_68
+from core.reaction.face_models import hog_detector, shape_predictor_68
 from data.faces import available_faces, landmarked_face
 from data.reaction_video import (
     ReactionSpec, blink_curve, make_reaction_video, read_frame_index, reaction_landmarks,

@@ -211,8 +211,8 @@ def test_eval_config_is_validated():
 def test_reaction_run_scores_recorded_views_from_the_feature_cache(home, tmp_path, capsys):
     """A real (untrained: building torch.optim costs ~10 s of torch._dynamo import) LBE run, saved with
     save_run, scores the views whose features are cached."""
-    from core.descriptor import FeatureConfig, ReactionFeatures
-    from core.feature_cache import cache_path
+    from core.reaction.descriptor import FeatureConfig, ReactionFeatures
+    from core.reaction.feature_cache import cache_path
     from models.reaction_scores import view_reaction_probabilities
     from models.registry import build_from_config, model_config
     from models.train import TrainConfig, TrainResult, save_run

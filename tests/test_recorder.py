@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.collection.recorder import TakeRecorder
-from core.video import read_video
+from core.reaction.video import read_video
 from data.reaction_video import ReactionSpec, read_frame_index, render_reaction
 
 

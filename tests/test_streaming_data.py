@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.descriptor import ReactionFeatures
+from core.reaction.descriptor import ReactionFeatures
 from models.data import FeatureSet, collate, load_manifest, write_manifest
 from models.loader import EpochBatchSampler, EvalBatchSampler, make_loader
 from models.npz_arrays import LazyArrays, npz_member

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from core.face_models import hog_detector, shape_predictor_68
+from core.reaction.face_models import hog_detector, shape_predictor_68
 from core.labels import CLASS_NAMES, score_to_class
 from data.faces import POSED_EXPRESSION_FACES
 from data.synthetic_reactions import (
@@ -143,7 +143,7 @@ def test_neutral_rating_expression_comes_and_goes() -> None:
 
 def test_smile_reaches_the_flow_descriptor(tmp_path: Path) -> None:
     """The class signal survives the real feature pipeline (H.264, dlib tracking, aligned Farneback flow)."""
-    from core.descriptor import extract_features
+    from core.reaction.descriptor import extract_features
     from data.reaction_video import write_mp4
 
     jobs = plan_dataset(n_volunteers=6, n_videos=60, seed=3, faces=["astronaut"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from app.cli import main
-from core.descriptor import ReactionFeatures
+from core.reaction.descriptor import ReactionFeatures
 from models.data import load_manifest, write_manifest
 from models.evaluate import classification_metrics
 from models.report import compare
@@ -83,8 +83,8 @@ def test_manifest_cli_train_and_evaluate(tmp_path, home, capsys) -> None:
 
 
 def test_store_split_and_feature_cache_feed_training(tmp_path, home) -> None:
-    from core.descriptor import FeatureConfig
-    from core.feature_cache import cache_path
+    from core.reaction.descriptor import FeatureConfig
+    from core.reaction.feature_cache import cache_path
     from core.collection.splits import save_split
     from models.data import load_from_store
     from tests.store_helpers import CONSENT, commit_view, store_with_catalog

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.errors import MediaError
-from core.video import probe_video, read_video
+from core.reaction.video import probe_video, read_video
 from tests.features_media import smile_video
 
 
@@ -61,7 +61,7 @@ def test_a_truncated_file_keeps_the_frames_that_decode(tmp_path, smile_mp4) -> N
 def test_grey_luma_path_matches_rgb_decoding(smile_mp4) -> None:
     import cv2
 
-    from core.video import iter_frames, iter_frames_gray
+    from core.reaction.video import iter_frames, iter_frames_gray
 
     for (rgb_ref, t_ref, _), (rgb, grey, t, _) in zip(iter_frames(smile_mp4, max_frames=3),
                                                        iter_frames_gray(smile_mp4, max_frames=3)):

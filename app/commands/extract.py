@@ -20,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _work(job: tuple[str, str, str, dict]) -> tuple[str, str, dict | None, str | None]:
-    from core.descriptor import FeatureConfig
+    from core.reaction.descriptor import FeatureConfig
     from core.errors import IPEError
-    from core.feature_cache import compute_to_cache
+    from core.reaction.feature_cache import compute_to_cache
     from core.paths import DataHome
 
     import cv2
@@ -43,13 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from core.descriptor import EXTRACTOR, FeatureConfig
-    from core.feature_cache import register
+    from core.reaction.descriptor import EXTRACTOR, FeatureConfig
+    from core.reaction.feature_cache import register
     from core.store import Store
 
     config = FeatureConfig(backend=args.backend, clip_mode=args.clip_mode)
     if args.backend != "dlib":
-        from core.landmarks import get_backend
+        from core.reaction.landmarks import get_backend
         get_backend(args.backend)  # fail early, with the message on how to get the weights
     with Store.open(args.home) as store:
         views = [v for v in store.list_views(status="ok") if v["video_path"]]

@@ -11,7 +11,7 @@ landmarks, with two kinds of derived points:
 
 Groups: 1-6 brows/forehead, 7-14 eyes and temples, 15-24 cheeks and nose sides,
 25-28 beside the mouth, 29-32 below the mouth, 33-36 chin. A picture of them on the
-astronaut face is in ``docs/face_regions.png`` (``python -m core.face_regions --draw PATH``).
+astronaut face is in ``docs/face_regions.png`` (``python -m core.reaction.face_regions --draw PATH``).
 """
 from __future__ import annotations
 
@@ -88,11 +88,11 @@ def region_label_map(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.face_regions", description="Draw the 36 regions.")
+    parser = argparse.ArgumentParser(prog="python -m core.reaction.face_regions", description="Draw the 36 regions.")
     parser.add_argument("--draw", required=True, help="output PNG")
     args = parser.parse_args(argv)
-    from core.draw import draw_regions
-    from core.landmarks import get_backend
+    from core.reaction.draw import draw_regions
+    from core.reaction.landmarks import get_backend
     from skimage import data
 
     image = data.astronaut()

@@ -20,7 +20,7 @@ A face is *lost* when a detection finds none; frames are then flagged
 ``lost_redetect_every`` frames (default 3: a face coming back is picked up within 0.1 s at
 30 fps, and long face-less stretches cost a third of the detector time) until the face is back.
 Backends accept RGB or grey frames; the extractor passes grey (dlib is ~25 % faster on it). The descriptor turns pairs involving such frames into zero rows with
-``flow_valid = False`` (``core/descriptor.py``).
+``flow_valid = False`` (``core/reaction/descriptor.py``).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.alignment import apply_transform, canonical_shape, inter_ocular, similarity_transform
-from core.landmarks import FaceBox, LandmarkBackend
+from core.reaction.alignment import apply_transform, canonical_shape, inter_ocular, similarity_transform
+from core.reaction.landmarks import FaceBox, LandmarkBackend
 
 _CANON = canonical_shape(112)
 _CANON_IOD = inter_ocular(_CANON)

@@ -6,7 +6,7 @@ import colorsys
 import cv2
 import numpy as np
 
-from core.face_regions import N_REGIONS, region_polygons
+from core.reaction.face_regions import N_REGIONS, region_polygons
 
 
 def _colour(k: int) -> tuple[int, int, int]:

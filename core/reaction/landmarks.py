@@ -88,7 +88,7 @@ class DlibBackend:
     name = "dlib"
 
     def __init__(self) -> None:
-        from core.face_models import hog_detector, shape_predictor_68
+        from core.reaction.face_models import hog_detector, shape_predictor_68
 
         self._detector = hog_detector()
         self._predictor = shape_predictor_68()

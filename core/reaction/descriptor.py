@@ -2,14 +2,14 @@
 
 Per pair of consecutive frames:
 
-1. both faces are aligned to the canonical shape (``core/alignment.py``) in a
+1. both faces are aligned to the canonical shape (``core/reaction/alignment.py``) in a
    ``face_size`` x ``face_size`` grey crop, so rigid head motion does not dominate. The
    similarity is fitted on points that expressions barely move (``RIGID``: eye corners,
    nose, top of the jaw line) and smoothed over time (``align_smoothing``: each frame's
    transform is blended with the previous one), because dlib's per-frame landmark jitter
    (~0.25 px in the crop) is as large as a smile's motion per frame;
 2. dense Farneback flow between the two crops (parameters in :class:`FeatureConfig`);
-3. for each of the 36 regions (``core/face_regions.py``, drawn from the earlier frame's
+3. for each of the 36 regions (``core/reaction/face_regions.py``, drawn from the earlier frame's
    aligned landmarks) the flow vectors are binned by direction into ``bins`` sectors of
    360°, the dominant sector (most vectors) is kept and its vectors averaged: the mean
    vector's direction is the region's **orientation** and its length its **magnitude**.
@@ -35,9 +35,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.alignment import canonical_shape, inter_ocular, similarity_transform, apply_transform
+from core.reaction.alignment import canonical_shape, inter_ocular, similarity_transform, apply_transform
 from core.errors import NoFaceError
-from core.face_regions import N_REGIONS, region_label_map
+from core.reaction.face_regions import N_REGIONS, region_label_map
 
 EXTRACTOR = "plm-ipe-features"
 # points that move little with expressions: top of the jaw line, nose bridge and base, eye corners
@@ -198,10 +198,10 @@ def extract_features(path: str | Path, config: FeatureConfig = FeatureConfig()) 
     ``meta["timings_s"]`` holds the CPU time spent per stage (process CPU seconds, so the
     breakdown stays meaningful on a shared, loaded machine).
     """
-    from core.clips import make_clips
-    from core.landmarks import get_backend
-    from core.tracking import FaceTracker
-    from core.video import iter_frames_gray
+    from core.reaction.clips import make_clips
+    from core.reaction.landmarks import get_backend
+    from core.reaction.tracking import FaceTracker
+    from core.reaction.video import iter_frames_gray
 
     timings: dict[str, float] = {"decode": 0.0}
     tracker = FaceTracker(get_backend(config.backend), redetect_every=config.redetect_every,

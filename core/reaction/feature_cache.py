@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from core.descriptor import EXTRACTOR, FeatureConfig, ReactionFeatures, extract_features
+from core.reaction.descriptor import EXTRACTOR, FeatureConfig, ReactionFeatures, extract_features
 from core.paths import DataHome
 from core.store import sha256_file
 
