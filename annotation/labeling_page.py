@@ -4,7 +4,7 @@ A labeler signs in by name or id, picks an image set (the catalog's items or a f
 server) and answers one image at a time with the keyboard or the buttons; subgroups end with
 an enforced break; a few images come again (gold) to measure self-consistency. Response times
 are measured in the browser (annotation/keyboard_labeler): from the painted image to the key
-press. The session logic is core/labeling.py; this file only wires it to Streamlit.
+press. The session logic is core/labeling/session.py; this file only wires it to Streamlit.
 Researchers see per-labeler results (password as on the researcher page).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from PIL import Image
 from annotation.keyboard_labeler import keyboard_labeler
 from annotation.resources import get_store, researcher_signed_in
 from core.errors import IPEError
-from core.labeling import (
+from core.labeling.session import (
     ANSWERS, LabelingConfig, LabelingError, LabelingSession, fashion_mnist_index, images_from_fashion_mnist,
     images_from_folder, images_from_items, labeling_summary, persist_answer, persist_undo, rows_for_set,
 )
@@ -36,7 +36,7 @@ FASHION_DEFAULT_COUNT = 1000  # images per labeler when no limit is given
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST…")
 def fashion_mnist(split: str):
-    from core.fashion_mnist import load_fashion_mnist
+    from core.labeling.fashion_mnist import load_fashion_mnist
 
     return load_fashion_mnist(split)
 

@@ -1,6 +1,6 @@
 """One preference run for one labeler: source protocol table, transfer table, Grad-CAM, checkpoints.
 
-Reads labels from a simulated labeler (``core/simulated_labeler.py``) or from the store's
+Reads labels from a simulated labeler (``core/labeling/simulated_labeler.py``) or from the store's
 ``image_label`` rows, then
 
 1. source (Fashion-MNIST, the paper's Table 2): Model 1 / Model 2 protocol with 1/7 test and (Model 2)
@@ -25,8 +25,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from core.errors import IPEError
-from core.image_sets import ImageSet, stack_images
-from core.preference_data import LabeledData
+from core.labeling.image_sets import ImageSet, stack_images
+from core.labeling.preference_data import LabeledData
 from models.preference_cnn import PreferenceCNNConfig, target_layers
 from models.preference_predict import save_preference_model
 from models.preference_train import (SplitConfig, TrainConfig, TransferConfig, build_cnn, make_split,

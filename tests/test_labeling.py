@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.labeling import (
+from core.labeling.session import (
     ImageRef, LabelingConfig, LabelingError, LabelingSession, images_from_folder, images_from_items,
     labeling_summary, persist_answer, persist_undo, plan_queue, rows_for_set, self_consistency,
 )
@@ -183,8 +183,8 @@ def write_tiny_fashion_mnist(folder: Path, n: int = 40) -> np.ndarray:
 
 
 def test_fashion_mnist_subset_is_seeded_and_ids_match_the_models_side(tmp_path):
-    from core.fashion_mnist import image_id
-    from core.labeling import fashion_mnist_index, images_from_fashion_mnist
+    from core.labeling.fashion_mnist import image_id
+    from core.labeling.session import fashion_mnist_index, images_from_fashion_mnist
 
     images = write_tiny_fashion_mnist(tmp_path)
     refs = images_from_fashion_mnist("train", count=10, seed=3, folder=tmp_path)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.labeling import LabelingConfig, LabelingSession, images_from_folder, persist_answer
+from core.labeling.session import LabelingConfig, LabelingSession, images_from_folder, persist_answer
 from tests.conftest import REPO
 from tests.test_labeling import write_tiny_fashion_mnist
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from core.errors import CheckpointError
-from core.image_sets import from_catalog, stack_images, with_store_labels
+from core.labeling.image_sets import from_catalog, stack_images, with_store_labels
 from core.paths import DataHome
-from core.simulated_labeler import CatalogRule
+from core.labeling.simulated_labeler import CatalogRule
 from core.store import Store
 from data.demo_catalog import generate_demo_catalog
 from models.checkpoint import save_checkpoint

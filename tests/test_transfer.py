@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from core.fashion_mnist import CLASS_NAMES, DatasetError, image_id, load_fashion_mnist
-from core.image_sets import from_catalog, from_folder, with_store_labels
+from core.labeling.fashion_mnist import CLASS_NAMES, DatasetError, image_id, load_fashion_mnist
+from core.labeling.image_sets import from_catalog, from_folder, with_store_labels
 from core.paths import DataHome
-from core.preference_data import store_data
-from core.simulated_labeler import PRESETS, CatalogRule, FashionRule
+from core.labeling.preference_data import store_data
+from core.labeling.simulated_labeler import PRESETS, CatalogRule, FashionRule
 from core.store import Store
 from data.demo_catalog import generate_demo_catalog
 
@@ -60,7 +60,7 @@ def test_simulated_fashion_rule_is_documented_and_deterministic(fmnist):
 
 
 def test_simulated_click_is_the_garment_centroid():
-    from core.simulated_labeler import simulated_click
+    from core.labeling.simulated_labeler import simulated_click
 
     image = np.full((40, 80, 3), 255, np.uint8)
     image[10:20, 60:70] = (200, 30, 40)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from core.errors import IPEError
     from core.paths import DataHome
-    from core.preference_data import simulated_data, store_data, target_set
+    from core.labeling.preference_data import simulated_data, store_data, target_set
     from models.preference_cnn import PreferenceCNNConfig
     from models.preference_experiment import ExperimentConfig, run_experiment, write_run_summary
     from models.preference_train import TrainConfig

@@ -5,9 +5,9 @@ in-memory array, an optional label, attributes, an optional decisive-region clic
 
 * a catalog folder (``items.csv``: item_id,kind,path,<attributes>; see ``core/collection/catalog.py``),
 * any folder of images (png/jpg/jpeg/webp, recursively),
-* Fashion-MNIST (``core/fashion_mnist.py``), ids are the sha256 of the 28x28 uint8 bytes.
+* Fashion-MNIST (``core/labeling/fashion_mnist.py``), ids are the sha256 of the 28x28 uint8 bytes.
 
-Labels come from a simulated rule (``core/simulated_labeler.py``) or from the store's
+Labels come from a simulated rule (``core/labeling/simulated_labeler.py``) or from the store's
 ``image_label`` rows (:func:`with_store_labels`). Label 1 = preferred, 0 = not preferred.
 """
 from __future__ import annotations
@@ -124,7 +124,7 @@ def from_fashion_mnist(split: str = "train", *, indices: Sequence[int] | None = 
     ``photo_polarity`` stores ``255 - image`` (dark garment on white, like catalog photos) for
     transfer to catalog images; the id stays that of the stored Fashion-MNIST bytes.
     """
-    from core.fashion_mnist import CLASS_NAMES, image_id, load_fashion_mnist
+    from core.labeling.fashion_mnist import CLASS_NAMES, image_id, load_fashion_mnist
 
     data = load_fashion_mnist(split)
     chosen = range(len(data)) if indices is None else indices

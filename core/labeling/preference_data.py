@@ -1,8 +1,8 @@
 """Gather one labeler's source (Fashion-MNIST) and target (catalog/folder) labels, torch-free.
 
-Two origins: a simulated labeler (rules in ``core/simulated_labeler.py``; can label all 70,000
+Two origins: a simulated labeler (rules in ``core/labeling/simulated_labeler.py``; can label all 70,000
 Fashion-MNIST images) or a person's answers stored in the ``image_label`` table (Fashion-MNIST
-images are matched by :func:`core.fashion_mnist.image_id`, catalog/folder images by file sha256).
+images are matched by :func:`core.labeling.fashion_mnist.image_id`, catalog/folder images by file sha256).
 Fashion-MNIST images are given in photo polarity (dark garment on white) so the source looks
 like the catalog photos.
 """
@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core.image_sets import (ImageRecord, ImageSet, from_catalog, from_fashion_mnist, from_folder, load_image,
+from core.labeling.image_sets import (ImageRecord, ImageSet, from_catalog, from_fashion_mnist, from_folder, load_image,
                              with_store_labels)
 
 
@@ -33,7 +33,7 @@ def target_set(target: str | os.PathLike[str], store: Any = None) -> ImageSet:
             raise ValueError("--target catalog needs the store (run `python -m app import-catalog` first)")
         items = store.list_items()
         if not items:
-            from core.image_sets import ImageSetError
+            from core.labeling.image_sets import ImageSetError
             raise ImageSetError("the store has no catalog items; run `python -m app import-catalog PATH` first")
         records = tuple(ImageRecord(i["sha256"], path=Path(i["path"]),
                                     attributes={"item_id": i["item_id"], "kind": i["kind"], **(i.get("attributes") or {})})
@@ -47,8 +47,8 @@ def target_set(target: str | os.PathLike[str], store: Any = None) -> ImageSet:
 
 def simulated_data(preset: str, target: ImageSet, *, source_limit: int | None = None, seed: int = 0) -> LabeledData:
     """Label Fashion-MNIST (all 70,000, or a seeded subset) and the target set with a preset's rules."""
-    from core.fashion_mnist import load_fashion_mnist
-    from core.simulated_labeler import get_simulated_labeler, simulated_click
+    from core.labeling.fashion_mnist import load_fashion_mnist
+    from core.labeling.simulated_labeler import get_simulated_labeler, simulated_click
 
     labeler = get_simulated_labeler(preset)
     data = load_fashion_mnist("all")
@@ -68,7 +68,7 @@ def simulated_data(preset: str, target: ImageSet, *, source_limit: int | None = 
 
 
 def _fashion_set(images: np.ndarray, classes: np.ndarray, indices: Sequence[int], labels: Sequence[int]) -> ImageSet:
-    from core.fashion_mnist import CLASS_NAMES, image_id
+    from core.labeling.fashion_mnist import CLASS_NAMES, image_id
 
     records = tuple(ImageRecord(image_id(images[i]), array=255 - images[i], label=int(y),
                                 attributes={"class": CLASS_NAMES[int(classes[i])], "index": int(i)})

@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from core.fashion_mnist import CLASS_NAMES
+from core.labeling.fashion_mnist import CLASS_NAMES
 
 HEAVY_CLASSES = ("Pullover", "Coat")
 

@@ -155,8 +155,8 @@ def images_from_fashion_mnist(split: str = "train", *, count: int = 1000, seed: 
                               folder: str | os.PathLike[str] | None = None) -> list[ImageRef]:
     """A seeded subset of ``count`` Fashion-MNIST images (the paper's source domain; the same subset
     for every labeler with the same seed). ``path`` is ``fashion-mnist:<split>/<index>`` and
-    ``sha256`` is ``core.fashion_mnist.image_id`` of the stored bytes, which models/ matches on."""
-    from core.fashion_mnist import image_id, load_fashion_mnist
+    ``sha256`` is ``core.labeling.fashion_mnist.image_id`` of the stored bytes, which models/ matches on."""
+    from core.labeling.fashion_mnist import image_id, load_fashion_mnist
 
     if count < 1:
         raise LabelingError("count must be at least 1")
