@@ -24,10 +24,10 @@ def main() -> None:
 
     import numpy as np
 
-    from core.outfit_features import outfit_features
-    from core.reaction_calibration import reaction_score
-    from core.recommend_eval import EvalConfig, evaluate_recommenders
-    from core.simulated_volunteers import SimulationConfig, demo_outfit_table, simulate_volunteers
+    from core.recommend.outfit_features import outfit_features
+    from core.recommend.calibration import reaction_score
+    from core.recommend.evaluate import EvalConfig, evaluate_recommenders
+    from core.recommend.simulated_volunteers import SimulationConfig, demo_outfit_table, simulate_volunteers
 
     with tempfile.TemporaryDirectory() as tmp:
         table = demo_outfit_table(tmp)

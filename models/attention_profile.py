@@ -11,7 +11,7 @@ first reactions alone. Trained on the training interactions of the training volu
 each step splits every volunteer's seen outfits into a context and targets and fits the
 targets' liked/not-liked (rating >= positive_min) with binary cross-entropy.
 
-The baseline, plain averaging, is torch-free: ``core/average_profile.py``.
+The baseline, plain averaging, is torch-free: ``core/recommend/average_profile.py``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core.average_profile import AveragingProfile, standardise
+from core.recommend.average_profile import AveragingProfile, standardise
 
 __all__ = ["AttentionProfile", "AttentionProfileConfig", "AveragingProfile", "build_attention_module", "standardise"]
 

@@ -209,7 +209,7 @@ class DemoService:
     # ------------------------------------------------------------------ recommendation
     def recommend_markdown(self, volunteer_id: str, k: int = 10) -> str:
         """Next outfits for a volunteer and the views that drove them (ALS on ratings + reactions)."""
-        from core.recommend_service import recommend_for_volunteer
+        from core.recommend.service import recommend_for_volunteer
 
         volunteer_id = (volunteer_id or "").strip()
         if not volunteer_id:

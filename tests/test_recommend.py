@@ -10,15 +10,15 @@ import scipy.sparse as sp
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from core.outfit_features import OutfitTable, colour_histogram, load_outfit_table, outfit_features
-from core.reaction_calibration import (
+from core.recommend.outfit_features import OutfitTable, colour_histogram, load_outfit_table, outfit_features
+from core.recommend.calibration import (
     ReactionCalibrator,
     calibration_report,
     fit_calibration,
     reaction_score,
 )
-from core.recommend_als import ALSConfig, PopularityRecommender, confidence_matrix, fit_als
-from core.recommend_data import (
+from core.recommend.als import ALSConfig, PopularityRecommender, confidence_matrix, fit_als
+from core.recommend.data import (
     Interaction,
     Interactions,
     MatrixConfig,
@@ -27,8 +27,8 @@ from core.recommend_data import (
     interactions_from_store,
     relevant_sets,
 )
-from core.recommend_service import order_outfits_for_returning_volunteer, recommend_for_volunteer
-from core.simulated_volunteers import SimulationConfig, simulate_volunteers
+from core.recommend.service import order_outfits_for_returning_volunteer, recommend_for_volunteer
+from core.recommend.simulated_volunteers import SimulationConfig, simulate_volunteers
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +234,7 @@ def test_calibrate_view_reactions_maps_every_view(sim):
     recs = sim.interactions.records[:200]
     probs = {f"view{i}": sim.probs[(r.volunteer_id, r.outfit_id)] for i, r in enumerate(recs)}
     ratings = {f"view{i}": (r.rating if i % 4 else None) for i, r in enumerate(recs)}  # a quarter unrated
-    from core.reaction_calibration import calibrate_view_reactions
+    from core.recommend.calibration import calibrate_view_reactions
 
     mapped, cal, report = calibrate_view_reactions(probs, ratings)
     assert set(mapped) == set(probs) and all(0 <= v <= 100 for v in mapped.values())

@@ -11,11 +11,11 @@ import pytest
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from core.outfit_features import load_outfit_table, outfit_features
-from core.reaction_calibration import reaction_score
-from core.recommend_data import Interaction, Interactions
-from core.recommend_eval import EvalConfig, _score_methods, evaluate_recommenders, precision_at_k, recall_at_k
-from core.simulated_volunteers import SimulationConfig, simulate_volunteers
+from core.recommend.outfit_features import load_outfit_table, outfit_features
+from core.recommend.calibration import reaction_score
+from core.recommend.data import Interaction, Interactions
+from core.recommend.evaluate import EvalConfig, _score_methods, evaluate_recommenders, precision_at_k, recall_at_k
+from core.recommend.simulated_volunteers import SimulationConfig, simulate_volunteers
 from tests.conftest import REPO
 
 METHODS = ("ALS on ratings", "ALS on reactions", "ALS on both", "Attention pooling (reduced 1-attention)", "Averaging")

@@ -41,9 +41,9 @@ def _store_inputs(args: argparse.Namespace):
     from pathlib import Path
 
     from core.errors import IPEError
-    from core.outfit_features import outfit_features, outfit_table_from_store
-    from core.reaction_calibration import reaction_score
-    from core.recommend_data import interactions_from_store
+    from core.recommend.outfit_features import outfit_features, outfit_table_from_store
+    from core.recommend.calibration import reaction_score
+    from core.recommend.data import interactions_from_store
     from core.store import Store
 
     with Store.open(args.home, read_only=True) as store:
@@ -85,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from core.outfit_features import outfit_features
+    from core.recommend.outfit_features import outfit_features
     from core.paths import DataHome
-    from core.reaction_calibration import reaction_score
-    from core.recommend_eval import EvalConfig, evaluate_recommenders
-    from core.simulated_volunteers import SimulationConfig, demo_outfit_table, simulate_volunteers
+    from core.recommend.calibration import reaction_score
+    from core.recommend.evaluate import EvalConfig, evaluate_recommenders
+    from core.recommend.simulated_volunteers import SimulationConfig, demo_outfit_table, simulate_volunteers
 
     home = DataHome.resolve(args.home).ensure()
     inputs, why = (None, "")

@@ -42,7 +42,7 @@ def plan_for_volunteer(store, volunteer_id: str, *, n: int = 15, seed: int | str
 
     ``research_mode="recommender"`` (off by default; ``IPE_RESEARCH_MODE``) keeps the balanced
     choice of outfits but orders them by the recommender's score for a returning volunteer
-    (best first, ``core/recommend_service.py``); the session then records the mode. A first-time
+    (best first, ``core/recommend/service.py``); the session then records the mode. A first-time
     volunteer has no reactions to go on, so the plan stays as it is and no mode is recorded.
     """
     if research_mode not in RESEARCH_MODES:
@@ -52,6 +52,6 @@ def plan_for_volunteer(store, volunteer_id: str, *, n: int = 15, seed: int | str
     plan = plan_session(outfits, store.outfit_coverage(), seen, n=n, seed=seed)
     if research_mode == "off" or not seen or not plan:
         return plan, None
-    from core.recommend_service import RESEARCH_MODE, order_outfits_for_returning_volunteer
+    from core.recommend.service import RESEARCH_MODE, order_outfits_for_returning_volunteer
 
     return order_outfits_for_returning_volunteer(store, volunteer_id, plan), RESEARCH_MODE

@@ -159,7 +159,7 @@ def calibrate_view_reactions(
     """Calibrate per-view PLM-IPE probabilities against the same views' ratings and return
     ``view_id -> reaction in rating units`` for EVERY view with probabilities (rated or not),
     the calibrator and its (in-sample) report. For the recommender service; the evaluation fits
-    on training views only (``core/recommend_eval.py``)."""
+    on training views only (``core/recommend/evaluate.py``)."""
     scores = {vid: float(reaction_score(p)) for vid, p in probs_by_view.items()}
     paired = [(scores[vid], float(r)) for vid, r in ratings_by_view.items() if r is not None and vid in scores]
     calibrator = fit_calibration([s for s, _ in paired], [r for _, r in paired], method=method)

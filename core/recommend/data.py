@@ -2,10 +2,10 @@
 
 An :class:`Interactions` table holds, for each (volunteer, outfit) the volunteer saw, the
 explicit rating (0..100, or None when skipped) and the reaction in rating units (a
-calibrated PLM-IPE reaction score, see ``core/reaction_calibration.py``; None when no
+calibrated PLM-IPE reaction score, see ``core/recommend/calibration.py``; None when no
 reaction was scored). :func:`build_matrix` turns it into a signed preference matrix
 ``r in [-1, 1]`` (``(value - 50) / 50``) from ratings, reactions, or a weighted mix of both;
-``core/recommend_als.py`` turns ``r`` into ALS confidences ``1 + alpha * |r|``. A view at exactly the
+``core/recommend/als.py`` turns ``r`` into ALS confidences ``1 + alpha * |r|``. A view at exactly the
 neutral value (50) gives ``r = 0``: no preference, which ALS treats like an unseen outfit (the
 evaluation still excludes it from the candidates, since the volunteer has seen it).
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from core.outfit_features import OutfitTable
-from core.recommend_data import Interaction, Interactions
+from core.recommend.outfit_features import OutfitTable
+from core.recommend.data import Interaction, Interactions
 
 TASTE_KEYS = ("color_family", "pattern", "top.shape", "bottom.shape")
 
@@ -112,7 +112,7 @@ def demo_outfit_table(folder: Any = None, *, seed: int = 0) -> OutfitTable:
     import tempfile
     from pathlib import Path
 
-    from core.outfit_features import load_outfit_table
+    from core.recommend.outfit_features import load_outfit_table
     from data.demo_catalog import generate_demo_catalog
 
     if folder is None:

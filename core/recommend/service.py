@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from core.recommend_als import ALSConfig, ALSRecommender, PopularityRecommender, fit_als
-from core.recommend_data import Interactions, MatrixConfig, build_matrix, interactions_from_store, preference_value
+from core.recommend.als import ALSConfig, ALSRecommender, PopularityRecommender, fit_als
+from core.recommend.data import Interactions, MatrixConfig, build_matrix, interactions_from_store, preference_value
 
 RESEARCH_MODE = "recommender"
 
@@ -53,7 +53,7 @@ def _as_interactions(store_or_data: Any, reactions: Mapping[str, float] | None) 
         return store_or_data
     if hasattr(store_or_data, "list_views") and hasattr(store_or_data, "list_outfits"):
         return interactions_from_store(store_or_data, reactions=reactions)
-    raise TypeError(f"expected a core.store.Store or core.recommend_data.Interactions, got {type(store_or_data).__name__}")
+    raise TypeError(f"expected a core.store.Store or core.recommend.data.Interactions, got {type(store_or_data).__name__}")
 
 
 def _fit(data: Interactions, config: ServiceConfig) -> tuple[ALSRecommender | None, PopularityRecommender]:

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from core.average_profile import AveragingProfile
-from core.reaction_calibration import CalibrationReport, ReactionCalibrator, calibration_report, fit_calibration
-from core.recommend_als import ALSConfig, PopularityRecommender, fit_als
-from core.recommend_data import Interactions, MatrixConfig, Split, build_matrix, holdout_split, relevant_sets
+from core.recommend.average_profile import AveragingProfile
+from core.recommend.calibration import CalibrationReport, ReactionCalibrator, calibration_report, fit_calibration
+from core.recommend.als import ALSConfig, PopularityRecommender, fit_als
+from core.recommend.data import Interactions, MatrixConfig, Split, build_matrix, holdout_split, relevant_sets
 
 KS = (5, 10, 15)
 
