@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from models.c3d import C3D, C3DConfig, CONV_NAMES, POOL_AFTER
+from models.reaction.c3d import C3D, C3DConfig, CONV_NAMES, POOL_AFTER
 
 
 def forward_flops(config: C3DConfig) -> float:

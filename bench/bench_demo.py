@@ -21,10 +21,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.paths import DataHome
     from data.reaction_video import ReactionSpec, make_reaction_video
-    from models.c3d import C3DConfig
-    from models.lbe import LBEConfig
-    from models.plm_ipe import ModelConfig
-    from models.registry import build_from_config
+    from models.reaction.c3d import C3DConfig
+    from models.reaction.lbe import LBEConfig
+    from models.reaction.plm_ipe import ModelConfig
+    from models.reaction.registry import build_from_config
     from models.serving import DemoService
     from models.train import TrainConfig, TrainResult, save_run
     from tests.demo_fixtures import tiny_preference_run

@@ -110,7 +110,7 @@ def _train(out: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     from core.labels import score_to_class
     from models.data import load_manifest
-    from models.registry import model_config
+    from models.reaction.registry import model_config
     from models.train import TrainConfig, save_run, train_model
 
     torch.set_num_threads(args.threads)

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from bench.bench_c3d import forward_flops, measure
-from models.c3d import C3DConfig
+from models.reaction.c3d import C3DConfig
 
 PAPER_EPOCHS = 500
 PAPER_VIDEOS = 3345
@@ -124,7 +124,7 @@ def write_feature_set(folder: Path, s: Settings) -> tuple[Path, dict[str, Any]]:
 def plm_ipe_training(manifest: Path, s: Settings) -> dict[str, Any]:
     """Train PLM-IPE through the kit's training path; per-epoch time, data wait, 500-epoch wall time."""
     from models.data import load_manifest
-    from models.registry import model_config
+    from models.reaction.registry import model_config
     from models.train import CLIP_SAMPLING, TrainConfig, train_model
 
     folds = load_manifest(manifest)

@@ -22,7 +22,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fc-dim", type=int, default=4096, help="C3D fc6/fc7 units (4096 = paper)")
     g.add_argument("--hidden", type=int, default=256, help="LSTM hidden size (256 = paper)")
     g.add_argument("--temperature", type=float, default=10.0)
-    g.add_argument("--t2-scale", action="store_true", help="scale the KL by T^2 (off by default, see models/mutual.py)")
+    g.add_argument("--t2-scale", action="store_true", help="scale the KL by T^2 (off by default, see models/reaction/mutual.py)")
     g.add_argument("--kl-direction", default="dml", choices=["dml", "paper"])
     g.add_argument("--fusion-lambda", type=float, default=0.3)
     g.add_argument("--clip-norm", default="unit", choices=["unit", "sports1m"])

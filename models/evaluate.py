@@ -8,7 +8,7 @@ import torch
 
 from core.labels import CLASS_NAMES
 from models.data import FeatureSet, eval_batches
-from models.plm_ipe import ReactionModel
+from models.reaction.plm_ipe import ReactionModel
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASS_NAMES)) -> dict[str, Any]:

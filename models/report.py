@@ -18,7 +18,7 @@ import numpy as np
 
 from core.labels import CLASS_NAMES
 from models.data import FeatureSet
-from models.registry import VARIANTS, model_config
+from models.reaction.registry import VARIANTS, model_config
 from models.train import TrainConfig, save_run, train_model
 
 ROWS: tuple[tuple[str, str, str], ...] = (

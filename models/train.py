@@ -40,17 +40,17 @@ import numpy as np
 import torch
 
 from core.labels import CLASS_NAMES, LabelThresholds
-from models.baselines import early_fusion_step, independent_step
+from models.reaction.baselines import early_fusion_step, independent_step
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.data import FeatureSet, to_device
 from models.distributed import (DistContext, all_gather_objects, all_reduce_sums, current, ddp_unwrapped,
                                 unwrap_ddp, wrap_ddp)
 from models.evaluate import classification_metrics, predict_set
 from models.loader import EpochBatchSampler, auto_workers, make_loader
-from models.plm_ipe import ModelConfig, ReactionModel, mutual_step
-from models.lbe import fit_input_norm
+from models.reaction.plm_ipe import ModelConfig, ReactionModel, mutual_step
+from models.reaction.lbe import fit_input_norm
 from models.npz_arrays import read_item
-from models.registry import PRIMARY_HEAD, build_from_config
+from models.reaction.registry import PRIMARY_HEAD, build_from_config
 
 KIND_PREFIX = "plm-ipe"
 CLIP_SAMPLING = ("per epoch: every training video once, in an order shuffled with (seed, epoch), one clip drawn "

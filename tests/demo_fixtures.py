@@ -33,10 +33,10 @@ def reaction_videos(folder: Path, per_class: int = 3, seconds: float = 1.1) -> l
 def tiny_reaction_run(run_dir: Path, videos: list[tuple[Path, int]], epochs: int = 3) -> Path:
     import torch
 
-    from models.c3d import C3DConfig
+    from models.reaction.c3d import C3DConfig
     from models.data import FeatureSet
-    from models.lbe import LBEConfig
-    from models.plm_ipe import ModelConfig
+    from models.reaction.lbe import LBEConfig
+    from models.reaction.plm_ipe import ModelConfig
     from models.train import TrainConfig, save_run, train_model
 
     torch.set_num_threads(1)

@@ -40,7 +40,7 @@ def _worker(out: Path) -> None:
 
     from app.cli import main
     from models.distributed import init_from_env
-    from models.registry import model_config
+    from models.reaction.registry import model_config
     from models.train import train_model
 
     torch.set_num_threads(1)
@@ -59,7 +59,7 @@ def _worker(out: Path) -> None:
 def test_torchrun_two_cpu_processes(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from models.registry import build_from_config, model_config
+    from models.reaction.registry import build_from_config, model_config
     from models.train import train_model
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}

@@ -8,11 +8,11 @@ import torch.nn.functional as F
 
 from core.reaction.clips import clips_to_tensor_input
 from core.errors import CheckpointError
-from models.baselines import independent_step
-from models.c3d import C3D, C3DConfig, c3d_param_count, load_sports1m
+from models.reaction.baselines import independent_step
+from models.reaction.c3d import C3D, C3DConfig, c3d_param_count, load_sports1m
 from models.data import clips_to_input, make_batch
-from models.lbe import LandmarkLSTM, LBEConfig
-from models.registry import VARIANTS, build_model
+from models.reaction.lbe import LandmarkLSTM, LBEConfig
+from models.reaction.registry import VARIANTS, build_model
 from models.synthetic import make_synthetic_set
 from models.train import TrainConfig, make_optimizers
 
@@ -122,8 +122,8 @@ def test_cli_variant_list_matches_registry() -> None:
 
 
 def test_runs_saved_before_lbe_pooling_load_as_trained() -> None:
-    from models.plm_ipe import ModelConfig
-    from models.registry import model_config
+    from models.reaction.plm_ipe import ModelConfig
+    from models.reaction.registry import model_config
 
     legacy = model_config("lbe").to_dict()
     del legacy["lbe"]["input_norm"], legacy["lbe"]["pooling"]  # a config.json from before those settings
@@ -137,7 +137,7 @@ def test_lbe_input_is_standardised_with_the_training_sets_valid_frames() -> None
     import numpy as np
     import torch
 
-    from models.lbe import LBEConfig, LandmarkLSTM, fit_input_norm
+    from models.reaction.lbe import LBEConfig, LandmarkLSTM, fit_input_norm
 
     rng = np.random.default_rng(0)
     flows = [rng.normal(3.0, 2.0, (20, 72)).astype(np.float32) for _ in range(5)]

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from models.data import make_batch
-from models.mutual import MutualConfig, fuse, mutual_loss
-from models.plm_ipe import mutual_step
-from models.registry import build_model, model_config
+from models.reaction.mutual import MutualConfig, fuse, mutual_loss
+from models.reaction.plm_ipe import mutual_step
+from models.reaction.registry import build_model, model_config
 from models.synthetic import make_synthetic_set, make_synthetic_split
 from models.train import TrainConfig, make_optimizers, train_model
 

@@ -12,7 +12,7 @@ from core.errors import CheckpointError
 from models.checkpoint import save_checkpoint
 from models.data import make_batch
 from models.predict import load_reaction_run
-from models.registry import model_config
+from models.reaction.registry import model_config
 from models.synthetic import make_synthetic_set
 from models.train import TrainConfig, load_model, save_run, train_model
 

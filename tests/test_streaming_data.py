@@ -12,7 +12,7 @@ from core.reaction.descriptor import ReactionFeatures
 from models.data import FeatureSet, collate, load_manifest, write_manifest
 from models.loader import EpochBatchSampler, EvalBatchSampler, make_loader
 from models.npz_arrays import LazyArrays, npz_member
-from models.registry import model_config
+from models.reaction.registry import model_config
 from models.synthetic import make_synthetic_set
 from models.train import CLIP_SAMPLING, TrainConfig, train_model
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-VARIANT_NAMES = ("pbe", "lbe", "early-fusion", "late-fusion", "plm-ipe", "plm-ipe-t2")  # = models.registry.VARIANTS
+VARIANT_NAMES = ("pbe", "lbe", "early-fusion", "late-fusion", "plm-ipe", "plm-ipe-t2")  # = models.reaction.registry.VARIANTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from core.paths import DataHome
     from models.cli_args import fit_to_data, load_data, model_kw, train_config
     from models.distributed import barrier, init_from_env, shutdown
-    from models.registry import model_config
+    from models.reaction.registry import model_config
     from models.train import save_run, train_model
 
     ctx, device = init_from_env(args.device)

@@ -22,7 +22,7 @@ Normalisation (``FeatureConfig.magnitude_norm``):
   in MDMO's code (loses absolute speed; kept as an option).
 
 Frames without a face: a pair where either frame has no face gives a row of zeros and
-``flow_valid = False``; the LSTM sees the zeros and the mask (``models/lbe.py``).
+``flow_valid = False``; the LSTM sees the zeros and the mask (``models/reaction/lbe.py``).
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from models.plm_ipe import Autocast, ReactionModel
+from models.reaction.plm_ipe import Autocast, ReactionModel
 
 
 def independent_step(model: ReactionModel, batch: Any, optimizers: dict[str, torch.optim.Optimizer],

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from models.c3d import C3DConfig
-from models.lbe import LBEConfig
-from models.mutual import MutualConfig
-from models.plm_ipe import ModelConfig, ReactionModel
+from models.reaction.c3d import C3DConfig
+from models.reaction.lbe import LBEConfig
+from models.reaction.mutual import MutualConfig
+from models.reaction.plm_ipe import ModelConfig, ReactionModel
 
 # variant -> (streams, training strategy, reported heads)
 _SPECS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {

@@ -151,7 +151,7 @@ def load_sports1m(model: C3D, path: str | Path, *, strict: bool = True) -> list[
     if path.suffix.lower() in (".pickle", ".pkl", ".pth", ".pt", ".tar"):
         raise CheckpointError(
             f"{path} looks like a pickle; it is never loaded here. Convert it once with "
-            "torch.load(path, weights_only=True) + safetensors.torch.save_file (see models/c3d.py)"
+            "torch.load(path, weights_only=True) + safetensors.torch.save_file (see models/reaction/c3d.py)"
         )
     try:
         source = load_file(str(path))

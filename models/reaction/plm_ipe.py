@@ -1,7 +1,7 @@
 """PLM-IPE (§3): the two estimators, their fused prediction, and the alternating mutual step.
 
 ``ReactionModel`` holds a PBE (``.pbe``, C3D) and/or an LBE (``.lbe``, LandmarkLSTM) according to
-its variant (``models/registry.py``) and turns a batch into logits per estimator, or, at
+its variant (``models/reaction/registry.py``) and turns a batch into logits per estimator, or, at
 evaluation, into per-video probabilities: PBE clip probabilities averaged over all the video's
 clips, LBE over the whole sequence, ``fused = lambda * y^L + (1 - lambda) * y^P`` (eq. 8,
 lambda 0.3).
@@ -20,9 +20,9 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from models.c3d import C3D, C3DConfig
-from models.lbe import LandmarkLSTM, LBEConfig
-from models.mutual import MutualConfig, fuse, mutual_loss
+from models.reaction.c3d import C3D, C3DConfig
+from models.reaction.lbe import LandmarkLSTM, LBEConfig
+from models.reaction.mutual import MutualConfig, fuse, mutual_loss
 
 Autocast = Callable[[], contextlib.AbstractContextManager]
 
