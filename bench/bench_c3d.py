@@ -7,7 +7,7 @@ against a *measured* matmul peak and adds the PLM-IPE training, data-wait and ex
     python -m bench.bench_c3d --device cuda --batch 32   # GPU: bf16 autocast + channels-last-3D + torch.compile
 
 One step = forward + backward + Adam on a batch of random (3, 16, 112, 112) clips with the
-PBE (C3D + 3-way head), the same step ``models/train.py`` runs. FLOPs are counted from the
+PBE (C3D + 3-way head), the same step ``models/training/train.py`` runs. FLOPs are counted from the
 layer shapes (forward 77.1 GFLOP per paper-size clip; a training step counted as 3x forward)
 and reported as a percentage of ``--peak-tflops`` (default 789, the bf16 matmul peak measured
 on one H100; pass your device's own figure).

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.reaction.plm_ipe import ModelConfig
     from models.reaction.registry import build_from_config
     from models.serving import DemoService
-    from models.train import TrainConfig, TrainResult, save_run
+    from models.training.train import TrainConfig, TrainResult, save_run
     from tests.demo_fixtures import tiny_preference_run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -3,7 +3,7 @@
 Renders a subset of the planned set (each volunteer's first N videos, ``data/synthetic_reactions.py``),
 extracts the real features (``core.reaction.descriptor.extract_features``: dlib landmarks, 72-d flow, C3D clips),
 splits by volunteer with the §4.1 rule (``core.collection.splits.make_volunteer_split``: test volunteers took part
-once, genders balanced), trains the chosen variants (``models.train.train_model``) and prints held-out
+once, genders balanced), trains the chosen variants (``models.training.train.train_model``) and prints held-out
 accuracy / macro-F1 next to chance, plus rendering and extraction time per video and their honest
 extrapolation to the full set (on this machine, one process).
 
@@ -109,9 +109,9 @@ def _train(out: Path, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from core.labels import score_to_class
-    from models.data import load_manifest
+    from models.training.data import load_manifest
     from models.reaction.registry import model_config
-    from models.train import TrainConfig, save_run, train_model
+    from models.training.train import TrainConfig, save_run, train_model
 
     torch.set_num_threads(args.threads)
     manifest = write_split_manifest(out, args, seed=args.split_seed)

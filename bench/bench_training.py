@@ -9,8 +9,8 @@ Prints, from one call:
    training path (bf16 autocast + channels-last-3D, + torch.compile on CUDA) and for an fp32 eager
    run of the same model, in clips/s and % of the measured peak, and their ratio;
 3. one PLM-IPE training at the paper's settings (Adam 1e-4 / 5e-3, batch 32) through the kit's
-   own ``models.train.train_model`` and streaming data path, on a SYNTHETIC feature set of
-   ``--videos`` videos written as feature files (``models/synthetic.py`` content at 112x112,
+   own ``models.training.train.train_model`` and streaming data path, on a SYNTHETIC feature set of
+   ``--videos`` videos written as feature files (``models/training/synthetic.py`` content at 112x112,
    ``--distinct`` distinct files, the manifest cycling through them), split 80/20 by volunteer:
    the measured per-epoch time, the data-wait fraction, the clip sampling per epoch, and the wall
    time of 500 epochs (measured when ``--epochs 500``, else EXTRAPOLATED and labelled so);
@@ -93,8 +93,8 @@ def write_feature_set(folder: Path, s: Settings) -> tuple[Path, dict[str, Any]]:
     """SYNTHETIC feature files (``s.distinct`` of them) and a manifest of ``s.videos`` rows cycling
     through them; the last 20 % of the volunteers form the test fold."""
     from core.reaction.descriptor import ReactionFeatures
-    from models.data import write_manifest
-    from models.synthetic import make_synthetic_set
+    from models.training.data import write_manifest
+    from models.training.synthetic import make_synthetic_set
 
     start = time.perf_counter()
     pool = make_synthetic_set(n_volunteers=max(1, s.distinct // 3), videos_per_volunteer=3, clip_size=112,
@@ -123,9 +123,9 @@ def write_feature_set(folder: Path, s: Settings) -> tuple[Path, dict[str, Any]]:
 
 def plm_ipe_training(manifest: Path, s: Settings) -> dict[str, Any]:
     """Train PLM-IPE through the kit's training path; per-epoch time, data wait, 500-epoch wall time."""
-    from models.data import load_manifest
+    from models.training.data import load_manifest
     from models.reaction.registry import model_config
-    from models.train import CLIP_SAMPLING, TrainConfig, train_model
+    from models.training.train import CLIP_SAMPLING, TrainConfig, train_model
 
     folds = load_manifest(manifest)
     train, test = folds["train"], folds["test"]
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"C3D train {label}: {rates[label]:.2f} clips/s ({pct:.2f}% of the measured {dtype} peak)")
     ratio = rates[kit_label] / rates["fp32 eager"]
     if not gpu:
-        print("NOTE: on CPU models/train.py trains in fp32 (bf16 autocast + channels-last are its CUDA defaults); "
+        print("NOTE: on CPU models/training/train.py trains in fp32 (bf16 autocast + channels-last are its CUDA defaults); "
               "the bf16 row shows that path measured here")
     print(f"C3D kit path / fp32 eager: {ratio:.2f}x  (forward {forward_flops(c3d) / 1e9:.2f} GFLOP/clip at this size, "
           f"{forward_flops(C3DConfig()) / 1e9:.1f} at paper size; train step counted as 3x forward)")

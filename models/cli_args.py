@@ -47,7 +47,7 @@ def model_kw(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def train_config(args: argparse.Namespace, seed: int = 0) -> Any:
-    from models.train import TrainConfig
+    from models.training.train import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
                        seed=seed, device=args.device, compile=args.compile, eval_every=args.eval_every)
@@ -55,13 +55,13 @@ def train_config(args: argparse.Namespace, seed: int = 0) -> Any:
 
 def load_data(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     """(train_set, test_set, info) from --manifest, --split or --synthetic."""
-    from models.data import DatasetError, load_from_store, load_manifest
+    from models.training.data import DatasetError, load_from_store, load_manifest
 
     chosen = [x for x in (args.manifest, args.split, args.synthetic or None) if x]
     if len(chosen) != 1:
         raise DatasetError("give exactly one of --manifest CSV, --split NAME or --synthetic")
     if args.synthetic:
-        from models.synthetic import make_synthetic_split
+        from models.training.synthetic import make_synthetic_split
 
         train, test = make_synthetic_split(test_volunteers=3, n_volunteers=12, videos_per_volunteer=6)
         return train, test, {"split": "synthetic-toy", "source": "synthetic"}

@@ -144,7 +144,7 @@ class DemoService:
         with self._lock:
             if key not in self._cache:
                 if family == "reaction":
-                    from models.predict import load_reaction_run
+                    from models.training.predict import load_reaction_run
 
                     self._cache[key] = load_reaction_run(ckpt.path)
                 else:

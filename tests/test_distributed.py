@@ -1,7 +1,7 @@
 """DDP for real: ``torchrun`` starts 2 CPU processes (gloo) on a tiny synthetic set.
 
 The same file is the per-rank program (``python -m torch.distributed.run ... tests/test_distributed.py OUT``):
-each rank trains through ``models.train.train_model`` and dumps its parameters, then runs the
+each rank trains through ``models.training.train.train_model`` and dumps its parameters, then runs the
 ``app train`` command, which must write its run folder once (rank 0).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ CLI_TINY = ["--width", "0.0625", "--fc-dim", "16", "--hidden", "8", "--epochs", 
 
 
 def _data():
-    from models.synthetic import make_synthetic_split
+    from models.training.synthetic import make_synthetic_split
 
     # 4 train volunteers x 4 videos = 16 videos: two full global batches of 8 per epoch
     return make_synthetic_split(test_volunteers=1, n_volunteers=5, videos_per_volunteer=4, clip_size=16,
@@ -29,7 +29,7 @@ def _data():
 
 
 def _train_config():
-    from models.train import TrainConfig
+    from models.training.train import TrainConfig
 
     return TrainConfig(epochs=2, batch_size=8, eval_every=1, num_workers=0, seed=3)
 
@@ -39,9 +39,9 @@ def _worker(out: Path) -> None:
     from safetensors.torch import save_file
 
     from app.cli import main
-    from models.distributed import init_from_env
+    from models.training.distributed import init_from_env
     from models.reaction.registry import model_config
-    from models.train import train_model
+    from models.training.train import train_model
 
     torch.set_num_threads(1)
     ctx, device = init_from_env("cpu")
@@ -60,7 +60,7 @@ def test_torchrun_two_cpu_processes(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
     from models.reaction.registry import build_from_config, model_config
-    from models.train import train_model
+    from models.training.train import train_model
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -6,10 +6,10 @@ import pytest
 
 from core.reaction.descriptor import extract_features
 from data.reaction_video import ReactionSpec, make_reaction_video
-from models.data import FeatureSet
-from models.fer_baseline import FER_EMOTIONS, clip_faces, emotion_probabilities, evaluate_fer_baseline
-from models.report import compare
-from models.train import TrainConfig
+from models.training.data import FeatureSet
+from models.training.fer_baseline import FER_EMOTIONS, clip_faces, emotion_probabilities, evaluate_fer_baseline
+from models.training.report import compare
+from models.training.train import TrainConfig
 
 LABELS = {"frown": 0, "neutral": 1, "smile": 2}
 

@@ -10,11 +10,11 @@ from core.reaction.clips import clips_to_tensor_input
 from core.errors import CheckpointError
 from models.reaction.baselines import independent_step
 from models.reaction.c3d import C3D, C3DConfig, c3d_param_count, load_sports1m
-from models.data import clips_to_input, make_batch
+from models.training.data import clips_to_input, make_batch
 from models.reaction.lbe import LandmarkLSTM, LBEConfig
 from models.reaction.registry import VARIANTS, build_model
-from models.synthetic import make_synthetic_set
-from models.train import TrainConfig, make_optimizers
+from models.training.synthetic import make_synthetic_set
+from models.training.train import TrainConfig, make_optimizers
 
 torch.set_num_threads(1)
 TINY = dict(width=1 / 16, fc_dim=16, hidden=8, clip_size=16)

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from models.data import make_batch
+from models.training.data import make_batch
 from models.reaction.mutual import MutualConfig, fuse, mutual_loss
 from models.reaction.plm_ipe import mutual_step
 from models.reaction.registry import build_model, model_config
-from models.synthetic import make_synthetic_set, make_synthetic_split
-from models.train import TrainConfig, make_optimizers, train_model
+from models.training.synthetic import make_synthetic_set, make_synthetic_split
+from models.training.train import TrainConfig, make_optimizers, train_model
 
 torch.set_num_threads(1)
 

@@ -10,11 +10,11 @@ import torch
 from core.reaction.descriptor import ReactionFeatures
 from core.errors import CheckpointError
 from models.checkpoint import save_checkpoint
-from models.data import make_batch
-from models.predict import load_reaction_run
+from models.training.data import make_batch
+from models.training.predict import load_reaction_run
 from models.reaction.registry import model_config
-from models.synthetic import make_synthetic_set
-from models.train import TrainConfig, load_model, save_run, train_model
+from models.training.synthetic import make_synthetic_set
+from models.training.train import TrainConfig, load_model, save_run, train_model
 
 torch.set_num_threads(1)
 TINY = dict(width=1 / 16, fc_dim=16, hidden=8, clip_size=16)

@@ -24,7 +24,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_span_rows_match_the_predictor_and_the_fusion(run_dir: Path) -> None:
     from core.reaction.descriptor import extract_features
-    from models.predict import load_reaction_run
+    from models.training.predict import load_reaction_run
 
     predictor = load_reaction_run(run_dir)
     features = extract_features(REAL_VIDEO)  # a real man: neutral -> smile -> neutral, 72 frames

@@ -213,9 +213,9 @@ def test_reaction_run_scores_recorded_views_from_the_feature_cache(home, tmp_pat
     save_run, scores the views whose features are cached."""
     from core.reaction.descriptor import FeatureConfig, ReactionFeatures
     from core.reaction.feature_cache import cache_path
-    from models.reaction_scores import view_reaction_probabilities
+    from models.training.reaction_scores import view_reaction_probabilities
     from models.reaction.registry import build_from_config, model_config
-    from models.train import TrainConfig, TrainResult, save_run
+    from models.training.train import TrainConfig, TrainResult, save_run
     from tests.store_helpers import CONSENT, commit_view, store_with_catalog
 
     rng = np.random.default_rng(0)

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from core.reaction.descriptor import ReactionFeatures
-from models.data import FeatureSet, collate, load_manifest, write_manifest
-from models.loader import EpochBatchSampler, EvalBatchSampler, make_loader
-from models.npz_arrays import LazyArrays, npz_member
+from models.training.data import FeatureSet, collate, load_manifest, write_manifest
+from models.training.loader import EpochBatchSampler, EvalBatchSampler, make_loader
+from models.training.npz_arrays import LazyArrays, npz_member
 from models.reaction.registry import model_config
-from models.synthetic import make_synthetic_set
-from models.train import CLIP_SAMPLING, TrainConfig, train_model
+from models.training.synthetic import make_synthetic_set
+from models.training.train import CLIP_SAMPLING, TrainConfig, train_model
 
 torch.set_num_threads(1)
 TINY = dict(width=1 / 16, fc_dim=16, hidden=8, clip_size=16)

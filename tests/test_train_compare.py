@@ -10,11 +10,11 @@ import torch
 
 from app.cli import main
 from core.reaction.descriptor import ReactionFeatures
-from models.data import load_manifest, write_manifest
-from models.evaluate import classification_metrics
-from models.report import compare
-from models.synthetic import make_synthetic_set, make_synthetic_split
-from models.train import TrainConfig
+from models.training.data import load_manifest, write_manifest
+from models.training.evaluate import classification_metrics
+from models.training.report import compare
+from models.training.synthetic import make_synthetic_set, make_synthetic_split
+from models.training.train import TrainConfig
 
 torch.set_num_threads(1)
 TINY = dict(width=1 / 16, fc_dim=16, hidden=8, clip_size=16)
@@ -86,7 +86,7 @@ def test_store_split_and_feature_cache_feed_training(tmp_path, home) -> None:
     from core.reaction.descriptor import FeatureConfig
     from core.reaction.feature_cache import cache_path
     from core.collection.splits import save_split
-    from models.data import load_from_store
+    from models.training.data import load_from_store
     from tests.store_helpers import CONSENT, commit_view, store_with_catalog
 
     fs = make_synthetic_set(n_volunteers=3, videos_per_volunteer=3, clip_size=16, clips_per_video=1, flow_steps=8)

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import IPEError
     from core.paths import DataHome
     from models.cli_args import fit_to_data, load_data, model_kw, train_config
-    from models.report import compare
+    from models.training.report import compare
 
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     from core.labels import CLASS_NAMES
     from models.cli_args import load_data
-    from models.evaluate import evaluate_model
-    from models.train import load_model
+    from models.training.evaluate import evaluate_model
+    from models.training.train import load_model
 
     model, config = load_model(args.run_folder)
     _, test_set, info = load_data(args)

@@ -59,7 +59,7 @@ def _store_inputs(args: argparse.Namespace):
             except (OSError, json.JSONDecodeError) as err:
                 raise IPEError(f"cannot read reactions from {args.reactions}: {err}") from err
         if args.reaction_run:
-            from models.reaction_scores import view_reaction_probabilities
+            from models.training.reaction_scores import view_reaction_probabilities
 
             scored, missing = view_reaction_probabilities(store, args.reaction_run)
             if missing:

@@ -1,7 +1,7 @@
 """``python -m app train``: train one PLM-IPE variant (or baseline) and save it as a run.
 
 Several processes: ``torchrun --standalone --nproc_per_node=N -m app train ...`` (nccl with
-``--device cuda``, one GPU per process; gloo on CPU); see ``models/distributed.py``. Every
+``--device cuda``, one GPU per process; gloo on CPU); see ``models/training/distributed.py``. Every
 rank loads the same data and trains its shard; only rank 0 prints and writes the run folder.
 """
 from __future__ import annotations
@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     from core.paths import DataHome
     from models.cli_args import fit_to_data, load_data, model_kw, train_config
-    from models.distributed import barrier, init_from_env, shutdown
+    from models.training.distributed import barrier, init_from_env, shutdown
     from models.reaction.registry import model_config
-    from models.train import save_run, train_model
+    from models.training.train import save_run, train_model
 
     ctx, device = init_from_env(args.device)
     try:

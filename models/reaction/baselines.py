@@ -7,7 +7,7 @@
   parameters and optimisers, so one joint run equals two separate ones), fused with eq. 8.
 - **PBE-w/-Mut**, **LBE-w/-Mut** (Table 2): the PBE and LBE outputs of a PLM-IPE model trained
   with mutual learning; they are the ``pbe`` / ``lbe`` heads of the ``plm-ipe`` variant, not
-  separate trainings (see ``models/report.py`` ROWS).
+  separate trainings (see ``models/training/report.py`` ROWS).
 """
 from __future__ import annotations
 

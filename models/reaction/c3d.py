@@ -13,7 +13,7 @@ does not say which one).
 Clips of a video: the network scores one clip of shape (3, 16, 112, 112); a video's clips are
 combined by averaging the clip *probabilities* (softmax of the logits), as mmaction2 does for
 C3D test-time clip scores. During training one random clip per video is drawn each step
-(see ``models/data.py``).
+(see ``models/training/data.py``).
 
 Sports-1M initialisation (optional, ``load_sports1m``): the only public C3D weights are the
 Caffe-ported Sports-1M ones (e.g. DavideA/c3d-pytorch's ``c3d.pickle``). They expect **BGR**

@@ -76,7 +76,7 @@ def video_statistics(probs: np.ndarray) -> np.ndarray:
 
 
 def set_statistics(feature_set: Any, *, stride: int = 2) -> np.ndarray:
-    """(V, 28) for every video of a ``models.data.FeatureSet``."""
+    """(V, 28) for every video of a ``models.training.data.FeatureSet``."""
     return np.stack([video_statistics(emotion_probabilities(c, stride=stride)) for c in feature_set.clips])
 
 
@@ -87,7 +87,7 @@ def evaluate_fer_baseline(train_set: Any, test_set: Any, *, seed: int = 0,
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from models.evaluate import classification_metrics
+    from models.training.evaluate import classification_metrics
 
     x_train, x_test = stats if stats is not None else (set_statistics(train_set), set_statistics(test_set))
     if len(np.unique(train_set.labels)) < 2:

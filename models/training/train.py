@@ -3,8 +3,8 @@
 Paper settings are the defaults (§4.2): Adam lr 1e-4 for the PBE, Adam lr 5e-3 (betas 0.9,
 0.999) for the LBE, batch 32, 500 epochs. Evaluation on the held-out set uses every clip.
 
-Data: batches stream through a torch DataLoader (``models/loader.py``): clips are read lazily
-from the feature files (``models/npz_arrays.py``), so RAM stays bounded at any dataset size.
+Data: batches stream through a torch DataLoader (``models/training/loader.py``): clips are read lazily
+from the feature files (``models/training/npz_arrays.py``), so RAM stays bounded at any dataset size.
 Clip sampling per epoch (``CLIP_SAMPLING``): every training video once, in an order shuffled
 with ``(seed, epoch)``, one clip drawn uniformly at random from its clips. ``num_workers``
 (default: 0 on CPU, up to 8 on CUDA) reads ahead ``prefetch_factor`` batches per worker into
@@ -17,7 +17,7 @@ Devices: CPU by default. On CUDA the PBE forward/backward runs under bf16 autoca
 channels-last-3D clips (``amp="auto"``), optionally ``torch.compile`` (``compile=True``).
 
 Several GPUs / machines: ``torchrun --nproc_per_node=N -m app train ...`` (see
-``models/distributed.py``). ``train_model`` sees the initialised process group, shards every
+``models/training/distributed.py``). ``train_model`` sees the initialised process group, shards every
 epoch across ranks (a global batch stays ``batch_size`` videos), wraps the PBE and the LBE in
 DDP separately, sums the history's statistics over ranks and evaluates each rank's share of the
 held-out videos; the caller saves the run on rank 0 only.
@@ -42,14 +42,14 @@ import torch
 from core.labels import CLASS_NAMES, LabelThresholds
 from models.reaction.baselines import early_fusion_step, independent_step
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.data import FeatureSet, to_device
-from models.distributed import (DistContext, all_gather_objects, all_reduce_sums, current, ddp_unwrapped,
+from models.training.data import FeatureSet, to_device
+from models.training.distributed import (DistContext, all_gather_objects, all_reduce_sums, current, ddp_unwrapped,
                                 unwrap_ddp, wrap_ddp)
-from models.evaluate import classification_metrics, predict_set
-from models.loader import EpochBatchSampler, auto_workers, make_loader
+from models.training.evaluate import classification_metrics, predict_set
+from models.training.loader import EpochBatchSampler, auto_workers, make_loader
 from models.reaction.plm_ipe import ModelConfig, ReactionModel, mutual_step
 from models.reaction.lbe import fit_input_norm
-from models.npz_arrays import read_item
+from models.training.npz_arrays import read_item
 from models.reaction.registry import PRIMARY_HEAD, build_from_config
 
 KIND_PREFIX = "plm-ipe"
@@ -128,7 +128,7 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
                 config: TrainConfig = TrainConfig(), *, progress: bool = False) -> TrainResult:
     """Train ``model_config.variant`` on ``train_set``; evaluate on ``eval_set`` every ``eval_every`` epochs.
 
-    Under ``torchrun`` (an initialised process group, ``models/distributed.py``) every rank calls
+    Under ``torchrun`` (an initialised process group, ``models/training/distributed.py``) every rank calls
     this with the same sets and config; the returned model and metrics are the same on every rank.
     """
     if len(train_set) == 0:

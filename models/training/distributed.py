@@ -6,7 +6,7 @@
 ``torchrun`` sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``;
 :func:`init_from_env` reads them and joins the process group (``nccl`` on CUDA, each process
 on ``cuda:LOCAL_RANK``; ``gloo`` on CPU). Without them it is a single process and nothing is
-initialised. Each rank trains on its shard of every epoch (``models.loader.EpochBatchSampler``,
+initialised. Each rank trains on its shard of every epoch (``models.training.loader.EpochBatchSampler``,
 same seed everywhere). The PBE and the LBE are wrapped in ``DistributedDataParallel``
 **separately** (:func:`wrap_ddp`): they have separate optimisers and the mutual step
 backpropagates them one after the other, so each DDP module all-reduces its own gradients and

@@ -21,7 +21,7 @@ def view_reaction_probabilities(
     """``(probabilities by view_id, view_ids without cached features or video)`` for every ok view."""
     from core.reaction.descriptor import FeatureConfig
     from core.reaction.feature_cache import load_cached
-    from models.predict import load_reaction_run
+    from models.training.predict import load_reaction_run
 
     predictor = load_reaction_run(run_folder)
     config = feature_config or FeatureConfig()

@@ -2,20 +2,20 @@
 
 A ``FeatureSet`` holds, per video: its clips (N, 16, H, W, 3) uint8 RGB, its 72-d flow
 sequence (T-1, 72) with validity (False where no face), its class (0 negative, 1 neutral,
-2 positive) and its volunteer. Sources: in-memory arrays (tests, ``models/synthetic.py``),
+2 positive) and its volunteer. Sources: in-memory arrays (tests, ``models/training/synthetic.py``),
 a manifest CSV (``video_id,volunteer_id,fold,label,features_npz``) or the store (split +
 feature cache, ``core/reaction/feature_cache.py``).
 
 Memory: sets read from feature files (manifest, store) are **lazy**: ``clips`` and ``flow``
-are :class:`models.npz_arrays.LazyArrays` that point into the uncompressed npz files and read
+are :class:`models.training.npz_arrays.LazyArrays` that point into the uncompressed npz files and read
 one clip (or one flow sequence) per access, so RAM stays bounded whatever the dataset size
 (the paper's 3,345 videos hold ~36 GB of uint8 clips). Only labels, ids and the per-frame
-validity flags are kept in RAM. Batches are built by ``models/loader.py`` (a torch DataLoader
+validity flags are kept in RAM. Batches are built by ``models/training/loader.py`` (a torch DataLoader
 with workers, pinned memory on CUDA and prefetching).
 
 Clip sampling: during training, each epoch visits **every training video once**, in an order
 shuffled with ``(seed, epoch)``, and draws **one clip uniformly at random per video** (a fresh
-draw every epoch; ``models.loader.EpochBatchSampler``). At evaluation **all** clips of a video
+draw every epoch; ``models.training.loader.EpochBatchSampler``). At evaluation **all** clips of a video
 are scored and their probabilities averaged (``ReactionModel.video_probs``). The flow sequence
 is used whole.
 """
@@ -33,7 +33,7 @@ import torch
 from core.reaction.clips import SPORTS1M_MEAN_BGR
 from core.errors import IPEError
 from core.labels import CLASS_NAMES
-from models.npz_arrays import LazyArrays, LazyArrayError, npz_member, read_item, shape_of, take
+from models.training.npz_arrays import LazyArrays, LazyArrayError, npz_member, read_item, shape_of, take
 
 MANIFEST_COLUMNS = ("video_id", "volunteer_id", "fold", "label", "features_npz")
 
@@ -110,7 +110,7 @@ class FeatureSet:
     @classmethod
     def from_npz(cls, records: Sequence[tuple[str, str, int, str | Path]]) -> "FeatureSet":
         """Lazy set from ``(video_id, volunteer_id, label, features.npz)`` records: clips and flow
-        stay in the files (see :mod:`models.npz_arrays`); only the validity flags are read."""
+        stay in the files (see :mod:`models.training.npz_arrays`); only the validity flags are read."""
         ids, vols, labels, clips, flow, valid = [], [], [], [], [], []
         for video_id, volunteer, label, path in records:
             try:
@@ -338,10 +338,10 @@ def make_batch(fs: FeatureSet, indices: Sequence[int], *, rng: np.random.Generat
 def eval_batches(fs: FeatureSet, batch_size: int, *, need_clips: bool, need_flow: bool,
                  device: torch.device | str = "cpu", clip_norm: str = "unit", channels_last: bool = False,
                  num_workers: int | None = None, clip_budget: int = 256) -> Iterator[tuple[np.ndarray, Batch]]:
-    """Every video once, with all its clips, streamed through ``models.loader`` (at most
+    """Every video once, with all its clips, streamed through ``models.training.loader`` (at most
     ``batch_size`` videos and, unless one video has more, ``clip_budget`` clips per batch;
-    ``num_workers`` None: ``models.loader.auto_workers``)."""
-    from models.loader import EvalBatchSampler, auto_workers, make_loader
+    ``num_workers`` None: ``models.training.loader.auto_workers``)."""
+    from models.training.loader import EvalBatchSampler, auto_workers, make_loader
 
     if num_workers is None:
         num_workers = auto_workers(device)

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from core.labels import CLASS_NAMES
-from models.data import FeatureSet, eval_batches
+from models.training.data import FeatureSet, eval_batches
 from models.reaction.plm_ipe import ReactionModel
 
 

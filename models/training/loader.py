@@ -3,8 +3,8 @@
 Every random choice is made in the main process by the batch sampler, from ``(seed, epoch)``
 alone, so a run gives the same batches whatever the number of DataLoader workers, and every
 DDP rank agrees on the epoch's order. Workers only read the chosen clips (lazily, see
-``models/npz_arrays.py``) and collate them (``models.data.collate``); the training loop moves
-each batch to the device with ``non_blocking`` copies from pinned memory (``models.data.to_device``).
+``models/training/npz_arrays.py``) and collate them (``models.training.data.collate``); the training loop moves
+each batch to the device with ``non_blocking`` copies from pinned memory (``models.training.data.to_device``).
 
 Clip sampling per epoch (:class:`EpochBatchSampler`): every video once, in a random order, one
 clip drawn uniformly from the video's clips; ``batch_size`` videos per global batch. With
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from models.data import FeatureSet, collate
+from models.training.data import FeatureSet, collate
 
 Pick = tuple[int, "int | None"]  # (video index, clip index or None for all clips)
 

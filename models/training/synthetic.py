@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.data import FeatureSet
+from models.training.data import FeatureSet
 
 MOUTH_REGIONS = np.arange(24, 28)
 

@@ -17,9 +17,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from core.labels import CLASS_NAMES
-from models.data import FeatureSet
+from models.training.data import FeatureSet
 from models.reaction.registry import VARIANTS, model_config
-from models.train import TrainConfig, save_run, train_model
+from models.training.train import TrainConfig, save_run, train_model
 
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("PBE", "pbe", "pbe"),
@@ -48,7 +48,7 @@ def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
     """Train every variant for every seed, save each run, write report.md, results.csv, summary.csv, PNGs.
 
     ``baselines``: extra non-PLM-IPE rows; ``"fer2013-frames"`` is the frame-level FER2013
-    expression baseline (``models/fer_baseline.py``), evaluated for each seed on the same split.
+    expression baseline (``models/training/fer_baseline.py``), evaluated for each seed on the same split.
     """
     for b in baselines:
         if b not in BASELINES:
@@ -79,7 +79,7 @@ def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
     if "fer2013-frames" in baselines:
         import time
 
-        from models.fer_baseline import evaluate_fer_baseline, set_statistics
+        from models.training.fer_baseline import evaluate_fer_baseline, set_statistics
 
         start = time.perf_counter()
         stats = (set_statistics(train_set), set_statistics(test_set))  # the frames' FER outputs, once

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from core.labels import CLASS_NAMES
-from models.data import FeatureSet
-from models.train import load_model
+from models.training.data import FeatureSet
+from models.training.train import load_model
 
 
 class ReactionPredictor:
@@ -39,7 +39,7 @@ class ReactionPredictor:
 
     def predict(self, features: Any) -> dict[str, Any]:
         fs = FeatureSet.from_features([("video", "unknown", 0, features)])
-        from models.data import make_batch
+        from models.training.data import make_batch
 
         batch = make_batch(fs, [0], rng=None, need_clips=self.model.pbe is not None, need_flow=self.model.lbe is not None,
                            clip_norm=self.model.config.clip_norm)
