@@ -24,11 +24,11 @@ def _timed(fn) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.efficientnet_backbone import EfficientNetConfig, EfficientNetPreference
-    from models.efficientnet_backbone import target_layers as eff_layers
-    from models.explain import compute_heatmaps
-    from models.preference_cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
-    from models.preference_train import TrainConfig, fit, to_tensor
+    from models.preference.efficientnet import EfficientNetConfig, EfficientNetPreference
+    from models.preference.efficientnet import target_layers as eff_layers
+    from models.preference.explain import compute_heatmaps
+    from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
+    from models.preference.train import TrainConfig, fit, to_tensor
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)

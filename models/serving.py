@@ -148,7 +148,7 @@ class DemoService:
 
                     self._cache[key] = load_reaction_run(ckpt.path)
                 else:
-                    from models.preference_predict import load_preference_model
+                    from models.preference.predict import load_preference_model
 
                     self._cache[key] = load_preference_model(ckpt.path)
             return self._cache[key]
@@ -192,7 +192,7 @@ class DemoService:
 
     # ------------------------------------------------------------------ preference
     def analyse_image(self, image: Any, run: str | Path, *, method: str = "gradcam") -> PreferenceAnalysis:
-        from models.explain import overlay
+        from models.preference.explain import overlay
 
         if image is None:
             raise MediaError("no image given: upload a garment image")
@@ -314,7 +314,7 @@ def reaction_gradcam(predictor: Any, features: Any, *, per_clip: int = 2) -> lis
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     from core.reaction.clips import clips_to_tensor_input
-    from models.explain import overlay
+    from models.preference.explain import overlay
 
     model = predictor.c3d_model
     mode = getattr(getattr(predictor.model, "config", None), "clip_norm", "unit")

@@ -52,9 +52,9 @@ def tiny_reaction_run(run_dir: Path, videos: list[tuple[Path, int]], epochs: int
 def tiny_preference_run(run_dir: Path, catalog: Path, epochs: int = 6, size: int = 64) -> Path:
     import torch
 
-    from models.preference_cnn import PreferenceCNN, PreferenceCNNConfig
-    from models.preference_predict import save_preference_model
-    from models.preference_train import TrainConfig, fit
+    from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig
+    from models.preference.predict import save_preference_model
+    from models.preference.train import TrainConfig, fit
 
     torch.set_num_threads(1)
     if not (catalog / "items.csv").is_file():

@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from models.explain import (agreement_table, agreement_with_clicks, click_matches, compute_heatmaps, overlay,
+from models.preference.explain import (agreement_table, agreement_with_clicks, click_matches, compute_heatmaps, overlay,
                             peak_in_mask, peak_xy, save_overlays)
-from models.preference_cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
+from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
 
 torch.set_num_threads(1)
 

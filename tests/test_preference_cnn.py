@@ -12,10 +12,10 @@ from core.labeling.simulated_labeler import CatalogRule
 from core.store import Store
 from data.demo_catalog import generate_demo_catalog
 from models.checkpoint import save_checkpoint
-from models.explain import compute_heatmaps, peak_in_mask
-from models.preference_cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
-from models.preference_predict import load_preference_model, save_preference_model
-from models.preference_train import (SplitConfig, TrainConfig, confusion, make_split, predict_proba,
+from models.preference.explain import compute_heatmaps, peak_in_mask
+from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
+from models.preference.predict import load_preference_model, save_preference_model
+from models.preference.train import (SplitConfig, TrainConfig, confusion, make_split, predict_proba,
                                      run_protocol, to_tensor)
 
 torch.set_num_threads(1)
@@ -145,7 +145,7 @@ def test_vgg_forward_backward(size, channels):
 
 
 def test_efficientnet_lite0_pretrained_forward_backward_and_round_trip(tmp_path):
-    from models.efficientnet_backbone import EfficientNetConfig, EfficientNetPreference, imagenet_state_dict
+    from models.preference.efficientnet import EfficientNetConfig, EfficientNetPreference, imagenet_state_dict
 
     imagenet = imagenet_state_dict()
     model = EfficientNetPreference(EfficientNetConfig(image_size=64))

@@ -120,7 +120,7 @@ def test_ratings_only_skips_reaction_methods(demo):
 def test_attention_model_trains_and_pools_order_free(demo):
     import torch
 
-    from models.attention_profile import AttentionProfile, AttentionProfileConfig
+    from models.recommend.attention_profile import AttentionProfile, AttentionProfileConfig
 
     _, features = demo
     rng = np.random.default_rng(0)

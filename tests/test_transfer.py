@@ -125,7 +125,7 @@ def test_store_labeler_data_matches_fashion_mnist_and_catalog(tmp_path, fmnist):
 def test_transfer_learning_end_to_end_via_cli(tmp_path):
     """Toy size: simulated labeler, 1,500 Fashion-MNIST images -> 96 catalog items; both numbers reported."""
     from app.cli import main
-    from models.preference_predict import load_preference_model
+    from models.preference.predict import load_preference_model
 
     catalog = generate_demo_catalog(tmp_path / "cat", seed=2, n_tops=48, n_bottoms=48, n_outfits=4)
     code = main(["--home", str(tmp_path / "home"), "train-preference", "--simulated", "warm-footwear",

@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import IPEError
     from core.paths import DataHome
     from core.labeling.preference_data import simulated_data, store_data, target_set
-    from models.preference_cnn import PreferenceCNNConfig
-    from models.preference_experiment import ExperimentConfig, run_experiment, write_run_summary
-    from models.preference_train import TrainConfig
+    from models.preference.cnn import PreferenceCNNConfig
+    from models.preference.experiment import ExperimentConfig, run_experiment, write_run_summary
+    from models.preference.train import TrainConfig
 
     if not args.labeler and not args.simulated:
         raise IPEError("name at least one --labeler NAME or --simulated RULE")

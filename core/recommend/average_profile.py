@@ -3,7 +3,7 @@
 ``u = mean_m r_m (x_m - mean x)`` over the outfits a volunteer reacted to (``r_m`` the signed
 preference in [-1, 1], features standardised over the catalog), and an outfit is scored by
 ``u . (x_o - mean x)``. No training, torch-free. The learned alternative is
-``models/attention_profile.py``.
+``models/recommend/attention_profile.py``.
 """
 from __future__ import annotations
 

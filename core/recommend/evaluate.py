@@ -218,7 +218,7 @@ def evaluate_recommenders(
         source = config.content_source if has_reactions else "ratings"
         prefs = build_matrix(train, MatrixConfig(source=source, **mixed)).toarray()
         if config.attention:
-            from models.attention_profile import AttentionProfile, AttentionProfileConfig
+            from models.recommend.attention_profile import AttentionProfile, AttentionProfileConfig
 
             liked = np.zeros((n_users, n_items), np.float32)
             labelled = np.zeros((n_users, n_items), bool)

@@ -27,9 +27,9 @@ import numpy as np
 from core.errors import IPEError
 from core.labeling.image_sets import ImageSet, stack_images
 from core.labeling.preference_data import LabeledData
-from models.preference_cnn import PreferenceCNNConfig, target_layers
-from models.preference_predict import save_preference_model
-from models.preference_train import (SplitConfig, TrainConfig, TransferConfig, build_cnn, make_split,
+from models.preference.cnn import PreferenceCNNConfig, target_layers
+from models.preference.predict import save_preference_model
+from models.preference.train import (SplitConfig, TrainConfig, TransferConfig, build_cnn, make_split,
                                      run_protocol, to_tensor, transfer_experiment)
 
 MIN_LABELS = 10
@@ -84,8 +84,8 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
 def run_experiment(data: LabeledData, config: ExperimentConfig, out: Path, *,
                    log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole protocol for one labeler into ``out``; returns the metrics written to metrics.json."""
-    from models.explain import agreement_table, agreement_with_clicks, compute_heatmaps, save_overlays
-    from models.preference_train import predict_proba
+    from models.preference.explain import agreement_table, agreement_with_clicks, compute_heatmaps, save_overlays
+    from models.preference.train import predict_proba
 
     _check(data.source, "Fashion-MNIST", data.labeler)
     _check(data.target, "target", data.labeler)

@@ -25,11 +25,11 @@ ARCHS = ("vgg", "efficientnet-lite0")
 
 def _build(arch: str, model_config: dict[str, Any]) -> tuple[nn.Module, list[nn.Module]]:
     if arch == "vgg":
-        from models.preference_cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
+        from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
 
         model = PreferenceCNN(PreferenceCNNConfig.from_dict(model_config))
     elif arch == "efficientnet-lite0":
-        from models.efficientnet_backbone import EfficientNetConfig, EfficientNetPreference, target_layers
+        from models.preference.efficientnet import EfficientNetConfig, EfficientNetPreference, target_layers
 
         model = EfficientNetPreference(EfficientNetConfig.from_dict(model_config), pretrained=False)
     else:
@@ -38,7 +38,7 @@ def _build(arch: str, model_config: dict[str, Any]) -> tuple[nn.Module, list[nn.
 
 
 def arch_of(model: nn.Module) -> str:
-    from models.preference_cnn import PreferenceCNN
+    from models.preference.cnn import PreferenceCNN
 
     return "vgg" if isinstance(model, PreferenceCNN) else "efficientnet-lite0"
 
@@ -85,7 +85,7 @@ class PreferencePredictor:
         """Heat map (H, W) in [0, 1] at the image's own size, explaining ``target_class`` (1 = preferred)."""
         from PIL import Image
 
-        from models.explain import compute_heatmaps
+        from models.preference.explain import compute_heatmaps
 
         heat = compute_heatmaps(self.model, self.target_layers, self.to_input(image_rgb),
                                 method=method, target_class=target_class)[0]

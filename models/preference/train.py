@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.preference_cnn import PreferenceCNN, PreferenceCNNConfig, reset_head
+from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig, reset_head
 
 CHECKPOINT_KIND = "preference-cnn"
 CLASS_NAMES = ("not_preferred", "preferred")
@@ -224,7 +224,7 @@ def transfer_experiment(source_model: PreferenceCNN, target_images: np.ndarray, 
     transfer = run_protocol(target_images, target_labels, split, transferred, config.target_train)
     runs: dict[str, ProtocolResult] = {"vgg-scratch": scratch, "vgg-transfer-fmnist": transfer}
     if config.efficientnet:
-        from models.efficientnet_backbone import EfficientNetConfig, EfficientNetPreference
+        from models.preference.efficientnet import EfficientNetConfig, EfficientNetPreference
 
         log("fine-tuning ImageNet EfficientNet-Lite0 with a new head on the target split")
         eff_x = efficientnet_images if efficientnet_images is not None else target_images
