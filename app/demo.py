@@ -1,4 +1,4 @@
-"""The Gradio demo: only the interface. Prediction and explanation live in ``models/serving.py``.
+"""The Gradio demo: only the interface. Prediction and explanation live in ``app/serving.py``.
 
 Run it with ``python -m app.demo [--host 127.0.0.1] [--port 7860]`` (``scripts/run.sh``
 starts it beside the Streamlit app). It never writes to the DuckDB store: it reads
@@ -17,7 +17,7 @@ import gradio as gr  # noqa: E402  (the env var above must be set before the imp
 
 from core.errors import IPEError  # noqa: E402
 from core.paths import DataHome  # noqa: E402
-from models import serving  # noqa: E402
+from app import serving  # noqa: E402
 
 CLASSES = ("negative", "neutral", "positive")
 NO_RUN = "(no trained run yet)"

@@ -2,7 +2,7 @@
 
     python -m bench.bench_demo [--widths 1.0 0.25] [--seconds 10]
 
-Times ``models.serving.DemoService`` end to end on this machine with PLM-IPE models of
+Times ``app.serving.DemoService`` end to end on this machine with PLM-IPE models of
 the paper's size (C3D width 1.0, fc 4096) and smaller widths. Timing does not depend on
 the weights, so the models are randomly initialised and saved as real checkpoints.
 """
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.reaction.lbe import LBEConfig
     from models.reaction.plm_ipe import ModelConfig
     from models.reaction.registry import build_from_config
-    from models.serving import DemoService
+    from app.serving import DemoService
     from models.training.train import TrainConfig, TrainResult, save_run
     from tests.demo_fixtures import tiny_preference_run
 

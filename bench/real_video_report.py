@@ -8,7 +8,7 @@ crying -> smiling (``WolfgangLanger_Pexels.mp4``) and a real man neutral -> smil
 (``core.reaction.descriptor.extract_features``), then the run's predictor (``models.training.predict.load_reaction_run``):
 
 - one row per C3D clip (16 consecutive frames; the same clip timeline as the demo,
-  ``models/serving.py``): P(not preferred / neutral / preferred) of the PBE on that clip, of the LBE
+  ``app/serving.py``): P(not preferred / neutral / preferred) of the PBE on that clip, of the LBE
   on the 72-d flow of the same frames, and their fusion (the run's lambda, eq. 8);
 - one row for the whole video, exactly as ``predict`` scores it (PBE clip probabilities averaged,
   LBE over the whole flow sequence).

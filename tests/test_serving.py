@@ -1,11 +1,11 @@
-"""The demo's prediction and explanation layer (models/serving.py) with tiny trained models."""
+"""The demo's prediction and explanation layer (app/serving.py) with tiny trained models."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from core.errors import CheckpointError, IPEError, MediaError
-from models.serving import CAM_METHODS, DemoService, runs_markdown, to_rgb
+from app.serving import CAM_METHODS, DemoService, runs_markdown, to_rgb
 from tests.demo_fixtures import reaction_videos, tiny_preference_run, tiny_reaction_run
 
 

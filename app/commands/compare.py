@@ -5,7 +5,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from models.cli_args import add_data_args, add_model_args, add_train_args
+    from app.cli_args import add_data_args, add_model_args, add_train_args
 
     parser = subparsers.add_parser(
         "compare",
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     from core.errors import IPEError
     from core.paths import DataHome
-    from models.cli_args import fit_to_data, load_data, model_kw, train_config
+    from app.cli_args import fit_to_data, load_data, model_kw, train_config
     from models.training.report import compare
 
     try:

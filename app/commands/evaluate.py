@@ -5,7 +5,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from models.cli_args import add_data_args
+    from app.cli_args import add_data_args
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from core.labels import CLASS_NAMES
-    from models.cli_args import load_data
+    from app.cli_args import load_data
     from models.training.evaluate import evaluate_model
     from models.training.train import load_model
 

@@ -12,7 +12,7 @@ VARIANT_NAMES = ("pbe", "lbe", "early-fusion", "late-fusion", "plm-ipe", "plm-ip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from models.cli_args import add_data_args, add_model_args, add_train_args
+    from app.cli_args import add_data_args, add_model_args, add_train_args
 
     parser = subparsers.add_parser(
         "train",
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from core.paths import DataHome
-    from models.cli_args import fit_to_data, load_data, model_kw, train_config
+    from app.cli_args import fit_to_data, load_data, model_kw, train_config
     from models.training.distributed import barrier, init_from_env, shutdown
     from models.reaction.registry import model_config
     from models.training.train import save_run, train_model
