@@ -3,7 +3,7 @@
     nice python -m bench.bench_capture [--volunteers 1 2 4] [--seconds 4] [--json out.json] [--keep DIR]
 
 Needs root (a loopback-only network namespace via ``unshare --net``) and Debian's Chromium,
-like ``tests/test_e2e_recording.py``. For each volunteer count it starts a real Streamlit
+like ``tests/annotation/test_e2e_recording.py``. For each volunteer count it starts a real Streamlit
 server on a fresh data home and that many headless Chromium contexts whose fake camera plays
 a generated face video stamped with each frame's index. Every volunteer goes through
 consent -> profile -> camera check -> two outfits: the first take runs to the media-time cap,

@@ -5,7 +5,7 @@
 Starts a real Streamlit server (IPE_LABEL_* env from the caller: subgroup 3, short break, no
 gold) and Debian's headless Chromium (Playwright), signs in, labels with the keyboard and one
 button, undoes, skips, waits out the break, and writes what it did (with the waits it made
-before each answer) to OUT_JSON. tests/test_labeling_browser.py checks it against DuckDB.
+before each answer) to OUT_JSON. tests/annotation/test_labeling_browser.py checks it against DuckDB.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """DDP for real: ``torchrun`` starts 2 CPU processes (gloo) on a tiny synthetic set.
 
-The same file is the per-rank program (``python -m torch.distributed.run ... tests/test_distributed.py OUT``):
+The same file is the per-rank program (``python -m torch.distributed.run ... tests/models/training/test_distributed.py OUT``):
 each rank trains through ``models.training.train.train_model`` and dumps its parameters, then runs the
 ``app train`` command, which must write its run folder once (rank 0).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 TINY = dict(width=1 / 16, fc_dim=16, hidden=8, clip_size=16, dropout=0.0)  # no dropout: ranks must match 1 process
 CLI_TINY = ["--width", "0.0625", "--fc-dim", "16", "--hidden", "8", "--epochs", "1", "--batch-size", "8",
             "--eval-every", "1", "--workers", "0"]

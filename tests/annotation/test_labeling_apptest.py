@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.labeling.session import LabelingConfig, LabelingSession, images_from_folder, persist_answer
 from tests.conftest import REPO
-from tests.test_labeling import write_tiny_fashion_mnist
+from tests.labeling.test_labeling import write_tiny_fashion_mnist
 
 PAGE = str(REPO / "annotation" / "labeling_page.py")
 
