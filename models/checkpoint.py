@@ -15,19 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CheckpointError
+from core.files import atomic_write_bytes
 
 FORMAT = "ipe-checkpoint/1"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(folder: str | os.PathLike[str], state_dict: dict, config: dict[str, Any], kind: str) -> Path:
@@ -43,8 +35,8 @@ def save_checkpoint(folder: str | os.PathLike[str], state_dict: dict, config: di
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint config is not JSON-serialisable: {err}") from err
     (folder / CONFIG).unlink(missing_ok=True)  # an old config must not vouch for new weights
-    _fsync_write(folder / WEIGHTS, save(tensors))
-    _fsync_write(folder / CONFIG, payload)
+    atomic_write_bytes(folder / WEIGHTS, save(tensors))
+    atomic_write_bytes(folder / CONFIG, payload)
     return folder
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import CatalogError
+from core.files import atomic_writer, sha256_file
 
 ITEM_COLUMNS = ("item_id", "kind", "path")
 OUTFIT_COLUMNS = ("outfit_id", "top_id", "bottom_id")
@@ -245,12 +246,11 @@ def import_catalog(
     try:
         for item in new_items:
             target = _target(images, item)
-            if target.is_file() and _sha256(target) == item.sha256:
+            if target.is_file() and sha256_file(target) == item.sha256:
                 continue  # left by an earlier import of the same bytes
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".tmp-{target.name}")
-            shutil.copyfile(item.source, tmp)
-            os.replace(tmp, target)  # no row refers to this name yet: the item is new
+            with open(item.source, "rb") as source, atomic_writer(target) as handle:
+                shutil.copyfileobj(source, handle)  # no row refers to this name yet: the item is new
             copied.append(target)
         with store.transaction() as cur:
             if not cur.execute("SELECT 1 FROM catalog WHERE catalog_id = ?", [catalog_id]).fetchall():
@@ -286,10 +286,6 @@ def import_catalog(
     report.outfits_unchanged = len(spec.outfits) - report.outfits_added
     report.files_copied = [str(p) for p in copied]
     return report
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _json(value: dict[str, str]) -> str:

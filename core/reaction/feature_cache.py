@@ -14,7 +14,7 @@ from typing import Any
 
 from core.reaction.descriptor import EXTRACTOR, FeatureConfig, ReactionFeatures, extract_features
 from core.paths import DataHome
-from core.store import sha256_file
+from core.files import atomic_writer, sha256_file
 
 
 def cache_path(home: DataHome, video_sha256: str, config: FeatureConfig) -> Path:
@@ -34,12 +34,8 @@ def compute_to_cache(home: DataHome, video: str | Path, config: FeatureConfig, v
         return path, {"cached": True}
     features = extract_features(video, config)  # raises before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    with open(tmp, "wb") as handle:
+    with atomic_writer(path) as handle:
         features.save(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
     return path, {"cached": False, **{k: v for k, v in features.meta.items() if k != "config"}}
 
 
