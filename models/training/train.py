@@ -28,8 +28,6 @@ Run folder: ``<runs>/<run_id>/model/`` (checkpoint via ``models/checkpoint.py``,
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,6 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from core.files import atomic_write_json
 from core.labels import CLASS_NAMES, LabelThresholds
 from models.reaction.baselines import early_fusion_step, independent_step
 from models.checkpoint import load_checkpoint, save_checkpoint
@@ -264,9 +263,7 @@ def save_run(run_dir: str | Path, result: TrainResult, model_config: ModelConfig
 
 
 def _atomic_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    atomic_write_json(path, data, indent=2, default=str)
 
 
 def find_checkpoint(folder: str | Path) -> Path:
