@@ -27,7 +27,9 @@ def main() -> None:
     from core.recommend.outfit_features import outfit_features
     from core.recommend.calibration import reaction_score
     from core.recommend.evaluate import EvalConfig, evaluate_recommenders
-    from core.recommend.simulated_volunteers import SimulationConfig, demo_outfit_table, simulate_volunteers
+    from core.recommend.simulated_volunteers import SimulationConfig, simulate_volunteers
+    from data.demo_catalog import demo_outfit_table
+    from models.recommend.attention_profile import attention_for_eval
 
     with tempfile.TemporaryDirectory() as tmp:
         table = demo_outfit_table(tmp)
@@ -38,7 +40,8 @@ def main() -> None:
         raw = {key: reaction_score(p) for key, p in sim.probs.items()}
         start = time.perf_counter()
         results.append(evaluate_recommenders(sim.interactions, raw_reaction_scores=raw, features=features,
-                                             config=EvalConfig(seed=seed, attention_train_volunteers=args.attention_train)))
+                                             config=EvalConfig(seed=seed, attention_train_volunteers=args.attention_train),
+                                             attention=attention_for_eval))
         times.append(time.perf_counter() - start)
     ks = results[0].config.ks
     print(f"SIMULATED volunteers: {args.volunteers} x {len(table.outfit_ids)} demo outfits, signal {args.signal:g}, "

@@ -18,8 +18,12 @@ import argparse
 import csv
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
+
+if TYPE_CHECKING:
+    from core.recommend.outfit_features import OutfitTable
 
 SIZE = 256
 BACKGROUND = (255, 255, 255)
@@ -176,3 +180,18 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def demo_outfit_table(folder: str | Path | None = None, *, seed: int = 0) -> OutfitTable:
+    """The demo catalog's outfit table (for the recommender), generated into ``folder`` (a temporary
+    one when None)."""
+    import tempfile
+
+    from core.recommend.outfit_features import load_outfit_table
+
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="ipe-demo-catalog-"))
+    folder = Path(folder)
+    if not (folder / "outfits.csv").exists():
+        generate_demo_catalog(folder, seed=seed)
+    return load_outfit_table(folder)

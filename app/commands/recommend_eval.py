@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from core.paths import DataHome
     from core.recommend.calibration import reaction_score
     from core.recommend.evaluate import EvalConfig, evaluate_recommenders
-    from core.recommend.simulated_volunteers import SimulationConfig, demo_outfit_table, simulate_volunteers
+    from core.recommend.simulated_volunteers import SimulationConfig, simulate_volunteers
+    from data.demo_catalog import demo_outfit_table
+    from models.recommend.attention_profile import attention_for_eval
 
     home = DataHome.resolve(args.home).ensure()
     inputs, why = (None, "")
@@ -111,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         data, raw, features, view_probabilities = inputs
     config = EvalConfig(holdout_fraction=args.holdout, seed=args.seed, content_source=args.source,
                         attention=not args.no_attention, attention_train_volunteers=args.attention_train)
-    result = evaluate_recommenders(data, raw_reaction_scores=raw, features=features, config=config)
+    result = evaluate_recommenders(data, raw_reaction_scores=raw, features=features, config=config,
+                                   attention=attention_for_eval)
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = home.runs / f"recommend-{stamp}"

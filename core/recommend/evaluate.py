@@ -13,13 +13,15 @@ Protocol (:func:`evaluate_recommenders`):
 
 Methods: popularity, ALS on ratings, ALS on reactions, ALS on both, attention pooling and
 averaging of outfit features (content methods use ``content_source`` preferences). The
-attention model (models/) needs torch and is imported only when it runs.
+attention model needs torch, so it lives in ``models/recommend`` and the caller hands it in as
+``attention`` (``models.recommend.attention_profile.attention_for_eval``); without it the
+method is listed as skipped.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -177,15 +179,27 @@ def calibrate_reactions(split: Split, raw_scores: Mapping[tuple[str, str], float
     return split.train.with_records(records), calibrator, report
 
 
+class ContentModel(Protocol):
+    """A trainable content-based profile (the attention model): fit on liked/labelled, then score."""
+
+    n_parameters: int
+
+    def fit(self, preferences: np.ndarray, liked: np.ndarray, labelled: np.ndarray) -> Any: ...
+
+    def score_matrix(self, preferences: np.ndarray) -> np.ndarray: ...
+
+
 def evaluate_recommenders(
     data: Interactions,
     *,
     raw_reaction_scores: Mapping[tuple[str, str], float] | None = None,
     features: np.ndarray | None = None,
     config: EvalConfig = EvalConfig(),
+    attention: Callable[[np.ndarray, EvalConfig], ContentModel] | None = None,
 ) -> EvalResult:
     """Run the protocol above. ``raw_reaction_scores``: (volunteer, outfit) -> ``p_pos - p_neg``;
-    ``features``: (n_outfits, D) rows in ``data.outfit_ids`` order (None skips content methods)."""
+    ``features``: (n_outfits, D) rows in ``data.outfit_ids`` order (None skips content methods);
+    ``attention``: builds the attention model from ``(features, config)`` (None skips it)."""
     split = holdout_split(data, fraction=config.holdout_fraction, seed=config.seed)
     train, calibrator, calib_report = split.train, None, None
     if raw_reaction_scores:
@@ -217,9 +231,7 @@ def evaluate_recommenders(
     else:
         source = config.content_source if has_reactions else "ratings"
         prefs = build_matrix(train, MatrixConfig(source=source, **mixed)).toarray()
-        if config.attention:
-            from models.recommend.attention_profile import AttentionProfile, AttentionProfileConfig
-
+        if config.attention and attention is not None:
             liked = np.zeros((n_users, n_items), np.float32)
             labelled = np.zeros((n_users, n_items), bool)
             uidx, iidx = train.user_index, train.item_index
@@ -233,12 +245,12 @@ def evaluate_recommenders(
                 n_fit = max(1, int(round(config.attention_train_volunteers * n_users)))
                 fit_rows[:] = False
                 fit_rows[rng.permutation(n_users)[:n_fit]] = True
-            model = AttentionProfile(features, AttentionProfileConfig(epochs=config.attention_epochs, seed=config.seed))
+            model = attention(features, config)
             model.fit(prefs[fit_rows], liked[fit_rows], labelled[fit_rows])
             add("Attention pooling (reduced 1-attention)", model.score_matrix(prefs), model.n_parameters,
                 f"preferences from {source}; fitted on {int(fit_rows.sum())} of {n_users} volunteers")
         else:
-            skipped["Attention pooling"] = "disabled"
+            skipped["Attention pooling"] = "disabled" if not config.attention else "no attention model given (needs torch)"
         add("Averaging", AveragingProfile(features).score_matrix(prefs), 0, f"preferences from {source}")
     return EvalResult(methods, n_users, n_eval, n_items, config, calib_report, calibrator, skipped,
                       bool(data.meta.get("simulated")))

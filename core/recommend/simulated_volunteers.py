@@ -106,18 +106,3 @@ def simulate_volunteers(table: OutfitTable, config: SimulationConfig = Simulatio
     data = Interactions(volunteer_ids, table.outfit_ids, tuple(records), meta)
     return SimulatedVolunteers(data, probs, utility, true_ratings, tuple(tastes), config, {"simulated": True})
 
-
-def demo_outfit_table(folder: Any = None, *, seed: int = 0) -> OutfitTable:
-    """The demo catalog's outfit table, generated into ``folder`` (a temporary one when None)."""
-    import tempfile
-    from pathlib import Path
-
-    from core.recommend.outfit_features import load_outfit_table
-    from data.demo_catalog import generate_demo_catalog
-
-    if folder is None:
-        folder = Path(tempfile.mkdtemp(prefix="ipe-demo-catalog-"))
-    folder = Path(folder)
-    if not (folder / "outfits.csv").exists():
-        generate_demo_catalog(folder, seed=seed)
-    return load_outfit_table(folder)

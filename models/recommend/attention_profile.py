@@ -16,12 +16,14 @@ The baseline, plain averaging, is torch-free: ``core/recommend/average_profile.p
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from core.recommend.average_profile import AveragingProfile, standardise
 
-__all__ = ["AttentionProfile", "AttentionProfileConfig", "AveragingProfile", "build_attention_module", "standardise"]
+__all__ = ["AttentionProfile", "AttentionProfileConfig", "AveragingProfile", "attention_for_eval", "build_attention_module",
+           "standardise"]
 
 
 @dataclass(frozen=True)
@@ -155,3 +157,9 @@ class AttentionProfile:
         r = torch.from_numpy(np.asarray(preferences, np.float32))
         with torch.no_grad():
             return self.module(torch.from_numpy(self.x), r, r != 0).numpy().astype(np.float64)
+
+
+def attention_for_eval(features: np.ndarray, config: Any) -> AttentionProfile:
+    """The attention model as ``core.recommend.evaluate.evaluate_recommenders`` wants it
+    (``config``: its ``EvalConfig``: ``attention_epochs`` and ``seed``)."""
+    return AttentionProfile(features, AttentionProfileConfig(epochs=config.attention_epochs, seed=config.seed))

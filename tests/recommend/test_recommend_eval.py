@@ -16,6 +16,7 @@ from core.recommend.calibration import reaction_score
 from core.recommend.data import Interaction, Interactions
 from core.recommend.evaluate import EvalConfig, _score_methods, evaluate_recommenders, precision_at_k, recall_at_k
 from core.recommend.simulated_volunteers import SimulationConfig, simulate_volunteers
+from models.recommend.attention_profile import attention_for_eval
 from tests.conftest import REPO
 
 METHODS = ("ALS on ratings", "ALS on reactions", "ALS on both", "Attention pooling (reduced 1-attention)", "Averaging")
@@ -65,7 +66,7 @@ def _evaluate(table, features, signal: float):
     sim = simulate_volunteers(table, SimulationConfig(n_volunteers=60, seed=0, signal=signal))
     raw = {key: reaction_score(p) for key, p in sim.probs.items()}
     return evaluate_recommenders(sim.interactions, raw_reaction_scores=raw, features=features,
-                                 config=EvalConfig(attention_epochs=200))
+                                 config=EvalConfig(attention_epochs=200), attention=attention_for_eval)
 
 
 @pytest.fixture(scope="module")
