@@ -1,6 +1,7 @@
 """Drawing helpers: landmarks, the 36 regions and flow arrows on a frame (RGB uint8)."""
 from __future__ import annotations
 
+import argparse
 import colorsys
 
 import cv2
@@ -48,3 +49,30 @@ def draw_flow(frame: np.ndarray, points: np.ndarray, descriptor72: np.ndarray, *
         tip = (int(cx + np.cos(angle) * length), int(cy + np.sin(angle) * length))
         cv2.arrowedLine(out, (int(cx), int(cy)), tip, (255, 60, 60), 1, cv2.LINE_AA, tipLength=0.3)
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.reaction.draw", description="Draw the 36 regions on a real face (docs/face_regions.png).")
+    parser.add_argument("--draw", required=True, help="output PNG")
+    args = parser.parse_args(argv)
+    from core.reaction.landmarks import get_backend
+    from skimage import data
+
+    image = data.astronaut()
+    backend = get_backend("dlib")
+    box = backend.detect(image, 1)[0]
+    points = backend.landmarks(image, box)
+    x0, y0 = points.min(0) - 60
+    x1, y1 = points.max(0) + 30
+    crop = np.ascontiguousarray(image[int(y0):int(y1), int(x0):int(x1)])
+    local = points - np.array([int(x0), int(y0)], np.float32)
+    scale = 3
+    big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    out = draw_regions(big, local * scale, numbers=True)
+    cv2.imwrite(args.draw, cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+    print(args.draw)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

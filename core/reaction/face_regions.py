@@ -11,11 +11,10 @@ landmarks, with two kinds of derived points:
 
 Groups: 1-6 brows/forehead, 7-14 eyes and temples, 15-24 cheeks and nose sides,
 25-28 beside the mouth, 29-32 below the mouth, 33-36 chin. A picture of them on the
-astronaut face is in ``docs/face_regions.png`` (``python -m core.reaction.face_regions --draw PATH``).
+astronaut face is in ``docs/face_regions.png`` (``python -m core.reaction.draw --draw PATH``).
 """
 from __future__ import annotations
 
-import argparse
 
 import cv2
 import numpy as np
@@ -86,30 +85,3 @@ def region_label_map(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         cv2.fillConvexPoly(labels, cv2.convexHull(poly), k + 1, lineType=cv2.LINE_8, shift=4)
     return labels
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.reaction.face_regions", description="Draw the 36 regions.")
-    parser.add_argument("--draw", required=True, help="output PNG")
-    args = parser.parse_args(argv)
-    from core.reaction.draw import draw_regions
-    from core.reaction.landmarks import get_backend
-    from skimage import data
-
-    image = data.astronaut()
-    backend = get_backend("dlib")
-    box = backend.detect(image, 1)[0]
-    points = backend.landmarks(image, box)
-    x0, y0 = points.min(0) - 60
-    x1, y1 = points.max(0) + 30
-    crop = np.ascontiguousarray(image[int(y0):int(y1), int(x0):int(x1)])
-    local = points - np.array([int(x0), int(y0)], np.float32)
-    scale = 3
-    big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    out = draw_regions(big, local * scale, numbers=True)
-    cv2.imwrite(args.draw, cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
-    print(args.draw)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,7 +25,7 @@ import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -333,21 +333,3 @@ def make_batch(fs: FeatureSet, indices: Sequence[int], *, rng: np.random.Generat
     picks = [(i, int(rng.integers(n)) if rng is not None else None) for i, n in zip(idx, counts)]
     return to_device(collate(fs, picks, need_clips=need_clips, need_flow=need_flow), device, clip_norm=clip_norm,
                      channels_last=channels_last)
-
-
-def eval_batches(fs: FeatureSet, batch_size: int, *, need_clips: bool, need_flow: bool,
-                 device: torch.device | str = "cpu", clip_norm: str = "unit", channels_last: bool = False,
-                 num_workers: int | None = None, clip_budget: int = 256) -> Iterator[tuple[np.ndarray, Batch]]:
-    """Every video once, with all its clips, streamed through ``models.training.loader`` (at most
-    ``batch_size`` videos and, unless one video has more, ``clip_budget`` clips per batch;
-    ``num_workers`` None: ``models.training.loader.auto_workers``)."""
-    from models.training.loader import EvalBatchSampler, auto_workers, make_loader
-
-    if num_workers is None:
-        num_workers = auto_workers(device)
-    sampler = EvalBatchSampler(fs.clip_counts() if need_clips else np.ones(len(fs), np.int64), batch_size,
-                               clip_budget=clip_budget)
-    loader = make_loader(fs, sampler, need_clips=need_clips, need_flow=need_flow, num_workers=num_workers,
-                         pin_memory=torch.device(device).type == "cuda")
-    for host in loader:
-        yield host["index"].numpy(), to_device(host, device, clip_norm=clip_norm, channels_last=channels_last)

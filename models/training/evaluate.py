@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from core.labels import CLASS_NAMES
-from models.training.data import FeatureSet, eval_batches
+from models.training.data import FeatureSet
+from models.training.loader import eval_batches
 from models.reaction.plm_ipe import ReactionModel
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from models.training.data import FeatureSet, collate
+from models.training.data import Batch, FeatureSet, collate, to_device
 
 Pick = tuple[int, "int | None"]  # (video index, clip index or None for all clips)
 
@@ -130,3 +130,19 @@ def make_loader(fs: FeatureSet, sampler: Sampler, *, need_clips: bool, need_flow
         kw = dict(prefetch_factor=prefetch_factor, persistent_workers=persistent)
     return DataLoader(PickDataset(fs, need_clips=need_clips, need_flow=need_flow), sampler=sampler, batch_size=None,
                       num_workers=num_workers, pin_memory=pin_memory, **kw)
+
+
+def eval_batches(fs: FeatureSet, batch_size: int, *, need_clips: bool, need_flow: bool,
+                 device: torch.device | str = "cpu", clip_norm: str = "unit", channels_last: bool = False,
+                 num_workers: int | None = None, clip_budget: int = 256) -> Iterator[tuple[np.ndarray, Batch]]:
+    """Every video once, with all its clips, streamed through :func:`make_loader` (at most
+    ``batch_size`` videos and, unless one video has more, ``clip_budget`` clips per batch;
+    ``num_workers`` None: :func:`auto_workers`)."""
+    if num_workers is None:
+        num_workers = auto_workers(device)
+    sampler = EvalBatchSampler(fs.clip_counts() if need_clips else np.ones(len(fs), np.int64), batch_size,
+                               clip_budget=clip_budget)
+    loader = make_loader(fs, sampler, need_clips=need_clips, need_flow=need_flow, num_workers=num_workers,
+                         pin_memory=torch.device(device).type == "cuda")
+    for host in loader:
+        yield host["index"].numpy(), to_device(host, device, clip_norm=clip_norm, channels_last=channels_last)

@@ -114,7 +114,7 @@ def test_drawing_helpers_change_the_frame(smile_features) -> None:
 
 def test_regions_picture_script(tmp_path) -> None:
     out = tmp_path / "regions.png"
-    result = subprocess.run([sys.executable, "-m", "core.reaction.face_regions", "--draw", str(out)], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "core.reaction.draw", "--draw", str(out)], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     image = cv2.imread(str(out))
