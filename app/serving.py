@@ -29,18 +29,17 @@ from core.errors import CheckpointError, IPEError, MediaError
 from core.labels import CLASS_NAMES
 from core.paths import DataHome
 from core.store.runs import RunInfo, describe_run, discover_runs
+from models.checkpoint import PREFERENCE_KIND, REACTION_KIND
 
 CAM_METHODS = ("gradcam", "gradcam++", "eigencam")
-REACTION_PREFIX = "plm-ipe"
-PREFERENCE_PREFIX = "preference"
 TRAIN_REACTION_HINT = "train one with `python -m app train --help` (or `python -m app compare`)"
 TRAIN_PREFERENCE_HINT = "train one with `python -m app train-preference --help`"
 
 
 def family_of(kind: str) -> str:
-    if kind.startswith(REACTION_PREFIX):
+    if kind.startswith(REACTION_KIND):
         return "reaction"
-    if kind.startswith(PREFERENCE_PREFIX):
+    if kind.startswith(PREFERENCE_KIND):
         return "preference"
     return "other"
 

@@ -18,6 +18,15 @@ from core.errors import CheckpointError
 from core.files import atomic_write_bytes
 
 FORMAT = "ipe-checkpoint/1"
+# The model families, written as ``kind`` into every checkpoint's config.json.
+REACTION_KIND = "plm-ipe"            # a reaction model: ``plm-ipe/<variant>``
+PREFERENCE_KIND = "preference-cnn"   # a labeler's preference CNN
+
+
+def reaction_kind(variant: str) -> str:
+    return f"{REACTION_KIND}/{variant}"
+
+
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 

@@ -27,6 +27,7 @@ import numpy as np
 from core.errors import IPEError
 from core.labeling.image_sets import ImageSet, stack_images
 from core.labeling.preference_data import LabeledData
+from models.checkpoint import PREFERENCE_KIND
 from models.preference.cnn import PreferenceCNNConfig, target_layers
 from models.preference.predict import save_preference_model
 from models.preference.train import (SplitConfig, TrainConfig, TransferConfig, build_cnn, make_split,
@@ -166,7 +167,7 @@ def _write_reports(out: Path, data: LabeledData, config: ExperimentConfig, rows:
 
 def write_run_summary(run_folder: Path, labelers: Sequence[str]) -> None:
     """Run-level ``metrics.json``, ``report.md`` and ``report.csv`` over the labelers' subfolders."""
-    metrics: dict[str, Any] = {"kind": "preference-cnn", "labelers": {}}
+    metrics: dict[str, Any] = {"kind": PREFERENCE_KIND, "labelers": {}}
     reports, rows = [], []
     for name in labelers:
         folder = run_folder / name

@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from core.errors import CheckpointError
-from models.checkpoint import load_checkpoint, save_checkpoint
+from core.labels import PREFERENCE_CLASSES
+from models.checkpoint import PREFERENCE_KIND, load_checkpoint, save_checkpoint
 
-KIND = "preference-cnn"
 ARCHS = ("vgg", "efficientnet-lite0")
 
 
@@ -48,8 +48,8 @@ def save_preference_model(folder: str | os.PathLike[str], model: nn.Module, extr
     cfg = model.config
     config = {"arch": arch_of(model), "model": cfg.to_dict(),
               "input": {"size": cfg.image_size, "channels": cfg.in_channels},
-              "class_names": ["not_preferred", "preferred"], **(extra or {})}
-    return save_checkpoint(folder, model.state_dict(), config, KIND)
+              "class_names": list(PREFERENCE_CLASSES), **(extra or {})}
+    return save_checkpoint(folder, model.state_dict(), config, PREFERENCE_KIND)
 
 
 class PreferencePredictor:
@@ -97,7 +97,7 @@ class PreferencePredictor:
 
 def load_preference_model(folder: str | os.PathLike[str]) -> PreferencePredictor:
     """Rebuild the model from a ``preference-cnn`` checkpoint folder (CheckpointError otherwise)."""
-    state, config = load_checkpoint(folder, kind=KIND)
+    state, config = load_checkpoint(folder, kind=PREFERENCE_KIND)
     if "arch" not in config or "model" not in config or "input" not in config:
         raise CheckpointError(f"{folder}: config.json lacks arch/model/input; train it again with train-preference")
     model, layers = _build(config["arch"], config["model"])

@@ -40,7 +40,7 @@ import torch
 from core.files import atomic_write_json
 from core.labels import CLASS_NAMES, LabelThresholds
 from models.reaction.baselines import early_fusion_step, independent_step
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import REACTION_KIND, load_checkpoint, reaction_kind, save_checkpoint
 from models.training.data import FeatureSet, to_device
 from models.training.distributed import (DistContext, all_gather_objects, all_reduce_sums, current, ddp_unwrapped,
                                 unwrap_ddp, wrap_ddp)
@@ -51,7 +51,6 @@ from models.reaction.lbe import fit_input_norm
 from models.training.npz_arrays import read_item
 from models.reaction.registry import PRIMARY_HEAD, build_from_config
 
-KIND_PREFIX = "plm-ipe"
 CLIP_SAMPLING = ("per epoch: every training video once, in an order shuffled with (seed, epoch), one clip drawn "
                  "uniformly at random from the video's clips; batches of batch_size videos (split across DDP ranks)")
 
@@ -254,7 +253,7 @@ def save_run(run_dir: str | Path, result: TrainResult, model_config: ModelConfig
         "primary_head": PRIMARY_HEAD[model_config.variant], "code_version": code_version(),
         "train_seconds": round(result.seconds, 3), "synthetic_data": synthetic, **(extra or {}),
     }
-    save_checkpoint(run_dir / "model", _contiguous_state(result.model), config, kind=f"{KIND_PREFIX}/{model_config.variant}")
+    save_checkpoint(run_dir / "model", _contiguous_state(result.model), config, kind=reaction_kind(model_config.variant))
     summary = {"variant": model_config.variant, "primary_head": config["primary_head"], "metrics": result.metrics,
                "split_id": split_id, "synthetic_data": synthetic}
     _atomic_json(run_dir / "metrics.json", summary)
@@ -277,7 +276,7 @@ def load_model(folder: str | Path) -> tuple[ReactionModel, dict[str, Any]]:
     from core.errors import CheckpointError
 
     state, config = load_checkpoint(find_checkpoint(folder))
-    if not str(config.get("kind", "")).startswith(KIND_PREFIX + "/"):
+    if not str(config.get("kind", "")).startswith(REACTION_KIND + "/"):
         raise CheckpointError(f"{folder} holds a {config.get('kind')!r} model, not a reaction (plm-ipe) model")
     model = build_from_config(ModelConfig.from_dict(config["architecture"]))
     missing, unexpected = model.load_state_dict(state, strict=False)
