@@ -19,7 +19,6 @@ from core.errors import IPEError  # noqa: E402
 from core.paths import DataHome  # noqa: E402
 from app import serving  # noqa: E402
 
-CLASSES = ("negative", "neutral", "positive")
 NO_RUN = "(no trained run yet)"
 
 

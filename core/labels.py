@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CLASS_NAMES: tuple[str, str, str] = ("negative", "neutral", "positive")
+CLASS_NAMES: tuple[str, str, str] = ("negative", "neutral", "positive")  # reaction classes
+PREFERENCE_CLASSES: tuple[str, str] = ("not_preferred", "preferred")  # a labeler's answers
 NEGATIVE, NEUTRAL, POSITIVE = 0, 1, 2
 
 

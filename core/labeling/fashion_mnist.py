@@ -19,7 +19,7 @@ import numpy as np
 from core.errors import IPEError
 
 DEFAULT_FOLDER = Path("/usr/share/datasets/fashion-mnist")  # where the Debian package puts it
-CLASS_NAMES: tuple[str, ...] = (
+CATEGORY_NAMES: tuple[str, ...] = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 _FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -33,7 +33,7 @@ class DatasetError(IPEError):
 @dataclass(frozen=True)
 class FashionMNIST:
     images: np.ndarray  # (N, 28, 28) uint8
-    labels: np.ndarray  # (N,) int64 class index into CLASS_NAMES
+    labels: np.ndarray  # (N,) int64 class index into CATEGORY_NAMES
     split: str
 
     def __len__(self) -> int:

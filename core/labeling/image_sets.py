@@ -124,7 +124,7 @@ def from_fashion_mnist(split: str = "train", *, indices: Sequence[int] | None = 
     ``photo_polarity`` stores ``255 - image`` (dark garment on white, like catalog photos) for
     transfer to catalog images; the id stays that of the stored Fashion-MNIST bytes.
     """
-    from core.labeling.fashion_mnist import CLASS_NAMES, image_id, load_fashion_mnist
+    from core.labeling.fashion_mnist import CATEGORY_NAMES, image_id, load_fashion_mnist
 
     data = load_fashion_mnist(split)
     chosen = range(len(data)) if indices is None else indices
@@ -133,7 +133,7 @@ def from_fashion_mnist(split: str = "train", *, indices: Sequence[int] | None = 
         image = data.images[int(i)]
         label = None if labels is None else int(labels[n])
         records.append(ImageRecord(image_id(image), array=255 - image if photo_polarity else image, label=label,
-                                   attributes={"class": CLASS_NAMES[int(data.labels[int(i)])], "index": int(i),
+                                   attributes={"class": CATEGORY_NAMES[int(data.labels[int(i)])], "index": int(i),
                                                "split": split}))
     return ImageSet(f"fashion-mnist:{split}", tuple(records))
 

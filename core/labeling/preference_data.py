@@ -68,10 +68,10 @@ def simulated_data(preset: str, target: ImageSet, *, source_limit: int | None = 
 
 
 def _fashion_set(images: np.ndarray, classes: np.ndarray, indices: Sequence[int], labels: Sequence[int]) -> ImageSet:
-    from core.labeling.fashion_mnist import CLASS_NAMES, image_id
+    from core.labeling.fashion_mnist import CATEGORY_NAMES, image_id
 
     records = tuple(ImageRecord(image_id(images[i]), array=255 - images[i], label=int(y),
-                                attributes={"class": CLASS_NAMES[int(classes[i])], "index": int(i)})
+                                attributes={"class": CATEGORY_NAMES[int(classes[i])], "index": int(i)})
                     for i, y in zip(indices, labels))
     return ImageSet("fashion-mnist", records)
 

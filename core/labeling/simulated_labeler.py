@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from core.labeling.fashion_mnist import CLASS_NAMES
+from core.labeling.fashion_mnist import CATEGORY_NAMES
 
 HEAVY_CLASSES = ("Pullover", "Coat")
 
@@ -57,8 +57,8 @@ class FashionRule:
         flat = images.reshape(len(images), -1)
         garment = flat > (10 / 255.0)
         darkness = (flat * garment).sum(1) / np.maximum(garment.sum(1), 1)
-        weights = np.array([self.class_weights.get(name, 0.0) for name in CLASS_NAMES], dtype=np.float32)
-        heavy = np.isin(np.asarray(classes), [CLASS_NAMES.index(n) for n in HEAVY_CLASSES])
+        weights = np.array([self.class_weights.get(name, 0.0) for name in CATEGORY_NAMES], dtype=np.float32)
+        heavy = np.isin(np.asarray(classes), [CATEGORY_NAMES.index(n) for n in HEAVY_CLASSES])
         return (weights[np.asarray(classes)] + self.brightness_weight * ((1.0 - darkness) - 0.5)
                 - self.heavy_dark_weight * heavy * darkness)
 
@@ -112,12 +112,12 @@ PRESETS: dict[str, SimulatedLabeler] = {
     "warm-footwear": SimulatedLabeler("warm-footwear", FashionRule(), CatalogRule("color_family", ("warm",))),
     "cool-light": SimulatedLabeler(
         "cool-light",
-        FashionRule(class_weights={n: 0.0 for n in CLASS_NAMES}, brightness_weight=2.0, heavy_dark_weight=0.5, seed=1),
+        FashionRule(class_weights={n: 0.0 for n in CATEGORY_NAMES}, brightness_weight=2.0, heavy_dark_weight=0.5, seed=1),
         CatalogRule("color_family", ("cool",), seed=1),
     ),
     "neutral-bags": SimulatedLabeler(
         "neutral-bags",
-        FashionRule(class_weights={**{n: -0.3 for n in CLASS_NAMES}, "Bag": 1.0, "Dress": 0.4}, seed=2),
+        FashionRule(class_weights={**{n: -0.3 for n in CATEGORY_NAMES}, "Bag": 1.0, "Dress": 0.4}, seed=2),
         CatalogRule("color_family", ("neutral",), seed=2),
     ),
 }

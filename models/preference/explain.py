@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.labels import PREFERENCE_CLASSES
+
 # name -> pytorch_grad_cam class name; gradient-free methods (EigenCAM) work too
 METHODS = {
     "gradcam": "GradCAM", "gradcam++": "GradCAMPlusPlus", "eigencam": "EigenCAM",
@@ -119,7 +121,7 @@ class AgreementRow:
 
 
 def agreement_with_clicks(heats: Sequence[np.ndarray], clicks: Sequence[tuple[float, float] | None],
-                          classes: Sequence[int], *, class_names: Sequence[str] = ("not_preferred", "preferred"),
+                          classes: Sequence[int], *, class_names: Sequence[str] = PREFERENCE_CLASSES,
                           rule: str = "grid", grid: int = 3, top_fraction: float = 0.2) -> dict[str, AgreementRow]:
     """Paper's Table 5: per class, how many heat maps' peak region contains the click.
 

@@ -25,8 +25,6 @@ from torch import nn
 
 from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig, reset_head
 
-CHECKPOINT_KIND = "preference-cnn"
-CLASS_NAMES = ("not_preferred", "preferred")
 PROTOCOLS = ("model1", "model2")
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.labeling.fashion_mnist import CLASS_NAMES, DatasetError, image_id, load_fashion_mnist
+from core.labeling.fashion_mnist import CATEGORY_NAMES, DatasetError, image_id, load_fashion_mnist
 from core.labeling.image_sets import from_catalog, from_folder, with_store_labels
 from core.paths import DataHome
 from core.labeling.preference_data import store_data
@@ -28,7 +28,7 @@ def fmnist():
 def test_fashion_mnist_loads_offline_from_the_debian_package(fmnist):
     assert fmnist.images.shape == (70000, 28, 28) and fmnist.images.dtype == np.uint8
     assert np.bincount(fmnist.labels).tolist() == [7000] * 10
-    assert len(CLASS_NAMES) == 10 and CLASS_NAMES[9] == "Ankle boot"
+    assert len(CATEGORY_NAMES) == 10 and CATEGORY_NAMES[9] == "Ankle boot"
     test = load_fashion_mnist("test")
     assert len(test) == 10000 and np.array_equal(test.images, fmnist.images[60000:])
     assert image_id(fmnist.images[0]) == image_id(fmnist.images[0].copy()) != image_id(fmnist.images[1])
@@ -45,7 +45,7 @@ def test_simulated_fashion_rule_is_documented_and_deterministic(fmnist):
     images, classes = fmnist.images[:20000], fmnist.labels[:20000]
     labels = rule.label(images, classes)
     assert np.array_equal(labels, FashionRule().label(images, classes))  # seeded
-    share = {CLASS_NAMES[c]: labels[classes == c].mean() for c in range(10)}
+    share = {CATEGORY_NAMES[c]: labels[classes == c].mean() for c in range(10)}
     for liked in ("Sandal", "Sneaker", "Bag", "Ankle boot"):
         assert share[liked] > 0.9
     for heavy in ("Pullover", "Coat"):  # dark heavy garments are disliked
