@@ -1,4 +1,4 @@
-"""Labeling images as preferred / not preferred (the paper's protocol; issue 6).
+"""Labeling images as preferred / not preferred (the paper's protocol).
 
 A labeler signs in by name or id, picks an image set (the catalog's items or a folder on the
 server) and answers one image at a time with the keyboard or the buttons; subgroups end with

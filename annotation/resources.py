@@ -27,10 +27,6 @@ def get_config() -> CollectionConfig:
     return CollectionConfig.from_env()
 
 
-def outfit_images(outfit: dict) -> tuple[str, str]:
-    return outfit["top_path"], outfit["bottom_path"]
-
-
 def researcher_password() -> str | None:
     """``$IPE_RESEARCHER_PASSWORD`` or Streamlit secrets ``researcher_password``; None when neither is set."""
     if os.environ.get("IPE_RESEARCHER_PASSWORD"):

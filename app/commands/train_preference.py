@@ -1,4 +1,4 @@
-"""``python -m app train-preference``: per-labeler preference CNNs with transfer learning (issue 6)."""
+"""``python -m app train-preference``: per-labeler preference CNNs with transfer learning."""
 from __future__ import annotations
 
 import argparse
