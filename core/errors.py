@@ -27,3 +27,7 @@ class NoFaceError(IPEError):
 
 class CheckpointError(IPEError):
     """A checkpoint file is missing, foreign, corrupt or of the wrong kind."""
+
+
+class SettingsError(IPEError):
+    """A setting (environment variable or configuration value) has a value the kit cannot use."""
