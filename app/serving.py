@@ -173,7 +173,7 @@ class DemoService:
         t = time.perf_counter()
         out = predictor.predict(features)
         timings["predict"] = time.perf_counter() - t
-        clip_len = 16
+        clip_len = features.clips.shape[1] if len(features.clips) else FeatureConfig().clip_len
         fps = features.fps or 30.0
         clip_times = [(i * clip_len / fps, (i + 1) * clip_len / fps) for i in range(len(features.clips))]
         annotated = annotate_frames(video, features, sample_frames)
