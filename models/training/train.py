@@ -82,8 +82,8 @@ class TrainResult:
 
 
 def code_version() -> str:
-    """``git describe`` of the checkout, else the package version, else "unknown"."""
-    repo = Path(__file__).resolve().parents[1]
+    """``git describe`` of the checkout, else the version in ``pyproject.toml``, else "unknown"."""
+    repo = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=repo, capture_output=True,
                              text=True, timeout=10, check=False)
@@ -92,9 +92,10 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     try:
-        from importlib.metadata import PackageNotFoundError, version
-        return version("ipe-kit")
-    except (ImportError, PackageNotFoundError):
+        import tomllib
+
+        return "v" + tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"]
+    except (OSError, KeyError, ValueError):
         return "unknown"
 
 
