@@ -104,12 +104,29 @@ def test_clip_normalisations() -> None:
         clips_to_tensor_input(clips, "imagenet")
 
 
-def test_drawing_helpers_change_the_frame(smile_features) -> None:
-    frame = np.zeros((112, 112, 3), np.uint8)
-    canon = canonical_shape(112)
-    for out in (draw_landmarks(frame, canon), draw_regions(frame, canon, numbers=True),
-                draw_flow(frame, canon, np.r_[np.zeros(36), np.ones(36)].astype(np.float32))):
-        assert out.shape == frame.shape and out.any() and not frame.any()
+def test_drawing_helpers_draw_what_they_name() -> None:
+    frame = np.zeros((224, 224, 3), np.uint8)
+    canon = canonical_shape(224)
+    marked = draw_landmarks(frame, canon)
+    for x, y in canon:
+        assert tuple(marked[int(round(y)), int(round(x))]) == (0, 255, 0)  # a green dot on every landmark
+    assert not frame.any()  # the input is left untouched
+
+    filled = draw_regions(frame, canon, alpha=0.5)
+    polys = region_polygons(canon)
+    inside = [tuple(np.round(poly.mean(0)).astype(int)) for poly in polys]
+    colours = {tuple(int(c) for c in filled[y, x]) for x, y in inside}
+    assert len(colours) >= 30  # region centres carry their region's own colour
+    assert not filled[:5, :5].any()  # nothing outside the face
+
+    magnitude = np.zeros(36, np.float32)
+    magnitude[20] = 1.0  # one region moves, orientation 0 = to the right
+    arrows = draw_flow(frame, canon, np.r_[np.zeros(36, np.float32), magnitude], scale=30)
+    cx, cy = polys[20].mean(0)
+    red = arrows[..., 0] > 128
+    ys, xs = np.nonzero(red)
+    assert red.any() and xs.min() >= int(cx) - 2 and xs.max() >= int(cx) + 25  # one arrow, pointing right
+    assert np.abs(ys - cy).max() <= 10
 
 
 def test_regions_picture_script(tmp_path) -> None:

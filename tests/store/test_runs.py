@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import time
+import os
 
 import torch
 
@@ -16,10 +16,11 @@ def test_discovers_runs_with_their_checkpoints_and_metrics(tmp_path) -> None:
     save_checkpoint(old / "pbe", {"w": torch.zeros(2)}, {"metrics": {"accuracy": 0.5}}, kind="pbe")
     save_checkpoint(old / "lbe", {"w": torch.ones(2)}, {}, kind="lbe")
     (old / "metrics.json").write_text(json.dumps({"accuracy": 0.61}))
-    time.sleep(0.01)
     new = runs / "pref-anna"
     save_checkpoint(new, {"w": torch.ones(1)}, {"metrics": {"accuracy": 0.8}}, kind="preference-cnn")
     (runs / "empty").mkdir()
+    for age, folder in enumerate((runs / "empty", new, old)):  # explicit times: "empty" newest, "plm-ipe-1" oldest
+        os.utime(folder, (1_700_000_000 - age * 60, 1_700_000_000 - age * 60))
 
     found = discover_runs(runs)
     by_id = {run.run_id: run for run in found}
@@ -29,7 +30,7 @@ def test_discovers_runs_with_their_checkpoints_and_metrics(tmp_path) -> None:
     assert by_id["plm-ipe-1"].checkpoint("pb").path.name == "pbe"
     assert by_id["pref-anna"].metrics == {"accuracy": 0.8}  # from the single checkpoint's config
     assert by_id["empty"].problem and "no checkpoint" in by_id["empty"].problem
-    assert found[0].run_id in {"empty", "pref-anna"}  # newest first
+    assert [run.run_id for run in found] == ["empty", "pref-anna", "plm-ipe-1"]  # newest first
 
 
 def test_broken_json_and_missing_folders_do_not_raise(tmp_path) -> None:
