@@ -4,6 +4,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 export GRADIO_ANALYTICS_ENABLED=False
+echo "==> ruff check (configuration in pyproject.toml)"
+.venv/bin/ruff check . || exit 1
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ "$rc" = 5 ]; then

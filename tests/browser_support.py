@@ -60,9 +60,9 @@ def audited_server(command: list[str], *, home: Path, port: int, ready_path: str
                 with urllib.request.urlopen(f"{url}{ready_path}", timeout=2) as response:
                     if response.status == 200:
                         break
-            except OSError:
+            except OSError as err:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"{command[2]} did not start: {(home / log_name).read_text()[-3000:]}")
+                    raise RuntimeError(f"{command[2]} did not start: {(home / log_name).read_text()[-3000:]}") from err
                 time.sleep(0.3)
         yield url
     finally:

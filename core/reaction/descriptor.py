@@ -219,7 +219,7 @@ def extract_features(path: str | Path, config: FeatureConfig = FeatureConfig()) 
     zero_row = np.zeros(2 * N_REGIONS, np.float32)
     shape = (0, 0)
     t = time.process_time()
-    for frame, gray, ts, nominal in iter_frames_gray(path):
+    for frame, gray, ts, _nominal in iter_frames_gray(path):
         timings["decode"] += time.process_time() - t
         if config.max_seconds is not None and times and ts - times[0] >= config.max_seconds:
             break

@@ -8,10 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import MediaError
+
+if TYPE_CHECKING:
+    import av
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ def read_video(path: str | Path, *, max_frames: int | None = None, max_seconds: 
     frames: list[np.ndarray] = []
     times: list[float] = []
     nominal = 30.0
-    for frame, t, nominal in iter_frames(path, max_frames=max_frames):
+    for frame, t, nominal in iter_frames(path, max_frames=max_frames):  # noqa: B007 (the rate is read after the loop)
         if max_seconds is not None and times and t - times[0] >= max_seconds:
             break
         frames.append(frame)

@@ -229,8 +229,7 @@ def _evaluate(model: ReactionModel, fs: FeatureSet, ctx: DistContext, **kw: Any)
             mine = list(range(ctx.rank, len(fs), ctx.world_size))
             part = predict_set(model, fs.subset(mine), **kw) if mine else {}
             probs = {}
-            for rank_part, rank in zip(all_gather_objects((mine, part), ctx), range(ctx.world_size)):
-                idx, p = rank_part
+            for idx, p in all_gather_objects((mine, part), ctx):
                 for head, values in p.items():
                     probs.setdefault(head, np.zeros((len(fs), values.shape[1]), np.float32))[idx] = values
     return {head: classification_metrics(fs.labels, p.argmax(1)) for head, p in probs.items()}

@@ -349,7 +349,7 @@ def test_more_round_trips(home, tmp_path) -> None:
                                         status="failed", shown_at=utcnow())
         assert failed["status"] == "failed" and store.stats()["views_by_status"]["failed"] == 1
         lab = store.add_labeler("  bo ")
-        assert [l["name"] for l in store.list_labelers()] == ["bo"]
+        assert [row["name"] for row in store.list_labelers()] == ["bo"]
         label = store.add_image_label(labeler_id=lab, image_path="p.png", image_sha256="s", answer="not_preferred",
                                       response_ms=1500, region_xy=None, is_gold=True, slow=True, image_set="catalog")
         assert store.add_image_label(labeler_id=lab, image_path="p.png", image_sha256="s", answer="not_preferred",
