@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence, TYPE_CHECKING
 
 import numpy as np
 
 from core.labeling.image_sets import (ImageRecord, ImageSet, from_catalog, from_fashion_mnist, from_folder, load_image,
                              with_store_labels)
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 
 @dataclass
@@ -26,7 +29,7 @@ class LabeledData:
     target: ImageSet          # catalog / folder records with labels (and clicks if any)
 
 
-def target_set(target: str | os.PathLike[str], store: Any = None) -> ImageSet:
+def target_set(target: str | os.PathLike[str], store: Store | None = None) -> ImageSet:
     """``"catalog"`` (the store's items), a catalog folder / items.csv, or any folder of images."""
     if str(target) == "catalog":
         if store is None:
@@ -76,7 +79,7 @@ def _fashion_set(images: np.ndarray, classes: np.ndarray, indices: Sequence[int]
     return ImageSet("fashion-mnist", records)
 
 
-def store_data(store: Any, labeler_name: str, target: ImageSet) -> LabeledData:
+def store_data(store: Store, labeler_name: str, target: ImageSet) -> LabeledData:
     """A person's answers from the store: Fashion-MNIST images they labeled, and the target set's."""
     labelers = {row["name"]: row["labeler_id"] for row in store.list_labelers()}
     labeler_id = labelers.get(labeler_name) or (labeler_name if labeler_name in labelers.values() else None)

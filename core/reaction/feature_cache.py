@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from core.reaction.descriptor import EXTRACTOR, FeatureConfig, ReactionFeatures, extract_features
 from core.paths import DataHome
 from core.files import atomic_writer, sha256_file
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 
 def cache_path(home: DataHome, video_sha256: str, config: FeatureConfig) -> Path:
@@ -54,6 +57,6 @@ def get_features(
     return ReactionFeatures.load(path), False
 
 
-def register(store: Any, video_sha256: str, config: FeatureConfig, path: Path, meta: dict) -> None:
+def register(store: Store, video_sha256: str, config: FeatureConfig, path: Path, meta: dict) -> None:
     rel = os.path.relpath(path, store.home.root)
     store.put_feature_cache(video_sha256=video_sha256, extractor=EXTRACTOR, version=config.key(), path=rel, meta=meta)

@@ -18,10 +18,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 SOURCES = ("ratings", "reactions", "both")
 
@@ -196,7 +199,7 @@ def interactions_from_views(
     return Interactions.from_records(records, outfit_ids=outfits, meta={"source": "store"})
 
 
-def interactions_from_store(store: Any, *, reactions: Mapping[str, float] | None = None) -> Interactions:
+def interactions_from_store(store: Store, *, reactions: Mapping[str, float] | None = None) -> Interactions:
     """All rated/reacted views in a :class:`core.store.Store` (read-only use)."""
     outfit_ids = [o["outfit_id"] for o in store.list_outfits()]
     return interactions_from_views(store.list_views(), outfit_ids, reactions=reactions)

@@ -13,11 +13,14 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import CatalogError
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 ATTRIBUTE_KEYS = ("color_family", "pattern", "shape")
 
@@ -67,7 +70,7 @@ def load_outfit_table(catalog: str | Path) -> OutfitTable:
     return OutfitTable(tuple(ids), tuple(attrs), tuple(paths))
 
 
-def outfit_table_from_store(store: Any) -> OutfitTable:
+def outfit_table_from_store(store: Store) -> OutfitTable:
     """From a :class:`core.store.Store` (``list_items`` attributes, ``list_outfits`` paths)."""
     items = {}
     for item in store.list_items():

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 
 from core.recommend.als import ALSConfig, ALSRecommender, PopularityRecommender, fit_als
 from core.recommend.data import Interactions, MatrixConfig, build_matrix, interactions_from_store, preference_value
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 RESEARCH_MODE = "recommender"
 
@@ -48,7 +51,7 @@ class ServiceConfig:
     n_reasons: int = 3
 
 
-def _as_interactions(store_or_data: Any, reactions: Mapping[str, float] | None) -> Interactions:
+def _as_interactions(store_or_data: Store | Interactions, reactions: Mapping[str, float] | None) -> Interactions:
     if isinstance(store_or_data, Interactions):
         return store_or_data
     if hasattr(store_or_data, "list_views") and hasattr(store_or_data, "list_outfits"):
