@@ -2,7 +2,7 @@
 6-image catalog in subgroups of 3 with the keyboard (and one button), undoes twice, skips,
 meets the enforced break, and the test checks the rows in DuckDB: answers, undone rows kept
 for audit, response times measured in the browser against the waits the robot made, slow flags.
-Server and browser run in a loopback-only network namespace (docs: recording-recipe.md)."""
+Server and browser run in a loopback-only network namespace (docs/recording-recipe.md)."""
 from __future__ import annotations
 
 import json
