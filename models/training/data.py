@@ -32,10 +32,12 @@ import torch
 
 from core.reaction.clips import SPORTS1M_MEAN_BGR
 from core.errors import IPEError
+from core.reaction.video_list import FEATURE_MANIFEST_COLUMNS
+from core.reaction.video_list import parse_label as parse_class
 from core.labels import CLASS_NAMES
 from models.training.npz_arrays import LazyArrays, LazyArrayError, npz_member, read_item, shape_of, take
 
-MANIFEST_COLUMNS = ("video_id", "volunteer_id", "fold", "label", "features_npz")
+MANIFEST_COLUMNS = FEATURE_MANIFEST_COLUMNS  # written by `python -m app extract --videos`
 
 
 class DatasetError(IPEError):
@@ -146,16 +148,10 @@ class FeatureSet:
 
 
 def parse_label(value: str) -> int:
-    value = value.strip()
-    if value in CLASS_NAMES:
-        return CLASS_NAMES.index(value)
     try:
-        k = int(value)
-    except ValueError:
-        raise DatasetError(f"label {value!r} is neither a class name ({', '.join(CLASS_NAMES)}) nor 0..2") from None
-    if not 0 <= k < len(CLASS_NAMES):
-        raise DatasetError(f"label {k} is out of range 0..{len(CLASS_NAMES) - 1}")
-    return k
+        return parse_class(value)
+    except ValueError as err:
+        raise DatasetError(str(err)) from None
 
 
 def _flow_valid(path: str | Path, steps: int) -> np.ndarray:
@@ -176,13 +172,17 @@ def load_manifest(path: str | Path) -> dict[str, FeatureSet]:
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or any(c not in rows[0] for c in MANIFEST_COLUMNS):
+        if rows and "path" in rows[0]:
+            raise DatasetError(f"{path} lists videos, not features: run `python -m app extract --videos {path}` "
+                               "and train on the feature manifest it writes")
         raise DatasetError(f"manifest {path} must have columns {','.join(MANIFEST_COLUMNS)}")
     folds: dict[str, list] = {}
     for row in rows:
         npz = Path(row["features_npz"])
         npz = npz if npz.is_absolute() else path.parent / npz
         if not npz.is_file():
-            raise DatasetError(f"{row['video_id']}: feature file {npz} is missing; run `python -m app extract` first")
+            raise DatasetError(f"{row['video_id']}: feature file {npz} is missing; run `python -m app extract` "
+                               "(or `extract --videos LIST`) again")
         folds.setdefault(row["fold"].strip(), []).append(
             (row["video_id"], row["volunteer_id"], parse_label(row["label"]), npz))
     return {fold: FeatureSet.from_npz(recs) for fold, recs in folds.items()}
