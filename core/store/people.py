@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -10,6 +11,9 @@ from core.errors import StoreError
 from core.store.connection import StoreConnection, execute, new_id, to_json, utcnow
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
+# an unfinished session older than this was abandoned: its plan no longer reserves outfits
+# (a session of 15 outfits takes about ten minutes)
+OPEN_SESSION_WINDOW = timedelta(hours=2)
 
 
 def _withdrawal_code() -> str:
@@ -103,10 +107,32 @@ class VolunteerTables(StoreConnection):
         rows = self.rows("SELECT DISTINCT outfit_id FROM view WHERE volunteer_id = ?", [volunteer_id])
         return {r["outfit_id"] for r in rows}
 
-    def outfit_coverage(self) -> dict[str, int]:
-        """Rated (status ok) views per outfit, every outfit present (0 when unrated)."""
+    def outfit_coverage(self, *, include_planned: bool = False,
+                        open_within: timedelta = OPEN_SESSION_WINDOW) -> dict[str, int]:
+        """Rated (status ok) views per outfit, every outfit present (0 when unrated).
+
+        With ``include_planned`` (what session planning uses), an outfit also counts once for
+        every open session that planned it and has not shown it yet: sessions not finished and
+        started within ``open_within`` (older unfinished ones were abandoned). Volunteers who
+        start one after the other therefore get different least-covered outfits.
+        """
         rows = self.rows(
             "SELECT o.outfit_id, count(v.view_id) AS n FROM outfit o "
             "LEFT JOIN view v ON v.outfit_id = o.outfit_id AND v.status = 'ok' GROUP BY o.outfit_id"
         )
-        return {r["outfit_id"]: int(r["n"]) for r in rows}
+        coverage = {r["outfit_id"]: int(r["n"]) for r in rows}
+        if include_planned:
+            for outfit_id in self._planned_not_shown(utcnow() - open_within):
+                if outfit_id in coverage:
+                    coverage[outfit_id] += 1
+        return coverage
+
+    def _planned_not_shown(self, since: datetime) -> list[str]:
+        """Outfits planned in sessions open since ``since`` whose slot has no view yet (one entry per slot)."""
+        open_sessions = "SELECT session_id FROM session WHERE finished_at IS NULL AND started_at >= ?"
+        sessions = self.rows("SELECT session_id, plan FROM session WHERE finished_at IS NULL AND started_at >= ?", [since])
+        filled = {(r["session_id"], r["position"]) for r in self.rows(
+            f"SELECT session_id, position FROM view WHERE session_id IN ({open_sessions})", [since])}
+        return [outfit_id
+                for s in sessions if isinstance(s["plan"], list)
+                for position, outfit_id in enumerate(s["plan"]) if (s["session_id"], position) not in filled]
