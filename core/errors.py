@@ -27,3 +27,7 @@ class NoFaceError(IPEError):
 
 class CheckpointError(IPEError):
     """A checkpoint file is missing, foreign, corrupt or of the wrong kind."""
+
+
+class VolunteerWithdrawnError(StoreError):
+    """A write for a volunteer who has withdrawn (whose data was deleted); nothing was stored."""

@@ -71,16 +71,20 @@ def execute(cur: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ())
         raise StoreError(f"write failed: {err}") from err
 
 
-_WRITE_LOCKS: dict[str, threading.RLock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
+_SHARED: dict[str, tuple[threading.RLock, set[str]]] = {}
+_SHARED_GUARD = threading.Lock()
 
 
-def _write_lock_for(db_path: Path) -> threading.RLock:
-    """One write lock per database file and process: two Store objects opened on the same file in
-    one process share DuckDB's database instance, so their writers must queue on the same lock."""
+def _shared_for(db_path: Path) -> tuple[threading.RLock, set[str]]:
+    """The write lock and the withdrawn ids of one database file in this process.
+
+    Two Store objects opened on the same file in one process share DuckDB's database instance,
+    so their writers must queue on the same lock. The withdrawn ids (volunteers and sessions
+    deleted by this process) let a late write for a deleted volunteer be told from an unknown id.
+    """
     key = str(Path(db_path).resolve())
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+    with _SHARED_GUARD:
+        return _SHARED.setdefault(key, (threading.RLock(), set()))
 
 
 def _connect(home: DataHome, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -141,7 +145,7 @@ class StoreConnection:
         # closed when the next one is made (a Streamlit server runs each rerun in a new thread)
         self._cursors: dict[threading.Thread, duckdb.DuckDBPyConnection] = {}
         self._cursors_lock = threading.Lock()
-        self._write_lock = _write_lock_for(home.db_path)
+        self._write_lock, self._withdrawn = _shared_for(home.db_path)
         self._closed = False
 
     @classmethod

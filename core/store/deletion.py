@@ -32,6 +32,9 @@ class Deletion(VolunteerTables):
             if volunteer is None:
                 raise StoreError(f"no volunteer with id or withdrawal code {id_or_code!r}")
             vid = volunteer["volunteer_id"]
+            # remembered first: a late write for them is refused as a withdrawal, not as an unknown id
+            self._withdrawn.update([vid, *(r["session_id"] for r in self.rows(
+                "SELECT session_id FROM session WHERE volunteer_id = ?", [vid]))])
             hashes = sorted(r["video_sha256"] for r in self.rows(_OWN_HASHES, [vid, vid]))
             features = self.rows(f"SELECT * FROM feature_cache WHERE video_sha256 IN ({_OWN_HASHES})", [vid, vid])
             deleted = self._delete_files(self._files_of(vid, hashes, features))

@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from core.errors import StoreError
+from core.errors import StoreError, VolunteerWithdrawnError
 from core.store.connection import StoreConnection, execute, new_id, to_json, utcnow
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
@@ -77,17 +77,26 @@ class VolunteerTables(StoreConnection):
         plan: list[str] | None = None,
         research_mode: str | None = None,
     ) -> str:
-        if self.get_volunteer(volunteer_id) is None:
-            raise StoreError(f"unknown volunteer {volunteer_id!r}")
         session_id = new_id("s")
-        with self.transaction() as cur:
-            execute(
-                cur,
-                "INSERT INTO session (session_id, volunteer_id, started_at, device_info, plan, research_mode) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [session_id, volunteer_id, utcnow(), to_json(device_info or {}), to_json(plan or []), research_mode],
-            )
+        with self.write_lock():  # the check and the insert: a withdrawal cannot come between them
+            self.require_volunteer(volunteer_id, what="no session was started")
+            with self.transaction() as cur:
+                execute(
+                    cur,
+                    "INSERT INTO session (session_id, volunteer_id, started_at, device_info, plan, research_mode) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [session_id, volunteer_id, utcnow(), to_json(device_info or {}), to_json(plan or []), research_mode],
+                )
         return session_id
+
+    def require_volunteer(self, volunteer_id: str, *, what: str) -> None:
+        """Raise unless the volunteer exists: :class:`VolunteerWithdrawnError` when this process
+        deleted them (``what`` says what was not done), :class:`StoreError` for an unknown id."""
+        if self.get_volunteer(volunteer_id) is not None:
+            return
+        if volunteer_id in self._withdrawn:
+            raise VolunteerWithdrawnError(f"volunteer {volunteer_id} has withdrawn and their data was deleted; {what}")
+        raise StoreError(f"unknown volunteer {volunteer_id!r}")
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         return self.one("SELECT * FROM session WHERE session_id = ?", [session_id])

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import StoreError
+from core.errors import StoreError, VolunteerWithdrawnError
 from core.store.connection import execute, new_id, to_json
 from core.store.files import TEMP_PREFIX, fsync_dir, fsync_file, sha256_file
 from core.store.people import VolunteerTables
@@ -100,15 +100,16 @@ class RecordingTables(VolunteerTables):
         """
         temp = Path(temp_video) if temp_video is not None else None
         _check_view_values(status, rating, position, temp)
-        session = self.get_session(session_id)
-        if session is None:
-            raise StoreError(f"unknown session {session_id!r}")
         if self.one("SELECT outfit_id FROM outfit WHERE outfit_id = ?", [outfit_id]) is None:
             raise StoreError(f"unknown outfit {outfit_id!r}")
         if temp is not None and (not temp.is_file() or temp.stat().st_size == 0):
             raise StoreError(f"the recording {temp} is missing or empty; nothing was stored")
 
+        # the session and its volunteer are checked under the write lock that a withdrawal holds
+        # while it deletes: a commit either lands before the deletion (which then removes it) or
+        # finds the volunteer gone
         with self.write_lock():
+            session = self._session_for_commit(session_id, temp)
             existing = self.one("SELECT * FROM view WHERE session_id = ? AND position = ?", [session_id, position])
             if existing is not None:
                 if temp is not None:
@@ -149,3 +150,16 @@ class RecordingTables(VolunteerTables):
                     final.unlink(missing_ok=True)  # no file without a row
                 raise
         return self.get_view(view_id)  # type: ignore[return-value]
+
+    def _session_for_commit(self, session_id: str, temp: Path | None) -> dict[str, Any]:
+        """The session row, its volunteer present; a withdrawn volunteer's take is deleted."""
+        session = self.get_session(session_id)
+        if session is None and session_id not in self._withdrawn:
+            raise StoreError(f"unknown session {session_id!r}")
+        if session is not None and self.get_volunteer(session["volunteer_id"]) is not None:
+            return session
+        if temp is not None:
+            temp.unlink(missing_ok=True)  # their face is not kept anywhere
+        who = session["volunteer_id"] if session is not None else f"of session {session_id}"
+        raise VolunteerWithdrawnError(f"the volunteer {who} has withdrawn and their data was deleted; "
+                                      "the recording was discarded, nothing was stored")
