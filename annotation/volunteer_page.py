@@ -31,7 +31,7 @@ from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_co
 from core.collection.consent import CHOICES, CONSENT_VERSION, consent_text
 from core.errors import StoreError
 from core.collection.recorder import TakeRecorder
-from core.collection.session_plan import plan_for_volunteer
+from core.collection.session_plan import start_planned_session
 from core.store import utcnow
 
 configure_aiortc()
@@ -149,13 +149,12 @@ def start_session(check: SessionCamera) -> None:
         st.warning(f"Turn the camera on first ({CAMERA_BUTTONS['start']}, in the panel on the left).")
         return
     volunteer_id = flow["volunteer_id"]
-    plan, mode = plan_for_volunteer(store, volunteer_id, n=config.outfits_per_session,
-                                    seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode)
-    if not plan:
+    session_id, _ = start_planned_session(store, volunteer_id, n=config.outfits_per_session,
+                                          seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode,
+                                          device_info={"user_agent": st.context.headers.get("User-Agent", "")})
+    if session_id is None:
         st.error("You have already rated every outfit in the catalog — thank you!")
         return
-    session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode,
-                                     device_info={"user_agent": st.context.headers.get("User-Agent", "")})
     st.query_params["s"] = session_id
     go("session", session_id=session_id)
 

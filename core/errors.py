@@ -31,3 +31,7 @@ class CheckpointError(IPEError):
 
 class SettingsError(IPEError):
     """A setting (environment variable or configuration value) has a value the kit cannot use."""
+
+
+class VolunteerWithdrawnError(StoreError):
+    """A write for a volunteer who has withdrawn (whose data was deleted); nothing was stored."""

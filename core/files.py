@@ -15,7 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "atomic_writer", "fsync_dir",
+# Every temporary file the kit writes starts with this, so a sweep can find leftovers of a crash.
+TEMP_PREFIX = ".tmp-"
+
+__all__ = ["TEMP_PREFIX", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "atomic_writer", "fsync_dir",
            "fsync_file", "sha256_file", "temp_name"]
 
 
@@ -50,7 +53,7 @@ def temp_name(target: str | os.PathLike[str]) -> Path:
 
     It keeps the target's suffix, so tools that pick a format from the name still work."""
     target = Path(target)
-    return target.with_name(f".tmp-{uuid.uuid4().hex[:12]}-{target.name}")
+    return target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{target.name}")
 
 
 @contextmanager

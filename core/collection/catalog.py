@@ -23,12 +23,15 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import CatalogError
 from core.files import atomic_writer, sha256_file
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 ITEM_COLUMNS = ("item_id", "kind", "path")
 OUTFIT_COLUMNS = ("outfit_id", "top_id", "bottom_id")
@@ -208,17 +211,17 @@ def read_catalog(
 
 
 def import_catalog(
-    store: Any, source: str | os.PathLike[str], outfits_csv: str | os.PathLike[str] | None = None,
+    store: Store, source: str | os.PathLike[str], outfits_csv: str | os.PathLike[str] | None = None,
     *, progress: bool = False,
 ) -> ImportReport:
     """Validate, copy and insert a catalog; all or nothing. Re-importing is idempotent."""
     spec = read_catalog(source, outfits_csv, progress=progress)
     catalog_id = spec.name
-    existing_items = {r["item_id"]: r for r in store._rows("SELECT item_id, kind, sha256 FROM item")}
+    existing_items = {r["item_id"]: r for r in store.rows("SELECT item_id, kind, sha256 FROM item")}
     existing_hash = {r["sha256"]: r["item_id"] for r in existing_items.values()}
     existing_outfits = {
         r["outfit_id"]: (r["top_id"], r["bottom_id"])
-        for r in store._rows("SELECT outfit_id, top_id, bottom_id FROM outfit")
+        for r in store.rows("SELECT outfit_id, top_id, bottom_id FROM outfit")
     }
     existing_pairs = {pair: oid for oid, pair in existing_outfits.items()}
     conflicts = []

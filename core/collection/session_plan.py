@@ -2,15 +2,21 @@
 
 Goals: across volunteers every outfit collects ratings evenly, and no volunteer sees an
 outfit twice (over all of their sessions). Rule: among the outfits this volunteer has not
-seen, take the ``n`` least covered so far (coverage = views already stored per outfit plus
-those planned in sessions still open); ties are broken by a seeded shuffle, so different
+seen, take the ``n`` least covered so far (coverage = rated views stored per outfit plus
+those planned and not yet shown in sessions still open, see ``Store.outfit_coverage``); ties are broken by a seeded shuffle, so different
 volunteers get different orders. The order in which the chosen outfits are shown is
-shuffled too (seeded), so no outfit is always first.
+shuffled too (seeded), so no outfit is always first. :func:`start_planned_session` plans
+and starts a session under the store's write lock, so volunteers starting together are
+planned one after the other.
 """
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 
 def plan_session(
@@ -36,7 +42,7 @@ def plan_session(
 RESEARCH_MODES = ("off", "recommender")
 
 
-def plan_for_volunteer(store, volunteer_id: str, *, n: int = 15, seed: int | str = 0,
+def plan_for_volunteer(store: Store, volunteer_id: str, *, n: int = 15, seed: int | str = 0,
                        research_mode: str = "off") -> tuple[list[str], str | None]:
     """The next session's outfits for a volunteer, and the research mode to record with it.
 
@@ -49,9 +55,27 @@ def plan_for_volunteer(store, volunteer_id: str, *, n: int = 15, seed: int | str
         raise ValueError(f"research mode must be one of {RESEARCH_MODES}, not {research_mode!r}")
     seen = store.outfits_seen_by(volunteer_id)
     outfits = [o["outfit_id"] for o in store.list_outfits()]
-    plan = plan_session(outfits, store.outfit_coverage(), seen, n=n, seed=seed)
+    plan = plan_session(outfits, store.outfit_coverage(include_planned=True), seen, n=n, seed=seed)
     if research_mode == "off" or not seen or not plan:
         return plan, None
     from core.recommend.service import RESEARCH_MODE, order_outfits_for_returning_volunteer
 
     return order_outfits_for_returning_volunteer(store, volunteer_id, plan), RESEARCH_MODE
+
+
+def start_planned_session(store: Store, volunteer_id: str, *, n: int = 15, seed: int | str = 0,
+                          research_mode: str = "off", device_info: dict[str, Any] | None = None
+                          ) -> tuple[str | None, list[str]]:
+    """Plan the next session and start it in one step: ``(session_id, plan)``, or ``(None, [])``
+    when the volunteer has seen every outfit.
+
+    Planning reads the coverage (including open sessions' plans) and the new session's row
+    adds to it, so both happen under the store's write lock: two volunteers starting at the
+    same moment are planned one after the other and get different least-covered outfits.
+    """
+    with store.write_lock():
+        plan, mode = plan_for_volunteer(store, volunteer_id, n=n, seed=seed, research_mode=research_mode)
+        if not plan:
+            return None, []
+        session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode, device_info=device_info)
+    return session_id, plan

@@ -15,9 +15,12 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreError
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 RULE = "plm-ipe-4.1"
 
@@ -93,7 +96,7 @@ def _norm(gender: str) -> str:
     return " ".join(str(gender).strip().lower().split()) or "unknown"
 
 
-def roster_from_store(store: Any) -> list[RosterEntry]:
+def roster_from_store(store: Store) -> list[RosterEntry]:
     """Volunteers with at least one session, with their gender and session count."""
     return [
         RosterEntry(v["volunteer_id"], v["gender"], int(v["sessions"]))
@@ -102,7 +105,7 @@ def roster_from_store(store: Any) -> list[RosterEntry]:
     ]
 
 
-def save_split(store: Any, name: str, assignment: Mapping[str, str], *, seed: int, params: dict | None = None) -> None:
+def save_split(store: Store, name: str, assignment: Mapping[str, str], *, seed: int, params: dict | None = None) -> None:
     """Store a split under ``name``; refuses to overwrite a different one with that name.
 
     ``params`` should name what the split was made with (test fraction, the
@@ -124,12 +127,12 @@ def save_split(store: Any, name: str, assignment: Mapping[str, str], *, seed: in
         )
 
 
-def split_info(store: Any, name: str) -> dict[str, Any] | None:
+def split_info(store: Store, name: str) -> dict[str, Any] | None:
     """The stored row of a split: name, seed, rule, params (test fraction, label thresholds)."""
-    return store._one("SELECT * FROM split WHERE split_name = ?", [name])
+    return store.one("SELECT * FROM split WHERE split_name = ?", [name])
 
 
-def split_thresholds(store: Any, name: str) -> Any:
+def split_thresholds(store: Store, name: str) -> Any:
     """The :class:`~core.labels.LabelThresholds` stored with split ``name`` (the defaults when the
     split stored none); raises StoreError for an unknown split."""
     from core.labels import LabelThresholds
@@ -141,10 +144,10 @@ def split_thresholds(store: Any, name: str) -> Any:
     return LabelThresholds(**stored) if stored else LabelThresholds()
 
 
-def load_split(store: Any, name: str) -> dict[str, str] | None:
-    if not store._rows("SELECT 1 AS x FROM split WHERE split_name = ?", [name]):
+def load_split(store: Store, name: str) -> dict[str, str] | None:
+    if not store.rows("SELECT 1 AS x FROM split WHERE split_name = ?", [name]):
         return None
-    rows = store._rows("SELECT volunteer_id, fold FROM split_member WHERE split_name = ?", [name])
+    rows = store.rows("SELECT volunteer_id, fold FROM split_member WHERE split_name = ?", [name])
     return {r["volunteer_id"]: r["fold"] for r in rows}
 
 

@@ -1,6 +1,11 @@
 """The store: one DuckDB file (one read-write process), its schema, and the files beside it.
 
-- ``database.py``   ``Store``: connection, locking, the tables' reads and writes, atomic recordings
+- ``database.py``   ``Store``, assembled from the parts below (see its docstring)
+- ``connection.py`` open, lock, cursors, transactions and the public query API
+- ``catalog_tables.py``, ``people.py``, ``recordings.py``, ``labeling.py``, ``derived.py``:
+                    the tables' reads and writes; ``recordings.py`` holds the atomic commit
+- ``deletion.py``, ``sweep.py``, ``stats.py``: withdrawal, the file/row sweep, counts
+- ``files.py``      hashing and fsync of the files beside the store
 - ``migrations.py`` the versioned schema
 - ``export.py``     export to Parquet + files + manifest, import into an empty store
 - ``runs.py``       trained run folders on disk (no torch, no store)

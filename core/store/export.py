@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError
-from core.store import sha256_file, utcnow
+from core.store.connection import utcnow
+from core.store.database import Store
+from core.store.files import sha256_file
 
 FORMAT = "ipe-export/1"
 TABLES = (
@@ -39,7 +41,7 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
     return tqdm(iterable, total=total, desc=desc, unit="file")
 
 
-def export_dataset(store: Any, out: str | os.PathLike[str], *, progress: bool = True) -> Path:
+def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool = True) -> Path:
     """Write the export folder ``out`` (must not exist); return it."""
     import pyarrow.parquet as pq
 
@@ -76,20 +78,11 @@ def export_dataset(store: Any, out: str | os.PathLike[str], *, progress: bool = 
     return out
 
 
-def _read_snapshot(store: Any) -> dict[str, Any]:
+def _read_snapshot(store: Store) -> dict[str, Any]:
     """Every exported table as an Arrow table, read in one transaction (a consistent snapshot)."""
-    import duckdb
-
-    cur = store.cursor()
-    try:
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            # table names from the fixed list above, never from input
-            return {table: cur.sql(f"SELECT * FROM {table}").to_arrow_table() for table in TABLES}
-        finally:
-            cur.execute("ROLLBACK")
-    except duckdb.Error as err:
-        raise StoreError(f"could not read the store for the export: {err}") from err
+    with store.snapshot() as cur:
+        # table names from the fixed list above, never from input
+        return {table: cur.sql(f"SELECT * FROM {table}").to_arrow_table() for table in TABLES}
 
 
 def verify_export(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -120,7 +113,7 @@ def verify_export(folder: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-def import_dataset(store: Any, folder: str | os.PathLike[str], *, progress: bool = True) -> dict[str, int]:
+def import_dataset(store: Store, folder: str | os.PathLike[str], *, progress: bool = True) -> dict[str, int]:
     """Load an export into an empty store; return rows per table."""
     import pyarrow.parquet as pq
 
@@ -165,10 +158,11 @@ def import_dataset(store: Any, folder: str | os.PathLike[str], *, progress: bool
     return counts
 
 
-def table_digest(store: Any, table: str) -> str:
+def table_digest(store: Store, table: str) -> str:
     """A hash of a table's rows (sorted), to compare two stores."""
     if table not in TABLES:
         raise StoreError(f"unknown table {table!r}")
-    rows = store.cursor().execute(f"SELECT * FROM {table}").fetchall()
+    with store.snapshot() as cur:
+        rows = cur.execute(f"SELECT * FROM {table}").fetchall()
     text = "\n".join(sorted(repr(row) for row in rows))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -4,7 +4,7 @@ Each migration is ``(version, description, statements)``. ``migrate`` applies th
 newer than the file's ``schema_version`` in order, each in its own transaction, and
 records it. Never edit a migration that has shipped: add a new one.
 
-Foreign keys are enforced in ``core/store.py`` rather than by DuckDB, whose FK checks
+Foreign keys are enforced by the store's code (``core/store/``) rather than by DuckDB, whose FK checks
 refuse some delete orders inside one transaction; every table has ``created_at``.
 """
 from __future__ import annotations

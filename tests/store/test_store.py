@@ -326,7 +326,7 @@ def test_driver_errors_become_store_errors_from_the_driver_error(home) -> None:
         assert isinstance(info.value.__cause__, duckdb.ConstraintException)
         assert store.count("labeler") == 0  # rolled back
         with pytest.raises(StoreError) as info:
-            store._rows("SELECT * FROM no_such_table")
+            store.rows("SELECT * FROM no_such_table")
         assert isinstance(info.value.__cause__, duckdb.Error)
 
 

@@ -1,0 +1,99 @@
+"""Withdrawal: deleting a volunteer everywhere, files first, then rows, verified."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.errors import StoreError
+from core.store.people import VolunteerTables
+
+_OWN_HASHES = (
+    # hashes of this volunteer's videos that no one else's view shares (identical bytes of
+    # someone else only happen in synthetic data; their features stay)
+    "SELECT DISTINCT video_sha256 FROM view WHERE volunteer_id = ? AND video_sha256 IS NOT NULL "
+    "AND video_sha256 NOT IN (SELECT video_sha256 FROM view WHERE volunteer_id <> ? AND video_sha256 IS NOT NULL)"
+)
+_VOLUNTEER_TABLES = ("view", "session", "split_member", "volunteer")  # fixed table names
+
+
+class Deletion(VolunteerTables):
+    def delete_volunteer(self, id_or_code: str) -> dict[str, Any]:
+        """Delete a volunteer everywhere, files first, then rows; verified.
+
+        Files: their recordings, the video folder, orphans of theirs a sweep quarantined,
+        and every feature file of their videos (registered in ``feature_cache`` or lying in
+        ``home.features`` under the video's hash). Rows: volunteer, sessions, views, split
+        memberships and feature-cache entries. Files go before rows so that an interrupted
+        deletion can simply be run again (the volunteer is still found by id or code).
+        Trained model runs are not retrained; their data fingerprint no longer matches.
+        """
+        with self.write_lock():
+            volunteer = self.find_volunteer(id_or_code)
+            if volunteer is None:
+                raise StoreError(f"no volunteer with id or withdrawal code {id_or_code!r}")
+            vid = volunteer["volunteer_id"]
+            # remembered first: a late write for them is refused as a withdrawal, not as an unknown id
+            self._withdrawn.update([vid, *(r["session_id"] for r in self.rows(
+                "SELECT session_id FROM session WHERE volunteer_id = ?", [vid]))])
+            hashes = sorted(r["video_sha256"] for r in self.rows(_OWN_HASHES, [vid, vid]))
+            features = self.rows(f"SELECT * FROM feature_cache WHERE video_sha256 IN ({_OWN_HASHES})", [vid, vid])
+            deleted = self._delete_files(self._files_of(vid, hashes, features))
+            for folder in [self.home.videos / vid, *self.home.quarantine.glob(f"*/videos/{vid}")]:
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            counts: dict[str, int] = {}
+            with self.transaction() as cur:
+                cur.execute(f"DELETE FROM feature_cache WHERE video_sha256 IN ({_OWN_HASHES})", [vid, vid])
+                counts["feature_cache"] = len(features)
+                for table in _VOLUNTEER_TABLES:
+                    before = cur.execute(f"SELECT count(*) FROM {table} WHERE volunteer_id = ?", [vid]).fetchall()[0][0]
+                    cur.execute(f"DELETE FROM {table} WHERE volunteer_id = ?", [vid])
+                    counts[table] = int(before)
+            self._verify_deleted(vid, hashes, deleted)
+        return {
+            "volunteer_id": vid,
+            "rows_deleted": sum(counts.values()),
+            "rows_by_table": counts,
+            "files_deleted": deleted,
+            "verified": True,
+        }
+
+    def _files_of(self, vid: str, hashes: list[str], features: list[dict[str, Any]]) -> set[Path]:
+        views = self.rows("SELECT video_path FROM view WHERE volunteer_id = ? AND video_path IS NOT NULL", [vid])
+        files = {self.home.root / v["video_path"] for v in views}
+        files |= {self._feature_path(f["path"]) for f in features}
+        if self.home.features.is_dir() and hashes:
+            wanted = set(hashes)
+            files |= {p for p in self.home.features.rglob("*") if p.is_file() and p.name.split(".")[0] in wanted}
+        if (self.home.videos / vid).is_dir():
+            files |= {p for p in (self.home.videos / vid).rglob("*") if p.is_file()}
+        if self.home.quarantine.is_dir():
+            files |= {p for p in self.home.quarantine.glob(f"*/videos/{vid}/*") if p.is_file()}
+        return files
+
+    def _feature_path(self, stored: str) -> Path:
+        path = Path(stored)
+        return path if path.is_absolute() else self.home.root / path
+
+    @staticmethod
+    def _delete_files(files: set[Path]) -> list[str]:
+        deleted = []
+        for path in sorted(files):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as err:
+                raise StoreError(f"could not delete {path} ({err}); fix the permission and run the deletion again") from err
+            deleted.append(str(path))
+        return deleted
+
+    def _verify_deleted(self, vid: str, hashes: list[str], deleted: list[str]) -> None:
+        left_rows = sum(
+            self.rows(f"SELECT count(*) AS n FROM {t} WHERE volunteer_id = ?", [vid])[0]["n"]
+            for t in ("volunteer", "session", "view", "split_member")
+        )
+        if hashes:
+            left_rows += self.rows("SELECT count(*) AS n FROM feature_cache WHERE list_contains(?, video_sha256)",
+                                   [hashes])[0]["n"]
+        left_files = [p for p in deleted if Path(p).exists()]
+        if left_rows or left_files:
+            raise StoreError(f"deletion of {vid} incomplete: {left_rows} rows and files {left_files} remain; run it again")

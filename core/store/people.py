@@ -1,0 +1,147 @@
+"""Volunteers and their sessions, and how often each outfit has been rated."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from core.errors import StoreError, VolunteerWithdrawnError
+from core.store.connection import StoreConnection, execute, new_id, to_json, utcnow
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
+# an unfinished session older than this was abandoned: its plan no longer reserves outfits
+# (a session of 15 outfits takes about ten minutes)
+OPEN_SESSION_WINDOW = timedelta(hours=2)
+
+
+def _withdrawal_code() -> str:
+    chars = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return f"{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+class VolunteerTables(StoreConnection):
+    def add_volunteer(
+        self, *, age_band: str, gender: str, extra: dict | None = None, consent: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Create a pseudonymous volunteer; ``consent['recording']`` must be true."""
+        if not consent.get("version"):
+            raise StoreError("consent needs a version")
+        if not consent.get("recording"):
+            raise StoreError("a volunteer can only be added after consenting to recording and analysis")
+        if not age_band or not gender:
+            raise StoreError("age band and gender are required (gender may be 'prefer not to say')")
+        accepted = consent.get("accepted_at") or utcnow()
+        for _ in range(5):
+            volunteer_id = "v-" + secrets.token_hex(4)
+            code = _withdrawal_code()
+            try:
+                with self.transaction() as cur:
+                    execute(
+                        cur,
+                        "INSERT INTO volunteer (volunteer_id, withdrawal_code, age_band, gender, extra, consent_version, "
+                        "consent_recording, consent_training, consent_publication, consent_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [volunteer_id, code, age_band, gender, to_json(extra or {}), str(consent["version"]),
+                         bool(consent.get("recording")), bool(consent.get("training")),
+                         bool(consent.get("publication")), accepted],
+                    )
+            except StoreError as err:
+                if isinstance(err.__cause__, duckdb.ConstraintException):
+                    continue  # an id or code collision: draw again
+                raise
+            return self.get_volunteer(volunteer_id)  # type: ignore[return-value]
+        raise StoreError("could not draw a unique volunteer id; try again")
+
+    def get_volunteer(self, volunteer_id: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM volunteer WHERE volunteer_id = ?", [volunteer_id])
+
+    def find_volunteer(self, id_or_withdrawal_code: str) -> dict[str, Any] | None:
+        key = (id_or_withdrawal_code or "").strip()
+        return self.one(
+            "SELECT * FROM volunteer WHERE volunteer_id = ? OR withdrawal_code = upper(?)", [key, key]
+        )
+
+    def list_volunteers(self) -> list[dict[str, Any]]:
+        return self.rows(
+            "SELECT v.*, (SELECT count(*) FROM session s WHERE s.volunteer_id = v.volunteer_id) AS sessions "
+            "FROM volunteer v ORDER BY v.created_at, v.volunteer_id"
+        )
+
+    def start_session(
+        self,
+        volunteer_id: str,
+        *,
+        device_info: dict | None = None,
+        plan: list[str] | None = None,
+        research_mode: str | None = None,
+    ) -> str:
+        session_id = new_id("s")
+        with self.write_lock():  # the check and the insert: a withdrawal cannot come between them
+            self.require_volunteer(volunteer_id, what="no session was started")
+            with self.transaction() as cur:
+                execute(
+                    cur,
+                    "INSERT INTO session (session_id, volunteer_id, started_at, device_info, plan, research_mode) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [session_id, volunteer_id, utcnow(), to_json(device_info or {}), to_json(plan or []), research_mode],
+                )
+        return session_id
+
+    def require_volunteer(self, volunteer_id: str, *, what: str) -> None:
+        """Raise unless the volunteer exists: :class:`VolunteerWithdrawnError` when this process
+        deleted them (``what`` says what was not done), :class:`StoreError` for an unknown id."""
+        if self.get_volunteer(volunteer_id) is not None:
+            return
+        if volunteer_id in self._withdrawn:
+            raise VolunteerWithdrawnError(f"volunteer {volunteer_id} has withdrawn and their data was deleted; {what}")
+        raise StoreError(f"unknown volunteer {volunteer_id!r}")
+
+    def get_session(self, session_id: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM session WHERE session_id = ?", [session_id])
+
+    def finish_session(self, session_id: str, *, stopped_early: bool = False) -> None:
+        with self.transaction() as cur:
+            execute(
+                cur,
+                "UPDATE session SET finished_at = ?, stopped_early = ? WHERE session_id = ? AND finished_at IS NULL",
+                [utcnow(), stopped_early, session_id],
+            )
+
+    def sessions_for_volunteer(self, volunteer_id: str) -> list[dict[str, Any]]:
+        return self.rows("SELECT * FROM session WHERE volunteer_id = ? ORDER BY started_at", [volunteer_id])
+
+    def outfits_seen_by(self, volunteer_id: str) -> set[str]:
+        rows = self.rows("SELECT DISTINCT outfit_id FROM view WHERE volunteer_id = ?", [volunteer_id])
+        return {r["outfit_id"] for r in rows}
+
+    def outfit_coverage(self, *, include_planned: bool = False,
+                        open_within: timedelta = OPEN_SESSION_WINDOW) -> dict[str, int]:
+        """Rated (status ok) views per outfit, every outfit present (0 when unrated).
+
+        With ``include_planned`` (what session planning uses), an outfit also counts once for
+        every open session that planned it and has not shown it yet: sessions not finished and
+        started within ``open_within`` (older unfinished ones were abandoned). Volunteers who
+        start one after the other therefore get different least-covered outfits.
+        """
+        rows = self.rows(
+            "SELECT o.outfit_id, count(v.view_id) AS n FROM outfit o "
+            "LEFT JOIN view v ON v.outfit_id = o.outfit_id AND v.status = 'ok' GROUP BY o.outfit_id"
+        )
+        coverage = {r["outfit_id"]: int(r["n"]) for r in rows}
+        if include_planned:
+            for outfit_id in self._planned_not_shown(utcnow() - open_within):
+                if outfit_id in coverage:
+                    coverage[outfit_id] += 1
+        return coverage
+
+    def _planned_not_shown(self, since: datetime) -> list[str]:
+        """Outfits planned in sessions open since ``since`` whose slot has no view yet (one entry per slot)."""
+        open_sessions = "SELECT session_id FROM session WHERE finished_at IS NULL AND started_at >= ?"
+        sessions = self.rows("SELECT session_id, plan FROM session WHERE finished_at IS NULL AND started_at >= ?", [since])
+        filled = {(r["session_id"], r["position"]) for r in self.rows(
+            f"SELECT session_id, position FROM view WHERE session_id IN ({open_sessions})", [since])}
+        return [outfit_id
+                for s in sessions if isinstance(s["plan"], list)
+                for position, outfit_id in enumerate(s["plan"]) if (s["session_id"], position) not in filled]
