@@ -16,7 +16,27 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--test-fold", default="test")
 
 
+class _Preset(argparse.Action):
+    """``--preset cpu``: models.reaction.registry.CPU_PRESET's values for every model/training flag
+    still at its paper default (a flag given with another value keeps it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from models.reaction.registry import CPU_PRESET
+
+        setattr(namespace, self.dest, values)
+        flags = {"norm": "c3d_norm"}
+        for key, value in {**CPU_PRESET["model"], **CPU_PRESET["train"]}.items():
+            dest = flags.get(key, key)
+            if hasattr(namespace, dest) and getattr(namespace, dest) == parser.get_default(dest):
+                setattr(namespace, dest, value)
+
+
 def add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=["cpu"], action=_Preset,
+                        help="cpu: a small C3D (1/16 width, BatchNorm, per-clip standardised input), LSTM 128, batch "
+                        "16, Adam 1e-3 with warm-up: learns on a CPU in minutes; flags you set keep their values "
+                        "(docs/c3d_learning.md)")
     g = parser.add_argument_group("model (defaults: the paper's)")
     g.add_argument("--width", type=float, default=1.0, help="C3D channel multiplier (1 = paper)")
     g.add_argument("--fc-dim", type=int, default=4096, help="C3D fc6/fc7 units (4096 = paper)")
@@ -25,7 +45,13 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--t2-scale", action="store_true", help="scale the KL by T^2 (off by default, see models/reaction/mutual.py)")
     g.add_argument("--kl-direction", default="dml", choices=["dml", "paper"])
     g.add_argument("--fusion-lambda", type=float, default=0.3)
-    g.add_argument("--clip-norm", default="unit", choices=["unit", "sports1m"])
+    g.add_argument("--clip-norm", default="unit", choices=["unit", "sports1m", "standardise"],
+                   help="C3D input: unit = RGB in [-1, 1]; sports1m = BGR minus the Sports-1M mean; standardise = "
+                   "each clip to zero mean, unit variance (docs/c3d_learning.md)")
+    g.add_argument("--dropout", type=float, default=0.5, help="C3D fc6/fc7 dropout (0.5 = paper)")
+    g.add_argument("--c3d-norm", default="none", choices=["none", "batch"],
+                   help="BatchNorm3d after every C3D conv (none = paper; batch lets a small C3D learn from scratch)")
+    g.add_argument("--c3d-init", default="he", choices=["he", "pytorch"], help="C3D conv initialisation")
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +60,8 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--lr-pbe", type=float, default=1e-4)
     g.add_argument("--lr-lbe", type=float, default=5e-3)
+    g.add_argument("--warmup-steps-pbe", type=int, default=0,
+                   help="linear warm-up of the PBE learning rate over this many steps (0 = paper: none)")
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N (bf16 autocast + channels-last)")
     g.add_argument("--compile", action="store_true", help="torch.compile the C3D (GPU)")
     g.add_argument("--eval-every", type=int, default=10, help="epochs between held-out evaluations (curves)")
@@ -42,7 +70,8 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
 def model_kw(args: argparse.Namespace) -> dict[str, Any]:
     kw: dict[str, Any] = {"width": args.width, "fc_dim": args.fc_dim, "hidden": args.hidden, "temperature": args.temperature,
                           "t2_scale": args.t2_scale, "kl_direction": args.kl_direction, "fusion_lambda": args.fusion_lambda,
-                          "clip_norm": args.clip_norm}
+                          "clip_norm": args.clip_norm, "dropout": args.dropout, "norm": args.c3d_norm,
+                          "init": args.c3d_init}
     return kw
 
 
@@ -50,11 +79,13 @@ def train_config(args: argparse.Namespace, seed: int = 0) -> Any:
     from models.training.train import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
-                       seed=seed, device=args.device, compile=args.compile, eval_every=args.eval_every)
+                       seed=seed, device=args.device, compile=args.compile, eval_every=args.eval_every,
+                       warmup_steps_pbe=args.warmup_steps_pbe)
 
 
-def load_data(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    """(train_set, test_set, info) from --manifest, --split or --synthetic."""
+def load_data(args: argparse.Namespace, *, need_train: bool = True) -> tuple[Any, Any, dict[str, Any]]:
+    """(train_set, test_set, info) from --manifest, --split or --synthetic; ``need_train`` False
+    (evaluation): the training fold may be absent, and train_set is then None."""
     from models.training.data import DatasetError, load_from_store, load_manifest
 
     chosen = [x for x in (args.manifest, args.split, args.synthetic or None) if x]
@@ -72,10 +103,10 @@ def load_data(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
 
         folds, info = load_from_store(DataHome.resolve(args.home), args.split, args.feature_key)
         info["source"] = "store"
-    for fold in (args.train_fold, args.test_fold):
+    for fold in (args.train_fold, args.test_fold) if need_train else (args.test_fold,):
         if fold not in folds:
             raise DatasetError(f"no videos in fold {fold!r} (folds present: {', '.join(sorted(folds))})")
-    return folds[args.train_fold], folds[args.test_fold], info
+    return folds.get(args.train_fold), folds[args.test_fold], info
 
 
 

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import IPEError
     from core.paths import DataHome
     from app.cli_args import fit_to_data, load_data, model_kw, train_config
-    from models.training.report import compare
+    from models.training.report import compare, degenerate_note
 
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -49,7 +49,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise IPEError(str(err)) from err
     for row in result["summary"]:
+        note = degenerate_note(row)
         print(f"  {row['method']:18s} accuracy {100 * row['accuracy_mean']:.2f} ± {100 * row['accuracy_std']:.2f}%  "
-              f"macro-F1 {100 * row['macro_f1_mean']:.2f} ± {100 * row['macro_f1_std']:.2f}%")
+              f"macro-F1 {100 * row['macro_f1_mean']:.2f} ± {100 * row['macro_f1_std']:.2f}%" + (f"  [{note}]" if note else ""))
+    for row in result["summary"]:
+        if row["degenerate_seeds"]:
+            print(f"WARNING: {row['method']} is {degenerate_note(row)}: it has learnt nothing about the videos")
     print(f"report: {out / 'report.md'}" + (" [SYNTHETIC DATA]" if train_set.synthetic else ""))
     return 0

@@ -25,19 +25,24 @@ def run(args: argparse.Namespace) -> int:
 
     from core.labels import CLASS_NAMES
     from app.cli_args import load_data
-    from models.training.evaluate import evaluate_model
+    from models.training.evaluate import degenerate_warning, evaluate_model
     from models.training.train import load_model
 
     model, config = load_model(args.run_folder)
-    _, test_set, info = load_data(args)
+    _, test_set, info = load_data(args, need_train=False)
     metrics = evaluate_model(model, test_set)
     print(f"{config['variant']} on {info['split']} / {args.test_fold}: {len(test_set)} videos"
           + (" [SYNTHETIC DATA]" if test_set.synthetic else ""))
+    warnings = []
     for head, m in metrics.items():
-        print(f"  {head}: accuracy {100 * m['accuracy']:.2f}%  macro-F1 {100 * m['macro_f1']:.2f}%")
+        marker = f"  [degenerate: predicts only {m['degenerate']}]" if m["degenerate"] else ""
+        print(f"  {head}: accuracy {100 * m['accuracy']:.2f}%  macro-F1 {100 * m['macro_f1']:.2f}%{marker}")
         for k, name in enumerate(CLASS_NAMES):
             print(f"    {name:9s} P {m['precision'][k]:.3f} R {m['recall'][k]:.3f} F1 {m['f1'][k]:.3f}")
         print(f"    confusion (rows true, cols predicted): {m['confusion']}")
+        warnings.append(degenerate_warning(head, m))
+    for line in filter(None, warnings):
+        print(line)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"variant": config["variant"], "split": info["split"], "metrics": metrics}, indent=2))
     return 0

@@ -11,7 +11,10 @@ Network input (:func:`clips_to_tensor_input`), shape (N, 3, 16, 112, 112) float3
 - ``"unit"`` (default, training from scratch): RGB scaled to [-1, 1];
 - ``"sports1m"``: the widely shared Sports-1M C3D weights were ported from Caffe and expect
   **BGR** order with the Sports-1M mean (about 90.25, 97.66, 101.41 for B, G, R) subtracted
-  from 0–255 values; use it when initialising from those weights.
+  from 0–255 values; use it when initialising from those weights;
+- ``"standardise"``: each clip minus its own mean, divided by its own standard deviation (over
+  frames, pixels and channels): removes a volunteer's brightness and contrast, which in 112x112
+  face crops vary far more than an expression changes the pixels (docs/c3d_learning.md).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import cv2
 import numpy as np
 
 SPORTS1M_MEAN_BGR = np.array([90.25, 97.66, 101.41], np.float32)
+CLIP_STD_FLOOR = 1.0  # on 0-255 values: a flat clip is centred, not blown up
 
 
 def _square_crop(frame: np.ndarray, cx: float, cy: float, side: float, out: int) -> np.ndarray:
@@ -56,6 +60,9 @@ def clips_to_tensor_input(clips: np.ndarray, mode: str = "unit") -> np.ndarray:
         x = x / 127.5 - 1.0
     elif mode == "sports1m":
         x = x[..., ::-1] - SPORTS1M_MEAN_BGR
+    elif mode == "standardise":
+        axes = tuple(range(1, x.ndim))
+        x = (x - x.mean(axes, keepdims=True)) / np.maximum(x.std(axes, ddof=1, keepdims=True), CLIP_STD_FLOOR)
     else:
-        raise ValueError(f"unknown clip normalisation {mode!r}; use 'unit' or 'sports1m'")
+        raise ValueError(f"unknown clip normalisation {mode!r}; use 'unit', 'sports1m' or 'standardise'")
     return np.ascontiguousarray(x.transpose(0, 4, 1, 2, 3))

@@ -40,6 +40,8 @@ from torch import nn
 
 from core.errors import CheckpointError
 
+NORMS = ("none", "batch")
+INITS = ("he", "pytorch")
 PAPER_CHANNELS = (64, 128, 256, 256, 512, 512, 512, 512)
 CONV_NAMES = ("conv1", "conv2", "conv3a", "conv3b", "conv4a", "conv4b", "conv5a", "conv5b")
 POOL_AFTER = {"conv1": (1, 2, 2), "conv2": (2, 2, 2), "conv3b": (2, 2, 2), "conv4b": (2, 2, 2), "conv5b": (2, 2, 2)}
@@ -54,6 +56,8 @@ class C3DConfig:
     clip_len: int = 16
     size: int = 112
     feature: str = "fc7"  # which activation is f^P (eq. 1): "fc7" or "fc6"
+    norm: str = "none"  # "batch": BatchNorm3d after every conv (not in the paper; see docs/c3d_learning.md)
+    init: str = "he"  # "he": He fan-out convs, PyTorch's default fcs; "pytorch": PyTorch's default everywhere
 
     def channels(self) -> tuple[int, ...]:
         return tuple(max(1, int(round(c * self.width))) for c in PAPER_CHANNELS)
@@ -76,12 +80,19 @@ class C3D(nn.Module):
         super().__init__()
         if config.feature not in ("fc6", "fc7"):
             raise ValueError(f"C3D feature must be 'fc6' or 'fc7', not {config.feature!r}")
+        if config.norm not in NORMS:
+            raise ValueError(f"C3D norm must be one of {', '.join(NORMS)}, not {config.norm!r}")
+        if config.init not in INITS:
+            raise ValueError(f"C3D init must be one of {', '.join(INITS)}, not {config.init!r}")
         self.config = config
         chans = config.channels()
         c_in = 3
+        batch_norm = config.norm == "batch"
         for name, c_out in zip(CONV_NAMES, chans):
             setattr(self, name, nn.Conv3d(c_in, c_out, kernel_size=3, padding=1))
             c_in = c_out
+        # empty without BatchNorm, so runs saved before the option load unchanged
+        self.norms = nn.ModuleDict({name: nn.BatchNorm3d(c) for name, c in zip(CONV_NAMES, chans)} if batch_norm else {})
         self.pools = nn.ModuleDict({
             name: nn.MaxPool3d(k, stride=k, padding=(0, 1, 1) if name == "conv5b" else 0) for name, k in POOL_AFTER.items()
         })
@@ -93,8 +104,11 @@ class C3D(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """He (kaiming-normal, fan-out) init for the convs, zero biases: PyTorch's default init
-        shrinks activations through 8 plain ReLU convs and training from scratch stalls."""
+        """``init="he"``: He (kaiming-normal, fan-out) init for the convs, zero biases: PyTorch's
+        default init shrinks activations through 8 plain ReLU convs. ``"pytorch"`` keeps PyTorch's
+        default (for the measurements in docs/c3d_learning.md)."""
+        if self.config.init == "pytorch":
+            return
         for name in CONV_NAMES:
             conv = getattr(self, name)
             nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
@@ -111,7 +125,10 @@ class C3D(nn.Module):
 
     def conv_features(self, x: torch.Tensor) -> torch.Tensor:
         for name in CONV_NAMES:
-            x = self.relu(getattr(self, name)(x))
+            x = getattr(self, name)(x)
+            if name in self.norms:
+                x = self.norms[name](x)
+            x = self.relu(x)
             if name in self.pools:
                 x = self.pools[name](x)
         return x
@@ -134,6 +151,8 @@ def c3d_param_count(config: C3DConfig) -> int:
     for c_out in chans:
         total += c_in * c_out * 27 + c_out
         c_in = c_out
+    if config.norm == "batch":
+        total += 2 * sum(chans)
     f = config.fc_dim
     total += config.flat_dim() * f + f + f * f + f + f * config.num_classes + config.num_classes
     return total

@@ -22,12 +22,19 @@ VARIANTS: tuple[str, ...] = tuple(_SPECS)
 PRIMARY_HEAD = {"pbe": "pbe", "lbe": "lbe", "early-fusion": "fused", "late-fusion": "fused",
                 "plm-ipe": "fused", "plm-ipe-t2": "fused"}
 
+# The CPU-size setting (docs/c3d_learning.md): a C3D small enough to train on a laptop CPU in
+# minutes, with what it needs to learn at that size. Not the paper's; the defaults stay the paper's.
+CPU_PRESET: dict[str, dict[str, Any]] = {
+    "model": {"width": 1 / 16, "fc_dim": 128, "hidden": 128, "dropout": 0.1, "norm": "batch", "clip_norm": "standardise"},
+    "train": {"batch_size": 16, "lr_pbe": 1e-3, "lr_lbe": 2e-3, "warmup_steps_pbe": 30},
+}
+
 
 def model_config(variant: str, **cfg: Any) -> ModelConfig:
     """Resolve a ModelConfig from keyword settings.
 
     Accepted keys: ``c3d`` / ``lbe`` / ``mutual`` (dicts or dataclasses), or flat shortcuts
-    ``width``, ``fc_dim``, ``clip_size``, ``hidden``, ``temperature``, ``t2_scale``,
+    ``width``, ``fc_dim``, ``dropout``, ``feature``, ``norm``, ``init``, ``clip_size``, ``hidden``, ``temperature``, ``t2_scale``,
     ``kl_weight``, ``kl_direction``, ``fusion_lambda``, ``early_beta_l``, ``clip_norm``.
     """
     if variant not in _SPECS:
@@ -39,7 +46,7 @@ def model_config(variant: str, **cfg: Any) -> ModelConfig:
     c3d = as_cfg(cfg.pop("c3d", None), C3DConfig)
     lbe = as_cfg(cfg.pop("lbe", None), LBEConfig)
     mutual = as_cfg(cfg.pop("mutual", None), MutualConfig)
-    flat_c3d = {k: cfg.pop(k) for k in ("width", "fc_dim", "dropout", "feature") if k in cfg}
+    flat_c3d = {k: cfg.pop(k) for k in ("width", "fc_dim", "dropout", "feature", "norm", "init") if k in cfg}
     if "clip_size" in cfg:
         flat_c3d["size"] = cfg.pop("clip_size")
     c3d = replace(c3d, **flat_c3d)

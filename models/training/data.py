@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from core.reaction.clips import SPORTS1M_MEAN_BGR
+from core.reaction.clips import CLIP_STD_FLOOR, SPORTS1M_MEAN_BGR
 from core.errors import IPEError
 from core.reaction.video_list import FEATURE_MANIFEST_COLUMNS
 from core.reaction.video_list import parse_label as parse_class
@@ -265,8 +265,11 @@ def clips_to_input(clips_uint8: torch.Tensor, norm: str = "unit", channels_last:
         x = x / 127.5 - 1.0
     elif norm == "sports1m":
         x = x.flip(-1) - torch.as_tensor(SPORTS1M_MEAN_BGR, device=x.device)
+    elif norm == "standardise":
+        dims = tuple(range(1, x.dim()))
+        x = (x - x.mean(dims, keepdim=True)) / x.std(dims, keepdim=True).clamp(min=CLIP_STD_FLOOR)
     else:
-        raise ValueError(f"unknown clip normalisation {norm!r}; use 'unit' or 'sports1m'")
+        raise ValueError(f"unknown clip normalisation {norm!r}; use 'unit', 'sports1m' or 'standardise'")
     x = x.permute(0, 4, 1, 2, 3)
     return x.contiguous(memory_format=torch.channels_last_3d) if channels_last else x.contiguous()
 

@@ -13,7 +13,8 @@ from models.reaction.plm_ipe import ReactionModel
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASS_NAMES)) -> dict[str, Any]:
-    """accuracy, precision/recall/f1 per class (0 where undefined), macro_f1, confusion[true][pred]."""
+    """accuracy, precision/recall/f1 per class (0 where undefined), macro_f1, confusion[true][pred], and
+    ``degenerate``: the class name when every prediction (of two or more) is that one class, else None."""
     y_true, y_pred = np.asarray(y_true, int), np.asarray(y_pred, int)
     conf = np.zeros((n_classes, n_classes), int)
     np.add.at(conf, (y_true, y_pred), 1)
@@ -27,7 +28,27 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: in
         "accuracy": float(tp.sum() / max(1, conf.sum())),
         "precision": precision.round(6).tolist(), "recall": recall.round(6).tolist(), "f1": f1.round(6).tolist(),
         "macro_f1": float(f1.mean()), "confusion": conf.tolist(), "n": int(conf.sum()),
+        "degenerate": degenerate_class(conf),
     }
+
+
+def degenerate_class(confusion: Any) -> str | None:
+    """The class a head predicted for every video when it predicted only one (over >= 2 videos), else None.
+
+    Such a head has learnt nothing about the videos, whatever its accuracy (which is then that
+    class's share of the set)."""
+    predicted = np.asarray(confusion).sum(0)
+    used = np.flatnonzero(predicted)
+    return CLASS_NAMES[int(used[0])] if len(used) == 1 and predicted.sum() >= 2 else None
+
+
+def degenerate_warning(head: str, metrics: dict[str, Any]) -> str | None:
+    """A one-line warning for a head that predicts one class for every video, else None."""
+    only = degenerate_class(metrics["confusion"])
+    if only is None:
+        return None
+    return (f"WARNING: the {head} head predicts {only!r} for all {metrics['n']} videos (degenerate: it has learnt "
+            f"nothing about the videos; its accuracy {metrics['accuracy']:.3f} is that class's share)")
 
 
 def predict_set(model: ReactionModel, fs: FeatureSet, *, batch_size: int = 32, device: str | torch.device = "cpu",

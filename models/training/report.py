@@ -19,6 +19,7 @@ import numpy as np
 from core.labels import CLASS_NAMES
 from models.training.data import FeatureSet
 from models.reaction.registry import VARIANTS, model_config
+from models.training.evaluate import degenerate_class
 from models.training.train import TrainConfig, save_run, train_model
 
 ROWS: tuple[tuple[str, str, str], ...] = (
@@ -93,7 +94,8 @@ def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
     meta = {"variants": list(variants), "baselines": list(baselines), "seeds": list(seeds), "split_id": split_id, "data_fingerprint": fingerprint,
             "n_train": len(train_set), "n_test": len(test_set), "train_classes": train_set.class_counts(),
             "test_classes": test_set.class_counts(), "synthetic_data": synthetic,
-            "train_config": {k: getattr(train_config, k) for k in ("epochs", "batch_size", "lr_pbe", "lr_lbe")},
+            "train_config": {k: getattr(train_config, k) for k in ("epochs", "batch_size", "lr_pbe", "lr_lbe",
+                                                                   "warmup_steps_pbe")},
             "model_kw": model_kw or {}}
     _write_markdown(out, summary, meta, figures)
     (out / "metrics.json").write_text(json.dumps({"summary": summary, **meta}, indent=2, default=str))
@@ -110,10 +112,19 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         f1, f1_sd = _mean_std([r["macro_f1"] for r in picked])
         per_class = np.mean([r["f1"] for r in picked], axis=0).round(4).tolist()
         conf = np.sum([r["confusion"] for r in picked], axis=0).tolist()
+        only = [c for c in (degenerate_class(r["confusion"]) for r in picked) if c]
         rows.append({"method": name, "variant": variant, "head": head, "seeds": len(picked), "accuracy_mean": acc,
                      "accuracy_std": acc_sd, "macro_f1_mean": f1, "macro_f1_std": f1_sd, "f1_per_class": per_class,
-                     "confusion_sum": conf})
+                     "confusion_sum": conf, "degenerate_seeds": len(only), "degenerate_classes": sorted(set(only))})
     return rows
+
+
+def degenerate_note(row: dict[str, Any]) -> str:
+    """"degenerate: predicts only negative (2/3 seeds)" for a summary row, "" when no seed was."""
+    if not row.get("degenerate_seeds"):
+        return ""
+    return (f"degenerate: predicts only {' or '.join(row['degenerate_classes'])} "
+            f"({row['degenerate_seeds']}/{row['seeds']} seeds)")
 
 
 def _write_csvs(out: Path, results: list[dict], summary: list[dict]) -> None:
@@ -127,11 +138,11 @@ def _write_csvs(out: Path, results: list[dict], summary: list[dict]) -> None:
     with open(out / "summary.csv", "w", newline="") as handle:
         w = csv.writer(handle)
         w.writerow(["method", "variant", "head", "seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std"]
-                   + [f"f1_{c}" for c in CLASS_NAMES])
+                   + [f"f1_{c}" for c in CLASS_NAMES] + ["degenerate"])
         for s in summary:
             w.writerow([s["method"], s["variant"], s["head"], s["seeds"], f"{s['accuracy_mean']:.4f}",
                         f"{s['accuracy_std']:.4f}", f"{s['macro_f1_mean']:.4f}", f"{s['macro_f1_std']:.4f}"]
-                       + [f"{x:.4f}" for x in s["f1_per_class"]])
+                       + [f"{x:.4f}" for x in s["f1_per_class"]] + [degenerate_note(s)])
 
 
 def _plots(out: Path, results: list[dict], histories: dict[str, list[list[dict]]]) -> list[str]:
@@ -200,8 +211,15 @@ def _write_markdown(out: Path, summary: list[dict], meta: dict, figures: list[st
               "| Method | Accuracy (%) | Macro-F1 (%) | F1 neg / neu / pos | seeds |", "|---|---|---|---|---|"]
     for s in summary:
         f1 = " / ".join(f"{100 * x:.1f}" for x in s["f1_per_class"])
-        lines.append(f"| {s['method']} | {100 * s['accuracy_mean']:.2f} ± {100 * s['accuracy_std']:.2f} | "
+        note = degenerate_note(s)
+        method = f"{s['method']} **[{note}]**" if note else s["method"]
+        lines.append(f"| {method} | {100 * s['accuracy_mean']:.2f} ± {100 * s['accuracy_std']:.2f} | "
                      f"{100 * s['macro_f1_mean']:.2f} ± {100 * s['macro_f1_std']:.2f} | {f1} | {s['seeds']} |")
+    flagged = [s for s in summary if s.get("degenerate_seeds")]
+    if flagged:
+        lines += ["", "**Warning:** " + "; ".join(f"{s['method']} {degenerate_note(s)}" for s in flagged)
+                  + ". A head that gives every video the same class has learnt nothing about the videos, whatever "
+                  "its accuracy (then that class's share of the test set)."]
     lines += ["", "Per-run rows: `results.csv`; this table: `summary.csv`; checkpoints: `runs/<variant>-s<seed>/`.", ""]
     lines += [f"![{f}]({f})" for f in figures]
     (out / "report.md").write_text("\n".join(lines) + "\n")

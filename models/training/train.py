@@ -70,6 +70,7 @@ class TrainConfig:
     eval_every: int = 1  # epochs between held-out evaluations (0: only at the end)
     num_workers: int = -1  # DataLoader workers; -1: auto (0 on CPU, up to 8 on CUDA)
     prefetch_factor: int = 4  # batches read ahead per worker
+    warmup_steps_pbe: int = 0  # PBE learning rate ramps linearly from lr/steps to lr over these steps (0: paper, none)
 
 
 @dataclass
@@ -115,6 +116,14 @@ def make_optimizers(model: ReactionModel, config: TrainConfig) -> dict[str, torc
     return opts
 
 
+def make_warmups(optimizers: dict[str, torch.optim.Optimizer], config: TrainConfig) -> list[Any]:
+    """Per-step linear warm-up schedulers (stepped after every optimiser step); none by default."""
+    steps = config.warmup_steps_pbe
+    if steps <= 0 or "pbe" not in optimizers:
+        return []
+    return [torch.optim.lr_scheduler.LambdaLR(optimizers["pbe"], lambda k: min(1.0, (k + 1) / steps))]
+
+
 def train_step(model: ReactionModel, batch: Any, optimizers: dict, autocast: Callable) -> dict[str, float]:
     if model.strategy == "mutual":
         return mutual_step(model, batch, optimizers, autocast=autocast)
@@ -147,6 +156,7 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
     wrap_ddp(model, ctx, device, find_unused_parameters=model.pbe is not None and model_config.c3d.feature == "fc6")
     autocast = _autocast_factory(config, device)
     optimizers = make_optimizers(model, config)
+    warmups = make_warmups(optimizers, config)
     need_clips, need_flow = model.pbe is not None, model.lbe is not None
     workers = config.num_workers if config.num_workers >= 0 else auto_workers(device, ctx.local_world_size)
     sampler = EpochBatchSampler(train_set.clip_counts(), config.batch_size, seed=config.seed, rank=ctx.rank,
@@ -164,7 +174,8 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
     for epoch in epochs:
         model.train()
         sampler.set_epoch(epoch)
-        row = _train_epoch(model, loader, optimizers, autocast, ctx, device, model_config.clip_norm, channels_last)
+        row = _train_epoch(model, loader, optimizers, autocast, ctx, device, model_config.clip_norm, channels_last,
+                           warmups)
         row = {"epoch": epoch + 1, **row}
         last = epoch + 1 == config.epochs
         if eval_set is not None and len(eval_set) and (last or (config.eval_every and (epoch + 1) % config.eval_every == 0)):
@@ -183,7 +194,7 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
 
 
 def _train_epoch(model: ReactionModel, loader: Any, optimizers: dict, autocast: Callable, ctx: DistContext,
-                 device: torch.device, clip_norm: str, channels_last: bool) -> dict[str, Any]:
+                 device: torch.device, clip_norm: str, channels_last: bool, warmups: list[Any] = ()) -> dict[str, Any]:
     """One pass over the loader; statistics summed over ranks; the time blocked on data recorded."""
     sums: dict[str, float] = {}
     steps = seen = 0
@@ -198,6 +209,8 @@ def _train_epoch(model: ReactionModel, loader: Any, optimizers: dict, autocast: 
             break
         batch = to_device(host, device, clip_norm=clip_norm, channels_last=channels_last)
         stats = train_step(model, batch, optimizers, autocast)  # ends with a host sync (float(loss))
+        for warmup in warmups:
+            warmup.step()
         for k, v in stats.items():
             sums[k] = sums.get(k, 0.0) + v
         steps += 1
