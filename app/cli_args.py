@@ -65,6 +65,9 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N (bf16 autocast + channels-last)")
     g.add_argument("--compile", action="store_true", help="torch.compile the C3D (GPU)")
     g.add_argument("--eval-every", type=int, default=10, help="epochs between held-out evaluations (curves)")
+    g.add_argument("--volunteer-norm", default="none", choices=["none", "baseline"],
+                   help="standardise each volunteer's flow by their own first seconds (baseline; see "
+                        "models/training/volunteer_norm.py); none = the paper")
 
 
 def model_kw(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,7 +83,7 @@ def train_config(args: argparse.Namespace, seed: int = 0) -> Any:
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
                        seed=seed, device=args.device, compile=args.compile, eval_every=args.eval_every,
-                       warmup_steps_pbe=args.warmup_steps_pbe)
+                       warmup_steps_pbe=args.warmup_steps_pbe, volunteer_norm=args.volunteer_norm)
 
 
 def load_data(args: argparse.Namespace, *, need_train: bool = True) -> tuple[Any, Any, dict[str, Any]]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import time
 from argparse import Namespace
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 

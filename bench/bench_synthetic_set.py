@@ -1,19 +1,22 @@
-"""Learnability and cost of the SYNTHETIC SentiGarment-shaped set, end to end on this machine.
+"""Learnability of the SYNTHETIC SentiGarment-shaped set on faces seen and unseen in training.
 
-Renders a subset of the planned set (each volunteer's first N videos, ``data/synthetic_reactions.py``),
-extracts the real features (``core.reaction.descriptor.extract_features``: dlib landmarks, 72-d flow, C3D clips),
-splits by volunteer with the §4.1 rule (``core.collection.splits.make_volunteer_split``: test volunteers took part
-once, genders balanced), trains the chosen variants (``models.training.train.train_model``) and prints held-out
-accuracy / macro-F1 next to chance, plus rendering and extraction time per video and their honest
-extrapolation to the full set (on this machine, one process).
+For each protocol of ``data/synthetic_protocol.py`` (``leave-faces-out``: held-out volunteers wear
+face identities no training volunteer wears; ``seen-faces``: training volunteers wear them too;
+the held-out videos are the same under both) this renders a subset of the planned set (each
+volunteer's first N videos), extracts the real features (``core.reaction.descriptor.extract_features``),
+trains the chosen variants on the protocol's folds with each per-volunteer normalisation
+(``models/training/volunteer_norm.py``) and prints held-out accuracy side by side: LBE, PLM-IPE
+fused, PBE and a reference that needs no deep learning (a logistic regression on per-video flow
+statistics), plus the seen-minus-unseen gap, rendering and extraction time per video.
 
-    python -m bench.bench_synthetic_set OUT [--per-volunteer 3] [--stages render,extract,train]
-        [--variants lbe,pbe,plm-ipe] [--epochs 40] [--width 0.0625] [--fc-dim 128] [--hidden 128]
+    python -m bench.bench_synthetic_set OUT [--protocols leave-faces-out,seen-faces] [--volunteers 12]
+        [--videos 200] [--per-volunteer 10] [--seconds 2] [--test-fraction 0.25] [--stages render,extract,train]
+        [--variants lbe,pbe,plm-ipe] [--volunteer-norms none,baseline] [--seeds 0] [--epochs 30]
 
-Everything lands under OUT (videos/, features/, train_manifest.csv, runs/<variant>/, timings.json,
-results.json). Stages are resumable: rendered videos and extracted features are kept.
-SYNTHETIC DATA: the figures say whether the code can learn the generator's class dynamics, nothing
-about people.
+Everything lands under OUT/<protocol>/ (videos/, features/, train_manifest.csv, runs/<norm>/<variant>-s<seed>/)
+and OUT/{timings,results}.json. Stages are resumable; a video or feature file identical under both
+protocols is made once and linked. SYNTHETIC DATA: the figures say whether the code can learn the
+generator's class dynamics on new faces, nothing about people.
 """
 from __future__ import annotations
 
@@ -21,27 +24,43 @@ import argparse
 import csv
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 STAGES = ("render", "extract", "train")
+HEADS = (("lbe", "lbe"), ("plm-ipe", "fused"), ("pbe", "pbe"))  # (variant, head) columns of the table
 
 
-def _timed_render(out: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from data.synthetic_reactions import make_synthetic_dataset, plan_dataset, subset_per_volunteer
+def _plan(args: argparse.Namespace, protocol: str) -> list:
+    from data.synthetic_reactions import plan_dataset, subset_per_volunteer
 
-    jobs = subset_per_volunteer(plan_dataset(n_volunteers=args.volunteers, n_videos=args.videos,
-                                             duration_s=args.seconds), args.per_volunteer)
-    todo = sum(not (out / j.relpath).is_file() for j in jobs)
+    return subset_per_volunteer(plan_dataset(n_volunteers=args.volunteers, n_videos=args.videos,
+                                             duration_s=args.seconds, protocol=protocol,
+                                             test_fraction=args.test_fraction), args.per_volunteer)
+
+
+def _twins(jobs: list, done: dict[str, tuple[Path, list]], file_of: Callable[[Path, Any], Path]) -> dict[str, Path]:
+    """``{video_id: file}`` of identical jobs already made under another protocol."""
+    mine = {j.video_id: j for j in jobs}
+    return {j.video_id: file_of(root, j) for root, other in done.values() for j in other if mine.get(j.video_id) == j}
+
+
+def _timed_render(out: Path, args: argparse.Namespace, protocol: str, twins: dict[str, Path]) -> dict[str, Any]:
+    from data.synthetic_reactions import make_synthetic_dataset
+
+    jobs = _plan(args, protocol)
+    todo = sum(not (out / j.relpath).is_file() and not (j.video_id in twins and twins[j.video_id].is_file())
+               for j in jobs)
     wall, cpu = time.perf_counter(), time.process_time()
     make_synthetic_dataset(out, n_volunteers=args.volunteers, n_videos=args.videos, duration_s=args.seconds,
-                           workers=1, per_volunteer=args.per_volunteer, progress=True)
+                           workers=1, per_volunteer=args.per_volunteer, progress=True, protocol=protocol,
+                           test_fraction=args.test_fraction, twins=twins)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"videos": todo, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "wall_s_per_video": round(wall / todo, 3) if todo else None,
-            "cpu_s_per_video": round(cpu / todo, 3) if todo else None}
+    return {"videos": todo, "linked": len(jobs) - todo, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "wall_s_per_video": round(wall / todo, 3) if todo else None}
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -49,19 +68,20 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _timed_extract(out: Path) -> dict[str, Any]:
+def _timed_extract(out: Path, twins: dict[str, Path]) -> dict[str, Any]:
     from tqdm import tqdm
 
     from core.reaction.descriptor import extract_features
+    from data.synthetic_reactions import _link_or_copy
 
-    rows = _read_csv(out / "manifest.csv")
     folder = out / "features"
     folder.mkdir(exist_ok=True)
-    done = 0
-    wall, cpu = 0.0, 0.0
-    stages: dict[str, float] = {}
-    for row in tqdm(rows, desc="extract", unit="video"):
+    done, wall, cpu = 0, 0.0, 0.0
+    for row in tqdm(_read_csv(out / "manifest.csv"), desc=f"extract {out.name}", unit="video"):
         target = folder / f"{row['video_id']}.npz"
+        twin = twins.get(row["video_id"])
+        if not target.is_file() and twin is not None and twin.is_file():
+            _link_or_copy(twin, target)
         if target.is_file():
             continue
         t, c = time.perf_counter(), time.process_time()
@@ -73,154 +93,191 @@ def _timed_extract(out: Path) -> dict[str, Any]:
         wall += time.perf_counter() - t
         cpu += time.process_time() - c
         done += 1
-        for k, v in features.meta.get("timings_s", {}).items():
-            stages[k] = stages.get(k, 0.0) + float(v)
     return {"videos": done, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "wall_s_per_video": round(wall / done, 3) if done else None,
-            "cpu_s_per_video": round(cpu / done, 3) if done else None,
-            "cpu_s_per_video_by_stage": {k: round(v / done, 3) for k, v in stages.items()} if done else {}}
+            "wall_s_per_video": round(wall / done, 3) if done else None}
 
 
-def write_split_manifest(out: Path, args: argparse.Namespace, seed: int = 0) -> Path:
-    """OUT/train_manifest.csv: the rendered videos with the §4.1 volunteer split (sessions from the full plan)."""
-    from core.collection.splits import make_volunteer_split
-    from data.synthetic_reactions import plan_dataset
-
-    rows = _read_csv(out / "manifest.csv")
-    sessions: dict[str, int] = {}
-    for job in plan_dataset(n_volunteers=args.volunteers, n_videos=args.videos, duration_s=args.seconds):
-        sessions[job.volunteer_id] = max(sessions.get(job.volunteer_id, 0), job.session)
-    genders = {r["volunteer_id"]: r["gender"] for r in rows}
-    roster = [{"volunteer_id": v, "gender": g, "sessions": sessions[v]} for v, g in sorted(genders.items())]
-    fold = make_volunteer_split(roster, test_fraction=0.2, seed=seed)
+def write_split_manifest(out: Path) -> Path:
+    """OUT/<protocol>/train_manifest.csv: the rendered videos with the protocol's folds (from the plan)."""
     path = out / "train_manifest.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["video_id", "volunteer_id", "fold", "label", "features_npz"])
         writer.writeheader()
-        for r in rows:
+        for r in _read_csv(out / "manifest.csv"):
             # the label is the class of the RATING (never the expression shown): that is what a study records
-            writer.writerow({"video_id": r["video_id"], "volunteer_id": r["volunteer_id"],
-                             "fold": fold[r["volunteer_id"]], "label": r["class"],
-                             "features_npz": f"features/{r['video_id']}.npz"})
+            writer.writerow({"video_id": r["video_id"], "volunteer_id": r["volunteer_id"], "fold": r["fold"],
+                             "label": r["class"], "features_npz": f"features/{r['video_id']}.npz"})
     return path
 
 
-def _train(out: Path, args: argparse.Namespace) -> dict[str, Any]:
-    import torch
+def flow_statistics(fs: Any) -> np.ndarray:
+    """(V, 144): mean and standard deviation of each descriptor channel over a video's valid steps."""
+    from models.training.npz_arrays import read_item
 
+    rows = []
+    for i in range(len(fs)):
+        flow = np.asarray(read_item(fs.flow, i), np.float64)[np.asarray(fs.flow_valid[i], bool)]
+        rows.append(np.concatenate([flow.mean(0), flow.std(0)]) if len(flow) else np.zeros(2 * flow.shape[1]))
+    return np.array(rows)
+
+
+def logistic_reference(train_set: Any, test_set: Any) -> float:
+    """Held-out accuracy of a logistic regression on per-video flow statistics (no deep learning)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    model.fit(flow_statistics(train_set), train_set.labels)
+    return float((model.predict(flow_statistics(test_set)) == test_set.labels).mean())
+
+
+def _check_folds(out: Path, train_set: Any, test_set: Any, protocol: str) -> None:
+    """End-to-end checks: labels are the ratings' classes; no volunteer (and, leaving faces out, no face) in both."""
     from core.labels import score_to_class
-    from models.training.data import load_manifest
-    from models.reaction.registry import model_config
-    from models.training.train import TrainConfig, save_run, train_model
 
-    torch.set_num_threads(args.threads)
-    manifest = write_split_manifest(out, args, seed=args.split_seed)
-    # end-to-end label check: rating -> class thresholds -> manifest label -> training label
     source = {r["video_id"]: r for r in _read_csv(out / "manifest.csv")}
-    folds = load_manifest(manifest)
-    train_set, test_set = folds["train"], folds["test"]
     for fs in (train_set, test_set):
         for vid, label in zip(fs.video_ids, fs.labels):
             if score_to_class(int(source[vid]["rating"])) != int(label):
                 raise AssertionError(f"{vid}: training label {label} is not the class of rating {source[vid]['rating']}")
-    overlap = set(train_set.volunteers) & set(test_set.volunteers)
-    if overlap:
-        raise AssertionError(f"volunteers in both folds: {sorted(overlap)[:5]}")
+    if set(train_set.volunteers) & set(test_set.volunteers):
+        raise AssertionError("volunteers in both folds")
+    faces = [{source[v]["face_id"] for v in fs.video_ids} for fs in (train_set, test_set)]
+    if protocol == "leave-faces-out" and faces[0] & faces[1]:
+        raise AssertionError(f"faces in both folds under leave-faces-out: {sorted(faces[0] & faces[1])}")
+    if protocol == "seen-faces" and not faces[1] <= faces[0]:
+        raise AssertionError(f"held-out faces never seen in training under seen-faces: {sorted(faces[1] - faces[0])}")
+
+
+def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from models.training.volunteer_norm import apply_volunteer_norm
+
+    from models.reaction.registry import model_config
+    from models.training.data import load_manifest
+    from models.training.train import TrainConfig, save_run, train_model
+
+    folds = load_manifest(write_split_manifest(out))
+    train_set, test_set = folds["train"], folds["test"]
+    _check_folds(out, train_set, test_set, protocol)
     counts = np.bincount(test_set.labels, minlength=3)
     info: dict[str, Any] = {
         "train_videos": len(train_set), "test_videos": len(test_set),
         "train_volunteers": len(set(train_set.volunteers)), "test_volunteers": len(set(test_set.volunteers)),
-        "train_class_counts": train_set.class_counts(), "test_class_counts": counts.tolist(),
-        "majority_class_accuracy": round(float(counts.max() / counts.sum()), 3), "variants": {},
+        "test_class_counts": counts.tolist(), "majority_class_accuracy": round(float(counts.max() / counts.sum()), 3),
+        "norms": {},
     }
     clip_size = int(train_set.clip_shape[1])
-    for variant in args.variants.split(","):
-        mc = model_config(variant, width=args.width, fc_dim=args.fc_dim, clip_size=clip_size, hidden=args.hidden)
-        tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
-                         seed=args.seed, eval_every=args.eval_every)
-        result = train_model(mc, train_set, test_set, tc, progress=True)
-        save_run(out / "runs" / variant, result, mc, tc, split_id=f"volunteer-split-seed{args.split_seed}",
-                 data_fingerprint=f"{train_set.fingerprint()}+{test_set.fingerprint()}", synthetic=True,
-                 extra={"data": "SYNTHETIC rendered reactions (data/synthetic_reactions.py)"})
-        info["variants"][variant] = {
-            "seconds": round(result.seconds, 1),
-            "heads": {h: {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3),
-                          "confusion": m.get("confusion")} for h, m in result.metrics.items()},
-        }
-        print_results(info, variant)
+    base = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
+                       eval_every=args.eval_every)
+    fingerprint = f"{train_set.fingerprint()}+{test_set.fingerprint()}"
+    for norm in args.volunteer_norms.split(","):
+        row: dict[str, Any] = {"logistic_flow_stats": round(logistic_reference(
+            apply_volunteer_norm(train_set, norm), apply_volunteer_norm(test_set, norm)), 3), "variants": {}}
+        for variant in args.variants.split(","):
+            mc = model_config(variant, width=args.width, fc_dim=args.fc_dim, clip_size=clip_size, hidden=args.hidden)
+            for seed in args.seeds:
+                tc = replace(base, seed=seed, volunteer_norm=norm)
+                result = train_model(mc, train_set, test_set, tc, progress=True)
+                save_run(out / "runs" / norm / f"{variant}-s{seed}", result, mc, tc, split_id=f"synthetic-{protocol}",
+                         data_fingerprint=fingerprint, synthetic=True,
+                         extra={"data": f"SYNTHETIC rendered reactions, protocol {protocol}"})
+                row["variants"].setdefault(variant, []).append(
+                    {"seed": seed, "seconds": round(result.seconds, 1),
+                     "heads": {h: {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3)}
+                               for h, m in result.metrics.items()}})
+        info["norms"][norm] = row
     return info
 
 
-def print_results(info: dict[str, Any], only: str | None = None) -> None:
-    for variant, r in info["variants"].items():
-        if only and variant != only:
-            continue
-        for head, m in r["heads"].items():
-            print(f"  {variant:14s} {head:6s} held-out accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
-                  f"(chance: 0.333 uniform, {info['majority_class_accuracy']:.3f} majority class; "
-                  f"{info['test_videos']} videos of {info['test_volunteers']} held-out volunteers; {r['seconds']:.0f} s)")
+def _cell(row: dict[str, Any], variant: str, head: str) -> tuple[str, list[float]]:
+    runs = row["variants"].get(variant, [])
+    accs = [r["heads"][head]["accuracy"] for r in runs if head in r["heads"]]
+    if not accs:
+        return "-", []
+    text = f"{np.mean(accs):.3f}" + (f"±{np.std(accs):.3f}" if len(accs) > 1 else "")
+    return text, accs
 
 
-def extrapolate(timings: dict[str, Any], n_videos: int) -> dict[str, float]:
-    """Hours for ``n_videos`` at the measured per-video wall time of each stage (one process on this machine)."""
-    out = {}
-    for stage in ("render", "extract"):
-        per = (timings.get(stage) or {}).get("wall_s_per_video")
-        if per:
-            out[f"{stage}_hours"] = round(per * n_videos / 3600, 2)
-    return out
+def print_table(results: dict[str, Any]) -> None:
+    """Held-out accuracy per protocol x normalisation, and the seen - unseen gap."""
+    print(f"{'protocol':16s} {'volunteer norm':14s} " + " ".join(f"{v + ' ' + h:>16s}" for v, h in HEADS)
+          + f" {'flow-stats LR':>14s} {'majority':>9s}  held-out")
+    means: dict[tuple[str, str], list[float]] = {}
+    for protocol, info in results["protocols"].items():
+        for norm, row in info["norms"].items():
+            cells = [_cell(row, v, h) for v, h in HEADS]
+            means[(protocol, norm)] = [float(np.mean(a)) if a else float("nan") for _, a in cells] + \
+                [row["logistic_flow_stats"]]
+            print(f"{protocol:16s} {norm:14s} " + " ".join(f"{t:>16s}" for t, _ in cells)
+                  + f" {row['logistic_flow_stats']:>14.3f} {info['majority_class_accuracy']:>9.3f}"
+                  + f"  {info['test_videos']} videos / {info['test_volunteers']} volunteers")
+    for norm in {n for _, n in means}:
+        seen, unseen = means.get(("seen-faces", norm)), means.get(("leave-faces-out", norm))
+        if seen and unseen:
+            gaps = [s - u for s, u in zip(seen, unseen)]
+            print(f"{'gap seen-unseen':16s} {norm:14s} " + " ".join(f"{g:>16.3f}" for g in gaps[:-1])
+                  + f" {gaps[-1]:>14.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from data.synthetic_protocol import PROTOCOLS
+
     parser = argparse.ArgumentParser(prog="python -m bench.bench_synthetic_set", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--per-volunteer", type=int, default=3)
-    parser.add_argument("--volunteers", type=int, default=120)
-    parser.add_argument("--videos", type=int, default=3345, help="size of the planned set the subset comes from")
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS))
+    parser.add_argument("--per-volunteer", type=int, default=10)
+    parser.add_argument("--volunteers", type=int, default=12)
+    parser.add_argument("--videos", type=int, default=200, help="size of the planned set the subset comes from")
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--variants", default="lbe,pbe,plm-ipe")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--volunteer-norms", default="none,baseline")
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr-pbe", type=float, default=1e-3)
     parser.add_argument("--lr-lbe", type=float, default=2e-3)
     parser.add_argument("--width", type=float, default=1 / 16, help="C3D channel multiplier (paper: 1)")
     parser.add_argument("--fc-dim", type=int, default=128, help="C3D fc6/fc7 units (paper: 4096)")
     parser.add_argument("--hidden", type=int, default=128, help="LSTM hidden units (paper: 256)")
-    parser.add_argument("--eval-every", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split-seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eval-every", type=int, default=0)
+    parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0])
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
-    unknown = set(stages) - set(STAGES)
-    if unknown:
-        parser.error(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    timings_path = out / "timings.json"
+    protocols = [p for p in args.protocols.split(",") if p]
+    if set(stages) - set(STAGES) or set(protocols) - set(PROTOCOLS):
+        parser.error(f"stages are {', '.join(STAGES)}; protocols are {', '.join(PROTOCOLS)}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    timings_path = args.out / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
     print("SYNTHETIC DATA: rendered reactions of real offline face photos, not people.")
-    if "render" in stages:
-        r = _timed_render(out, args)
-        if r["videos"]:
-            timings["render"] = r
-        print(f"render: {r}")
-    if "extract" in stages:
-        e = _timed_extract(out)
-        if e["videos"]:
-            timings["extract"] = e
-        print(f"extract: {e}")
-    timings["extrapolated_full_set"] = {"videos": args.videos, **extrapolate(timings, args.videos),
-                                        "note": "extrapolation from the measured per-video wall time, one process"}
+    done: dict[str, tuple[Path, list]] = {}
+    for protocol in protocols:
+        out = args.out / protocol
+        jobs = _plan(args, protocol)
+        if "render" in stages:
+            twins = _twins(jobs, done, lambda root, j: root / j.relpath)
+            timings.setdefault(protocol, {})["render"] = r = _timed_render(out, args, protocol, twins)
+            print(f"{protocol} render: {r}")
+        if "extract" in stages:
+            twins = _twins(jobs, done, lambda root, j: root / "features" / f"{j.video_id}.npz")
+            timings.setdefault(protocol, {})["extract"] = e = _timed_extract(out, twins)
+            print(f"{protocol} extract: {e}")
+        done[protocol] = (out, jobs)
     timings_path.write_text(json.dumps(timings, indent=2))
-    print(f"extrapolated to {args.videos} videos (one process on this machine): {timings['extrapolated_full_set']}")
     if "train" in stages:
-        results = _train(out, args)
-        results["settings"] = {k: v for k, v in vars(args).items() if k != "out"} | {"out": str(out)}
-        (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-        print("SYNTHETIC DATA results (held-out volunteers):")
-        print_results(results)
+        results = {"protocols": {p: _train(args.out / p, args, p) for p in protocols},
+                   "settings": {k: v for k, v in vars(args).items() if k != "out"} | {"out": str(args.out)}}
+        (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        print("SYNTHETIC DATA, held-out accuracy (chance 0.333):")
+        print_table(results)
     return 0
 
 

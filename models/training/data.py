@@ -17,7 +17,7 @@ Clip sampling: during training, each epoch visits **every training video once**,
 shuffled with ``(seed, epoch)``, and draws **one clip uniformly at random per video** (a fresh
 draw every epoch; ``models.training.loader.EpochBatchSampler``). At evaluation **all** clips of a video
 are scored and their probabilities averaged (``ReactionModel.video_probs``). The flow sequence
-is used whole.
+is used whole; ``models/training/volunteer_norm.py`` can standardise it per volunteer (an option).
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from core.labels import CLASS_NAMES
 from models.training.npz_arrays import LazyArrays, LazyArrayError, npz_member, read_item, shape_of, take
 
 MANIFEST_COLUMNS = FEATURE_MANIFEST_COLUMNS  # written by `python -m app extract --videos`
+DEFAULT_FPS = 30.0
 
 
 class DatasetError(IPEError):
@@ -53,11 +54,15 @@ class FeatureSet:
     flow: Sequence[np.ndarray]  # each (T_i, 72) float32; a list, or LazyArrays
     flow_valid: list[np.ndarray]  # each (T_i,) bool
     synthetic: bool = False
+    fps: list[float] | None = None  # frames per second of each video (None: 30 each)
 
     def __post_init__(self) -> None:
         n = len(self.video_ids)
         self.labels = np.asarray(self.labels, dtype=np.int64)
-        if not (len(self.volunteers) == len(self.clips) == len(self.flow) == len(self.flow_valid) == self.labels.shape[0] == n):
+        if self.fps is None:
+            self.fps = [DEFAULT_FPS] * n
+        if not (len(self.volunteers) == len(self.clips) == len(self.flow) == len(self.flow_valid) == self.labels.shape[0]
+                == len(self.fps) == n):
             raise DatasetError("feature set fields have different lengths")
         if n and (self.labels.min() < 0 or self.labels.max() >= len(CLASS_NAMES)):
             raise DatasetError(f"labels must be 0..{len(CLASS_NAMES) - 1}")
@@ -78,8 +83,8 @@ class FeatureSet:
     def subset(self, indices: Sequence[int]) -> "FeatureSet":
         idx = list(indices)
         return FeatureSet([self.video_ids[i] for i in idx], [self.volunteers[i] for i in idx], self.labels[idx],
-                          take(self.clips, idx), take(self.flow, idx), [self.flow_valid[i] for i in idx],
-                          self.synthetic)
+                          take(self.clips, idx), _take(self.flow, idx), [self.flow_valid[i] for i in idx],
+                          self.synthetic, [self.fps[i] for i in idx])
 
     def by_volunteers(self, volunteers: set[str]) -> "FeatureSet":
         return self.subset([i for i, v in enumerate(self.volunteers) if v in volunteers])
@@ -113,26 +118,28 @@ class FeatureSet:
     def from_npz(cls, records: Sequence[tuple[str, str, int, str | Path]]) -> "FeatureSet":
         """Lazy set from ``(video_id, volunteer_id, label, features.npz)`` records: clips and flow
         stay in the files (see :mod:`models.training.npz_arrays`); only the validity flags are read."""
-        ids, vols, labels, clips, flow, valid = [], [], [], [], [], []
+        ids, vols, labels, clips, flow, valid, fps = [], [], [], [], [], [], []
         for video_id, volunteer, label, path in records:
             try:
                 clip_ref, flow_ref = npz_member(path, "clips"), npz_member(path, "flow72")
-                fv = _flow_valid(path, flow_ref.shape[0])
+                fv, rate = _flow_valid_and_fps(path, flow_ref.shape[0])
             except LazyArrayError as err:
                 raise DatasetError(f"video {video_id}: {err}") from err
+            fps.append(rate)
             ids.append(video_id)
             vols.append(volunteer)
             labels.append(int(label))
             clips.append(clip_ref)
             flow.append(flow_ref)
             valid.append(fv)
-        return cls(ids, vols, np.array(labels, np.int64), LazyArrays(clips), LazyArrays(flow), valid)
+        return cls(ids, vols, np.array(labels, np.int64), LazyArrays(clips), LazyArrays(flow), valid, fps=fps)
 
     @classmethod
     def from_features(cls, records: Sequence[tuple[str, str, int, Any]]) -> "FeatureSet":
         """From ``(video_id, volunteer_id, label, ReactionFeatures)`` records."""
-        ids, vols, labels, clips, flow, valid = [], [], [], [], [], []
+        ids, vols, labels, clips, flow, valid, fps = [], [], [], [], [], [], []
         for video_id, volunteer, label, feats in records:
+            fps.append(float(getattr(feats, "fps", DEFAULT_FPS) or DEFAULT_FPS))
             ids.append(video_id)
             vols.append(volunteer)
             labels.append(int(label))
@@ -144,7 +151,13 @@ class FeatureSet:
                 fv = ff[1:] & ff[:-1]
             flow.append(f)
             valid.append(np.asarray(fv, bool)[: len(f)])
-        return cls(ids, vols, np.array(labels, np.int64), clips, flow, valid)
+        return cls(ids, vols, np.array(labels, np.int64), clips, flow, valid, fps=fps)
+
+
+def _take(arrays: Sequence[np.ndarray], indices: Sequence[int]) -> Sequence[np.ndarray]:
+    from models.training.volunteer_norm import VolunteerNormFlow
+
+    return arrays.take(indices) if isinstance(arrays, VolunteerNormFlow) else take(arrays, indices)
 
 
 def parse_label(value: str) -> int:
@@ -154,14 +167,15 @@ def parse_label(value: str) -> int:
         raise DatasetError(str(err)) from None
 
 
-def _flow_valid(path: str | Path, steps: int) -> np.ndarray:
-    """The (steps,) flow validity of a feature file: ``flow_valid``, else derived from ``face_found``
-    (a flow step needs a face in both frames)."""
+def _flow_valid_and_fps(path: str | Path, steps: int) -> tuple[np.ndarray, float]:
+    """The (steps,) flow validity of a feature file (``flow_valid``, else derived from ``face_found``:
+    a flow step needs a face in both frames) and its frame rate."""
     with np.load(path, allow_pickle=False) as data:
+        fps = float(data["fps"]) if "fps" in data.files else DEFAULT_FPS
         if "flow_valid" in data.files:
-            return np.asarray(data["flow_valid"], bool)[:steps]
+            return np.asarray(data["flow_valid"], bool)[:steps], fps
         ff = np.asarray(data["face_found"], bool)
-    return (ff[1:] & ff[:-1])[:steps]
+    return (ff[1:] & ff[:-1])[:steps], fps
 
 
 def load_manifest(path: str | Path) -> dict[str, FeatureSet]:

@@ -3,11 +3,14 @@
 ``predict(features)`` takes a ``ReactionFeatures`` (``core/reaction/descriptor.py``) and returns
 ``{"pbe": [3] | None, "lbe": [3] | None, "fused": [3], "clip_probs": (N, 3) | None}`` in class order
 (negative, neutral, positive). A variant without one estimator gives ``None`` for it, and its
-``fused`` is the output it reports (the PBE or LBE itself; EarlyFusion's weighted sum).
+``fused`` is the output it reports (the PBE or LBE itself; EarlyFusion's weighted sum). A run
+trained with per-volunteer normalisation (``config.json`` ``train.volunteer_norm``) gets its
+input normalised the same way (``models/training/volunteer_norm.py``).
 """
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,10 +40,21 @@ class ReactionPredictor:
     def target_layers(self) -> list[torch.nn.Module]:
         return self.model.pbe.target_layers if self.model.pbe is not None else []
 
-    def predict(self, features: Any) -> dict[str, Any]:
-        fs = FeatureSet.from_features([("video", "unknown", 0, features)])
-        from models.training.data import make_batch
+    @property
+    def volunteer_norm(self) -> str:
+        """The per-volunteer normalisation the run was trained with ("none" for runs saved before the option)."""
+        return (self.config.get("train") or {}).get("volunteer_norm", "none")
 
+    def predict(self, features: Any, baseline: Sequence[Any] = ()) -> dict[str, Any]:
+        """Class probabilities of one video. With a run trained with ``volunteer_norm="baseline"``
+        the video's flow is standardised with the first second of itself plus ``baseline`` (other
+        ``ReactionFeatures`` of the same volunteer, when there are any), as in training."""
+        from models.training.data import make_batch
+        from models.training.volunteer_norm import apply_volunteer_norm
+
+        records = [("video", "volunteer", 0, features)] + [(f"baseline-{k}", "volunteer", 0, b)
+                                                           for k, b in enumerate(baseline)]
+        fs = apply_volunteer_norm(FeatureSet.from_features(records), self.volunteer_norm)
         batch = make_batch(fs, [0], rng=None, need_clips=self.model.pbe is not None, need_flow=self.model.lbe is not None,
                            clip_norm=self.model.config.clip_norm)
         with torch.no_grad():

@@ -49,6 +49,7 @@ from models.training.loader import EpochBatchSampler, auto_workers, make_loader
 from models.reaction.plm_ipe import ModelConfig, ReactionModel, mutual_step
 from models.reaction.lbe import fit_input_norm
 from models.training.npz_arrays import read_item
+from models.training.volunteer_norm import apply_volunteer_norm
 from models.reaction.registry import PRIMARY_HEAD, build_from_config
 
 CLIP_SAMPLING = ("per epoch: every training video once, in an order shuffled with (seed, epoch), one clip drawn "
@@ -71,6 +72,7 @@ class TrainConfig:
     num_workers: int = -1  # DataLoader workers; -1: auto (0 on CPU, up to 8 on CUDA)
     prefetch_factor: int = 4  # batches read ahead per worker
     warmup_steps_pbe: int = 0  # PBE learning rate ramps linearly from lr/steps to lr over these steps (0: paper, none)
+    volunteer_norm: str = "none"  # "baseline": flow standardised by each volunteer's first seconds (volunteer_norm.py)
 
 
 @dataclass
@@ -141,6 +143,8 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
     """
     if len(train_set) == 0:
         raise ValueError("the training set is empty")
+    train_set = apply_volunteer_norm(train_set, config.volunteer_norm)
+    eval_set = apply_volunteer_norm(eval_set, config.volunteer_norm) if eval_set is not None else None
     ctx = current()
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
