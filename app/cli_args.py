@@ -62,9 +62,13 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lr-lbe", type=float, default=5e-3)
     g.add_argument("--warmup-steps-pbe", type=int, default=0,
                    help="linear warm-up of the PBE learning rate over this many steps (0 = paper: none)")
-    g.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N (bf16 autocast + channels-last)")
+    g.add_argument("--device", default="auto",
+                   help="auto (default: the GPU when there is one, else the CPU), cpu, or cuda / cuda:N "
+                   "(bf16 autocast + channels-last on CUDA)")
     g.add_argument("--compile", action="store_true", help="torch.compile the C3D (GPU)")
-    g.add_argument("--eval-every", type=int, default=10, help="epochs between held-out evaluations (curves)")
+    g.add_argument("--eval-every", type=int, default=10, help="epochs between held-out evaluations (curves, best epoch)")
+    g.add_argument("--checkpoint-every", type=int, default=10,
+                   help="epochs between saved training states, so `train --resume RUN` continues a killed run (0: none)")
     g.add_argument("--volunteer-norm", default="none", choices=["none", "baseline"],
                    help="standardise each volunteer's flow by their own first seconds (baseline; see "
                         "models/training/volunteer_norm.py); none = the paper")
@@ -83,7 +87,8 @@ def train_config(args: argparse.Namespace, seed: int = 0) -> Any:
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
                        seed=seed, device=args.device, compile=args.compile, eval_every=args.eval_every,
-                       warmup_steps_pbe=args.warmup_steps_pbe, volunteer_norm=args.volunteer_norm)
+                       warmup_steps_pbe=args.warmup_steps_pbe, volunteer_norm=args.volunteer_norm,
+                       checkpoint_every=getattr(args, "checkpoint_every", 10))
 
 
 def load_data(args: argparse.Namespace, *, need_train: bool = True) -> tuple[Any, Any, dict[str, Any]]:

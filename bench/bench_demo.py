@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     from models.reaction.plm_ipe import ModelConfig
     from models.reaction.registry import build_from_config
     from app.serving import DemoService
-    from models.training.train import TrainConfig, TrainResult, save_run
+    from models.training.train import TrainConfig, TrainResult
+    from models.training.run_folder import save_run
     from tests.demo_fixtures import tiny_preference_run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -157,7 +157,8 @@ def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]
 
     from models.reaction.registry import model_config
     from models.training.data import load_manifest
-    from models.training.train import TrainConfig, save_run, train_model
+    from models.training.train import TrainConfig, train_model
+    from models.training.run_folder import save_run
 
     folds = load_manifest(write_split_manifest(out))
     train_set, test_set = folds["train"], folds["test"]

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     videos = args.video or default_videos()
     results = report(args.run, videos)
-    from models.training.train import find_checkpoint
+    from models.training.run_folder import find_checkpoint
 
     config = json.loads((find_checkpoint(args.run) / "config.json").read_text())
     synthetic = config.get("synthetic_data")

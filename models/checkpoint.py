@@ -89,3 +89,9 @@ def load_checkpoint(folder: str | os.PathLike[str], kind: str | None = None) -> 
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{weights} is not a readable safetensors file: {err}") from err
     return state, config
+
+
+def plain_state_dict(module: Any) -> dict[str, Any]:
+    """``module.state_dict()`` with contiguous tensors and without the prefixes DDP (``module.``) and
+    ``torch.compile`` (``_orig_mod.``) add, so a checkpoint loads into the plain model."""
+    return {k.replace("_orig_mod.", "").replace("module.", ""): v.contiguous() for k, v in module.state_dict().items()}

@@ -37,7 +37,8 @@ def tiny_reaction_run(run_dir: Path, videos: list[tuple[Path, int]], epochs: int
     from models.training.data import FeatureSet
     from models.reaction.lbe import LBEConfig
     from models.reaction.plm_ipe import ModelConfig
-    from models.training.train import TrainConfig, save_run, train_model
+    from models.training.train import TrainConfig, train_model
+    from models.training.run_folder import save_run
 
     torch.set_num_threads(1)
     records = [(p.stem, f"vol{i % 3}", label, extract_features(p)) for i, (p, label) in enumerate(videos)]

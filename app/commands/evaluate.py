@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from core.labels import CLASS_NAMES
     from app.cli_args import load_data
     from models.training.evaluate import degenerate_warning, evaluate_model
-    from models.training.train import load_model
+    from models.training.run_folder import load_model
     from models.training.volunteer_norm import apply_volunteer_norm
 
     model, config = load_model(args.run_folder)

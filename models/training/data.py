@@ -22,6 +22,7 @@ is used whole; ``models/training/volunteer_norm.py`` can standardise it per volu
 from __future__ import annotations
 
 import csv
+import json
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,9 @@ class FeatureSet:
     flow_valid: list[np.ndarray]  # each (T_i,) bool
     synthetic: bool = False
     fps: list[float] | None = None  # frames per second of each video (None: 30 each)
+    # the extractor settings the features were made with ({"extractor", "version", "config_key", "config"});
+    # None for generated tensors
+    features: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.video_ids)
@@ -84,7 +88,7 @@ class FeatureSet:
         idx = list(indices)
         return FeatureSet([self.video_ids[i] for i in idx], [self.volunteers[i] for i in idx], self.labels[idx],
                           take(self.clips, idx), _take(self.flow, idx), [self.flow_valid[i] for i in idx],
-                          self.synthetic, [self.fps[i] for i in idx])
+                          self.synthetic, [self.fps[i] for i in idx], self.features)
 
     def by_volunteers(self, volunteers: set[str]) -> "FeatureSet":
         return self.subset([i for i, v in enumerate(self.volunteers) if v in volunteers])
@@ -119,12 +123,16 @@ class FeatureSet:
         """Lazy set from ``(video_id, volunteer_id, label, features.npz)`` records: clips and flow
         stay in the files (see :mod:`models.training.npz_arrays`); only the validity flags are read."""
         ids, vols, labels, clips, flow, valid, fps = [], [], [], [], [], [], []
+        settings: dict[str, dict[str, Any]] = {}
         for video_id, volunteer, label, path in records:
             try:
                 clip_ref, flow_ref = npz_member(path, "clips"), npz_member(path, "flow72")
                 fv, rate = _flow_valid_and_fps(path, flow_ref.shape[0])
+                found = _feature_settings(path)
             except LazyArrayError as err:
                 raise DatasetError(f"video {video_id}: {err}") from err
+            if found is not None:
+                settings.setdefault(found["config_key"], {**found, "example": video_id})
             fps.append(rate)
             ids.append(video_id)
             vols.append(volunteer)
@@ -132,7 +140,13 @@ class FeatureSet:
             clips.append(clip_ref)
             flow.append(flow_ref)
             valid.append(fv)
-        return cls(ids, vols, np.array(labels, np.int64), LazyArrays(clips), LazyArrays(flow), valid, fps=fps)
+        if len(settings) > 1:
+            examples = ", ".join(f"{s['example']} ({key})" for key, s in settings.items())
+            raise DatasetError(f"the videos were extracted with {len(settings)} different settings (e.g. {examples}); "
+                               "extract them all with the same settings before training on them together")
+        features = next(({k: v for k, v in s.items() if k != "example"} for s in settings.values()), None)
+        return cls(ids, vols, np.array(labels, np.int64), LazyArrays(clips), LazyArrays(flow), valid, fps=fps,
+                   features=features)
 
     @classmethod
     def from_features(cls, records: Sequence[tuple[str, str, int, Any]]) -> "FeatureSet":
@@ -151,7 +165,11 @@ class FeatureSet:
                 fv = ff[1:] & ff[:-1]
             flow.append(f)
             valid.append(np.asarray(fv, bool)[: len(f)])
-        return cls(ids, vols, np.array(labels, np.int64), clips, flow, valid, fps=fps)
+        metas = [getattr(feats, "meta", None) or {} for *_, feats in records]
+        keys = {m.get("config_key") for m in metas}
+        features = ({k: metas[0].get(k) for k in ("extractor", "version", "config_key", "config")}
+                    if len(keys) == 1 and None not in keys else None)
+        return cls(ids, vols, np.array(labels, np.int64), clips, flow, valid, fps=fps, features=features)
 
 
 def _take(arrays: Sequence[np.ndarray], indices: Sequence[int]) -> Sequence[np.ndarray]:
@@ -165,6 +183,20 @@ def parse_label(value: str) -> int:
         return parse_class(value)
     except ValueError as err:
         raise DatasetError(str(err)) from None
+
+
+def _feature_settings(path: str | Path) -> dict[str, Any] | None:
+    """The extractor settings stored in a feature file's ``meta`` (None when it has none)."""
+    with np.load(path, allow_pickle=False) as data:
+        if "meta" not in data.files:
+            return None
+        try:
+            meta = json.loads(str(data["meta"]))
+        except ValueError:
+            return None
+    if not isinstance(meta, dict) or "config_key" not in meta:
+        return None
+    return {k: meta.get(k) for k in ("extractor", "version", "config_key", "config")}
 
 
 def _flow_valid_and_fps(path: str | Path, steps: int) -> tuple[np.ndarray, float]:

@@ -18,7 +18,7 @@ import torch
 
 from core.labels import CLASS_NAMES
 from models.training.data import FeatureSet
-from models.training.train import load_model
+from models.training.run_folder import load_model
 
 
 class ReactionPredictor:

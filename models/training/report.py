@@ -19,8 +19,10 @@ import numpy as np
 from core.labels import CLASS_NAMES
 from models.training.data import FeatureSet
 from models.reaction.registry import VARIANTS, model_config
+from models.training.figures import confusion_figure, curves_figure
 from models.training.evaluate import degenerate_class
-from models.training.train import TrainConfig, save_run, train_model
+from models.training.train import TrainConfig, train_model
+from models.training.run_folder import save_run
 
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("PBE", "pbe", "pbe"),
@@ -146,55 +148,14 @@ def _write_csvs(out: Path, results: list[dict], summary: list[dict]) -> None:
 
 
 def _plots(out: Path, results: list[dict], histories: dict[str, list[list[dict]]]) -> list[str]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     summary = summarise(results)
     figures = []
     if summary:
-        n = len(summary)
-        cols = min(4, n)
-        rows = (n + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.0 * rows), squeeze=False)
-        for ax in axes.flat[n:]:
-            ax.axis("off")
-        for ax, s in zip(axes.flat, summary):
-            conf = np.asarray(s["confusion_sum"])
-            ax.imshow(conf, cmap="Blues", vmin=0)
-            for (i, j), v in np.ndenumerate(conf):
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                        color="white" if v > conf.max() / 2 else "black")
-            ax.set_title(s["method"], fontsize=9)
-            ax.set_xticks(range(3), [c[:3] for c in CLASS_NAMES], fontsize=7)
-            ax.set_yticks(range(3), [c[:3] for c in CLASS_NAMES], fontsize=7)
-            ax.set_xlabel("predicted", fontsize=7)
-            ax.set_ylabel("true", fontsize=7)
-        fig.suptitle("Confusion matrices (summed over seeds)", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(out / "confusion.png", dpi=110)
-        plt.close(fig)
+        confusion_figure(out / "confusion.png", [(s["method"], s["confusion_sum"]) for s in summary],
+                         "Confusion matrices (summed over seeds)")
         figures.append("confusion.png")
     if histories:
-        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
-        for variant, runs in histories.items():
-            for key_prefix, ax in (("loss_", ax_loss), ("eval_acc_", ax_acc)):
-                keys = sorted({k for h in runs for row in h for k in row if k.startswith(key_prefix)})
-                for key in keys:
-                    epochs = sorted({row["epoch"] for h in runs for row in h if key in row})
-                    if not epochs:
-                        continue
-                    means = [np.mean([row[key] for h in runs for row in h if row["epoch"] == e and key in row]) for e in epochs]
-                    ax.plot(epochs, means, marker="." if len(epochs) < 30 else None,
-                            label=f"{variant}:{key.removeprefix(key_prefix)}")
-        ax_loss.set_title("training loss (mean over seeds)")
-        ax_acc.set_title("held-out accuracy (mean over seeds)")
-        for ax in (ax_loss, ax_acc):
-            ax.set_xlabel("epoch")
-            ax.legend(fontsize=6)
-        fig.tight_layout()
-        fig.savefig(out / "curves.png", dpi=110)
-        plt.close(fig)
+        curves_figure(out / "curves.png", histories, over=" (mean over seeds)")
         figures.append("curves.png")
     return figures
 

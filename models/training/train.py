@@ -28,7 +28,7 @@ Run folder: ``<runs>/<run_id>/model/`` (checkpoint via ``models/checkpoint.py``,
 from __future__ import annotations
 
 import contextlib
-import subprocess
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,18 +37,18 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from core.files import atomic_write_json
-from core.labels import CLASS_NAMES, LabelThresholds
 from models.reaction.baselines import early_fusion_step, independent_step
-from models.checkpoint import REACTION_KIND, load_checkpoint, reaction_kind, save_checkpoint
+from core.errors import CheckpointError
+from models.checkpoint import plain_state_dict
 from models.training.data import FeatureSet, to_device
-from models.training.distributed import (DistContext, all_gather_objects, all_reduce_sums, current, ddp_unwrapped,
-                                unwrap_ddp, wrap_ddp)
+from models.training.distributed import (DistContext, all_gather_objects, all_reduce_sums, barrier, current,
+                                         ddp_unwrapped, unwrap_ddp, wrap_ddp)
 from models.training.evaluate import classification_metrics, predict_set
 from models.training.loader import EpochBatchSampler, auto_workers, make_loader
 from models.reaction.plm_ipe import ModelConfig, ReactionModel, mutual_step
 from models.reaction.lbe import fit_input_norm
 from models.training.npz_arrays import read_item
+from models.training.resume import TrainingState, load_state, restore_rng, rng_state, save_state
 from models.training.volunteer_norm import apply_volunteer_norm
 from models.reaction.registry import PRIMARY_HEAD, build_from_config
 
@@ -73,6 +73,7 @@ class TrainConfig:
     prefetch_factor: int = 4  # batches read ahead per worker
     warmup_steps_pbe: int = 0  # PBE learning rate ramps linearly from lr/steps to lr over these steps (0: paper, none)
     volunteer_norm: str = "none"  # "baseline": flow standardised by each volunteer's first seconds (volunteer_norm.py)
+    checkpoint_every: int = 10  # epochs between saved training states (resume.py), when a run folder is given; 0: none
 
 
 @dataclass
@@ -82,24 +83,17 @@ class TrainResult:
     metrics: dict[str, Any]
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+    best: dict[str, Any] = field(default_factory=dict)  # {"epoch", "macro_f1", "metrics"} of the best evaluation
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def code_version() -> str:
-    """``git describe`` of the checkout, else the version in ``pyproject.toml``, else "unknown"."""
-    repo = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=repo, capture_output=True,
-                             text=True, timeout=10, check=False)
-        if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        import tomllib
+def resolve_device(name: str) -> str:
+    """``auto``: the first CUDA device when there is one, else the CPU; anything else as given."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
 
-        return "v" + tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"]
-    except (OSError, KeyError, ValueError):
-        return "unknown"
+
 
 
 def _autocast_factory(config: TrainConfig, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
@@ -135,11 +129,15 @@ def train_step(model: ReactionModel, batch: Any, optimizers: dict, autocast: Cal
 
 
 def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: FeatureSet | None = None,
-                config: TrainConfig = TrainConfig(), *, progress: bool = False) -> TrainResult:
+                config: TrainConfig = TrainConfig(), *, progress: bool = False,
+                run_dir: str | Path | None = None) -> TrainResult:
     """Train ``model_config.variant`` on ``train_set``; evaluate on ``eval_set`` every ``eval_every`` epochs.
 
-    Under ``torchrun`` (an initialised process group, ``models/training/distributed.py``) every rank calls
-    this with the same sets and config; the returned model and metrics are the same on every rank.
+    With ``run_dir``, the training state is saved there every ``checkpoint_every`` epochs and a state
+    already there is resumed (same configs required; ``epochs`` may grow). The best evaluation
+    (macro-F1 of the primary head) is kept beside the last. Under ``torchrun`` (an initialised process
+    group, ``models/training/distributed.py``) every rank calls this with the same sets and config; the
+    returned model and metrics are the same on every rank, and rank 0 alone writes the state.
     """
     if len(train_set) == 0:
         raise ValueError("the training set is empty")
@@ -147,7 +145,12 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
     eval_set = apply_volunteer_norm(eval_set, config.volunteer_norm) if eval_set is not None else None
     ctx = current()
     torch.manual_seed(config.seed)
-    device = torch.device(config.device)
+    device = torch.device(resolve_device(config.device))
+    configs = {"architecture": model_config.to_dict(), "train": {k: v for k, v in asdict(config).items() if k != "epochs"}}
+    saved = load_state(run_dir) if run_dir is not None else None
+    if saved is not None and json.loads(json.dumps(saved.configs, default=str)) != json.loads(json.dumps(configs, default=str)):
+        raise CheckpointError(f"{run_dir} was started with other settings than these; resume it with the same "
+                              "data, model and training flags (only --epochs may change), or start a new run")
     model = build_from_config(model_config)
     if model.lbe is not None:  # the same statistics on every rank: each reads the whole training set
         fit_input_norm(model.lbe, (read_item(train_set.flow, i) for i in range(len(train_set))), train_set.flow_valid)
@@ -170,11 +173,25 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
     eval_kw = dict(batch_size=config.batch_size, device=device, autocast=autocast, channels_last=channels_last)
     history: list[dict[str, Any]] = []
     metrics: dict[str, Any] = {}
+    best: dict[str, Any] = {}
+    best_state: dict[str, torch.Tensor] = {}
+    first = 0
+    if saved is not None:
+        with ddp_unwrapped(model):
+            model.load_state_dict(saved.model)
+        for name, opt in optimizers.items():
+            opt.load_state_dict(saved.optimizers[name])
+        for sched, sd in zip(warmups, saved.schedulers):
+            sched.load_state_dict(sd)
+        restore_rng(saved.rng)
+        first, history, best, best_state = saved.epoch, saved.history, saved.best, saved.best_model
+    primary = PRIMARY_HEAD[model_config.variant]
     start = time.perf_counter()
-    epochs = range(config.epochs)
+    epochs = range(first, config.epochs)
+    bar = None
     if progress and ctx.is_main:
         from tqdm import tqdm
-        epochs = tqdm(epochs, desc=f"train {model_config.variant}", unit="epoch")
+        epochs = bar = tqdm(epochs, desc=f"train {model_config.variant}", unit="epoch", initial=first, total=config.epochs)
     for epoch in epochs:
         model.train()
         sampler.set_epoch(epoch)
@@ -187,14 +204,33 @@ def train_model(model_config: ModelConfig, train_set: FeatureSet, eval_set: Feat
             for head, m in metrics.items():
                 row[f"eval_acc_{head}"] = m["accuracy"]
                 row[f"eval_macro_f1_{head}"] = m["macro_f1"]
+            if primary in metrics and (not best or metrics[primary]["macro_f1"] > best["macro_f1"]):
+                best = {"epoch": epoch + 1, "head": primary, "macro_f1": metrics[primary]["macro_f1"], "metrics": metrics}
+                best_state = {k: v.detach().cpu().clone() for k, v in plain_state_dict(model).items()}
         history.append(row)
+        if bar is not None:
+            bar.set_postfix(_progress_fields(row, primary), refresh=False)
+        if run_dir is not None and config.checkpoint_every and ((epoch + 1) % config.checkpoint_every == 0 or last):
+            if ctx.is_main:
+                save_state(run_dir, TrainingState(epoch + 1, history, best, plain_state_dict(model), best_state,
+                                                  {n: o.state_dict() for n, o in optimizers.items()},
+                                                  [s.state_dict() for s in warmups], rng_state(), configs))
+            barrier(ctx)
     if not metrics and eval_set is not None and len(eval_set):  # epochs=0: the untrained model's metrics
         metrics = _evaluate(model, eval_set, ctx, **eval_kw)
     seconds = time.perf_counter() - start  # training + held-out evaluations
     unwrap_ddp(model)
     extra = {"clip_sampling": CLIP_SAMPLING, "world_size": ctx.world_size, "num_workers": workers,
              "data_wait_fraction": _overall_wait(history), "lazy_data": train_set.lazy}
-    return TrainResult(model.cpu(), history, metrics, seconds, extra)
+    return TrainResult(model.cpu(), history, metrics, seconds, extra, best, best_state)
+
+
+def _progress_fields(row: dict[str, Any], primary: str) -> dict[str, str]:
+    """Loss and held-out accuracy for the progress bar."""
+    fields = {k.removeprefix("loss_"): f"{v:.3f}" for k, v in row.items() if k.startswith("loss_")}
+    if f"eval_acc_{primary}" in row:
+        fields["held-out acc"] = f"{row[f'eval_acc_{primary}']:.3f}"
+    return fields
 
 
 def _train_epoch(model: ReactionModel, loader: Any, optimizers: dict, autocast: Callable, ctx: DistContext,
@@ -250,54 +286,3 @@ def _evaluate(model: ReactionModel, fs: FeatureSet, ctx: DistContext, **kw: Any)
                 for head, values in p.items():
                     probs.setdefault(head, np.zeros((len(fs), values.shape[1]), np.float32))[idx] = values
     return {head: classification_metrics(fs.labels, p.argmax(1)) for head, p in probs.items()}
-
-
-def _contiguous_state(model: ReactionModel) -> dict[str, torch.Tensor]:
-    sd = model.state_dict()
-    return {k.replace("_orig_mod.", "").replace("module.", ""): v.contiguous() for k, v in sd.items()}
-
-
-def save_run(run_dir: str | Path, result: TrainResult, model_config: ModelConfig, train_config: TrainConfig, *,
-             split_id: str | None, data_fingerprint: str | None, thresholds: LabelThresholds = LabelThresholds(),
-             synthetic: bool = False, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``run_dir/model`` (checkpoint), ``metrics.json`` and ``history.json``."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config = {
-        "variant": model_config.variant, "architecture": model_config.to_dict(), "train": asdict(train_config),
-        "class_map": {str(i): n for i, n in enumerate(CLASS_NAMES)}, "score_thresholds": thresholds.as_dict(),
-        "split_id": split_id, "data_fingerprint": data_fingerprint, "metrics": result.metrics,
-        "primary_head": PRIMARY_HEAD[model_config.variant], "code_version": code_version(),
-        "train_seconds": round(result.seconds, 3), "synthetic_data": synthetic, **(extra or {}),
-    }
-    save_checkpoint(run_dir / "model", _contiguous_state(result.model), config, kind=reaction_kind(model_config.variant))
-    summary = {"variant": model_config.variant, "primary_head": config["primary_head"], "metrics": result.metrics,
-               "split_id": split_id, "synthetic_data": synthetic}
-    _atomic_json(run_dir / "metrics.json", summary)
-    _atomic_json(run_dir / "history.json", result.history)
-    return run_dir
-
-
-def _atomic_json(path: Path, data: Any) -> None:
-    atomic_write_json(path, data, indent=2, default=str)
-
-
-def find_checkpoint(folder: str | Path) -> Path:
-    """The checkpoint folder of a run: ``folder`` itself or ``folder/model``."""
-    folder = Path(folder)
-    return folder if (folder / "config.json").is_file() or not (folder / "model").is_dir() else folder / "model"
-
-
-def load_model(folder: str | Path) -> tuple[ReactionModel, dict[str, Any]]:
-    """Rebuild a trained model from a run folder (or its checkpoint folder); nothing unpickled."""
-    from core.errors import CheckpointError
-
-    state, config = load_checkpoint(find_checkpoint(folder))
-    if not str(config.get("kind", "")).startswith(REACTION_KIND + "/"):
-        raise CheckpointError(f"{folder} holds a {config.get('kind')!r} model, not a reaction (plm-ipe) model")
-    model = build_from_config(ModelConfig.from_dict(config["architecture"]))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(f"{folder}: weights do not match the architecture (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    model.eval()
-    return model, config

@@ -216,7 +216,8 @@ def test_reaction_run_scores_recorded_views_from_the_feature_cache(home, tmp_pat
     from core.reaction.feature_cache import cache_path
     from models.training.reaction_scores import view_reaction_probabilities
     from models.reaction.registry import build_from_config, model_config
-    from models.training.train import TrainConfig, TrainResult, save_run
+    from models.training.train import TrainConfig, TrainResult
+    from models.training.run_folder import save_run
     from tests.store_helpers import CONSENT, commit_view, store_with_catalog
 
     rng = np.random.default_rng(0)

@@ -13,7 +13,8 @@ from models.reaction.registry import CPU_PRESET, build_model, model_config
 from models.training.data import clips_to_input, make_batch
 from models.training.predict import load_reaction_run
 from models.training.synthetic import make_synthetic_set
-from models.training.train import TrainConfig, load_model, make_optimizers, make_warmups, save_run, train_model
+from models.training.train import TrainConfig, make_optimizers, make_warmups, train_model
+from models.training.run_folder import load_model, save_run
 from tests.models.training.test_predict import _features
 
 torch.set_num_threads(1)

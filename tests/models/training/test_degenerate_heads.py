@@ -11,7 +11,8 @@ from models.reaction.registry import model_config
 from models.training.data import write_manifest
 from models.training.evaluate import classification_metrics, degenerate_class, degenerate_warning
 from models.training.report import _write_markdown, degenerate_note, summarise
-from models.training.train import TrainConfig, save_run, train_model
+from models.training.train import TrainConfig, train_model
+from models.training.run_folder import save_run
 from tests.models.training.test_train_compare import _write_feature_files
 
 torch.set_num_threads(1)

@@ -14,7 +14,8 @@ from models.training.data import make_batch
 from models.training.predict import load_reaction_run
 from models.reaction.registry import model_config
 from models.training.synthetic import make_synthetic_set
-from models.training.train import TrainConfig, load_model, save_run, train_model
+from models.training.train import TrainConfig, train_model
+from models.training.run_folder import load_model, save_run
 
 torch.set_num_threads(1)
 TINY = dict(width=1 / 16, fc_dim=16, hidden=8, clip_size=16)

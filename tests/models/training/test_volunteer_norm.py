@@ -19,7 +19,8 @@ from models.training.data import FeatureSet, load_manifest, make_batch, write_ma
 from models.training.npz_arrays import read_item
 from models.training.predict import load_reaction_run
 from models.training.synthetic import make_synthetic_set
-from models.training.train import TrainConfig, save_run, train_model
+from models.training.train import TrainConfig, train_model
+from models.training.run_folder import save_run
 from models.training.volunteer_norm import STD_FLOOR, VolunteerNormFlow, apply_volunteer_norm, baseline_statistics
 
 torch.set_num_threads(1)
