@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from core.settings import load_settings
+
+        load_settings()  # every IPE_* value checked at start: a bad one is one line, not a traceback later
         return int(args.func(args) or 0)
     except IPEError as err:
         print(f"error: {err}", file=sys.stderr)

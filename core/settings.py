@@ -1,0 +1,136 @@
+"""Every ``IPE_*`` setting in one place: its type, default and meaning (pydantic-settings).
+
+The apps and commands read their settings here, once, at start; a bad value is one
+:class:`core.errors.SettingsError` line that names the variable, never a traceback. The README's
+settings table is generated from this class (``python -m app settings --markdown``), so the two
+cannot drift. Defaults of component settings come from the component's own frozen dataclass
+(``CollectionConfig``, ``LabelingConfig``), which stay the one place they are written.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, get_args, get_origin
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.collection.config import CollectionConfig
+from core.errors import SettingsError
+from core.labeling.session import LabelingConfig
+
+PREFIX = "IPE_"
+_C = CollectionConfig()
+_L = LabelingConfig()
+
+
+class Settings(BaseSettings):
+    """The kit's settings; each field is the environment variable ``IPE_<FIELD NAME IN CAPITALS>``."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True, case_sensitive=False)
+
+    # where things are
+    home: Path = Field(Path("var"), description="the data home: store, videos, catalog, features, runs, exports")
+    fashion_mnist: Path | None = Field(None, description="folder of the Fashion-MNIST .gz files (default: the Debian "
+                                       "package's /usr/share/datasets/fashion-mnist)")
+    fan_weights: Path | None = Field(None, description="face-alignment's FAN weights file (optional landmark backend; "
+                                     "never downloaded by the kit)")
+    # serving
+    host: str = Field("127.0.0.1", description="address the apps listen on (`scripts/run.sh`)")
+    streamlit_port: int = Field(8501, ge=1, le=65535, description="port of the collection app (`scripts/run.sh`)")
+    gradio_port: int = Field(7860, ge=1, le=65535, description="port of the model demo (`scripts/run.sh`)")
+    researcher_password: SecretStr | None = Field(None, description="password of the researcher pages (default: "
+                                                  "generated once into `<home>/researcher-password` by `scripts/run.sh`)")
+    demo_auth: SecretStr | None = Field(None, description="`user:password` for the Gradio demo (none: open on this host)")
+    # collection
+    outfits_per_session: int = Field(_C.outfits_per_session, ge=1, le=200, description="outfits a volunteer sees per session")
+    max_record_seconds: float = Field(_C.max_record_seconds, gt=0, le=600,
+                                      description="longest take, in seconds of media time")
+    min_record_seconds: float = Field(_C.min_record_seconds, gt=0, le=600,
+                                      description="shorter takes are stored as `short` (shown to researchers)")
+    retention: str = Field(_C.retention, min_length=1, description="how long recordings are kept (stated in the consent text)")
+    profile_fields: tuple[str, ...] = Field(_C.extra_fields, description="extra optional profile questions, a JSON "
+                                            'list of labels, e.g. `["height", "favourite colour"]`')
+    research_mode: Literal["off", "recommender"] = Field(_C.research_mode, description="`recommender`: a returning "
+                                                         "volunteer's outfits are ordered by the recommender")
+    turn_url: str | None = Field(None, description="TURN server for remote volunteers on the live WebRTC path "
+                                 "(`turn:host:port`); none by default, and no public STUN ever")
+    turn_user: str | None = Field(None, description="TURN user name")
+    turn_credential: SecretStr | None = Field(None, description="TURN credential")
+    # labeling
+    label_subgroup: int = Field(_L.subgroup_size, ge=1, description="images per subgroup before a pause")
+    label_break_s: float = Field(_L.break_s, ge=0, description="pause between subgroups, in seconds")
+    label_slow_s: float = Field(_L.slow_threshold_s, gt=0, description="answers slower than this are flagged (not dropped)")
+    label_gold_fraction: float = Field(_L.gold_fraction, ge=0, le=1, description="share of images repeated as gold items")
+    label_gold_min: int = Field(_L.gold_min, ge=0, description="at least this many gold repeats")
+    label_gold_max: int = Field(_L.gold_max, ge=0, description="at most this many gold repeats")
+    label_gold_gap: int = Field(_L.gold_min_gap, ge=1, description="images between an image and its gold repeat, at least")
+    label_undo_depth: int = Field(_L.undo_depth, ge=0, description="answers that can be undone")
+    label_max_images: int | None = Field(_L.max_images, ge=1, description="cap on images per labeling session (none: all)")
+    label_seed: int = Field(_L.seed, description="seed of the image order")
+    # tests only
+    test_loopback_ice: bool = Field(False, description="tests only: let WebRTC offer 127.0.0.1 inside the tests' "
+                                    "loopback-only network namespace; never set in production")
+
+    @field_validator("profile_fields", mode="before")
+    @classmethod
+    def _labels(cls, value: object) -> object:
+        if isinstance(value, str):
+            import json
+
+            try:
+                value = json.loads(value)
+            except ValueError as err:
+                raise ValueError(f'must be a JSON list of labels, e.g. ["height"] ({err})') from None
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ValueError('must be a JSON list of labels, e.g. ["height", "favourite colour"]')
+        return tuple(value)
+
+    def collection(self) -> CollectionConfig:
+        return CollectionConfig(outfits_per_session=self.outfits_per_session, max_record_seconds=self.max_record_seconds,
+                                min_record_seconds=self.min_record_seconds, retention=self.retention,
+                                extra_fields=self.profile_fields, research_mode=self.research_mode)
+
+    def labeling(self) -> LabelingConfig:
+        return LabelingConfig(subgroup_size=self.label_subgroup, break_s=self.label_break_s,
+                              slow_threshold_s=self.label_slow_s, gold_fraction=self.label_gold_fraction,
+                              gold_min=self.label_gold_min, gold_max=self.label_gold_max, gold_min_gap=self.label_gold_gap,
+                              undo_depth=self.label_undo_depth, max_images=self.label_max_images, seed=self.label_seed)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from ``environ`` (default: the process environment); SettingsError on a bad value."""
+    try:
+        if environ is None:
+            return Settings()
+        values = {k[len(PREFIX):].lower(): v for k, v in environ.items() if k.upper().startswith(PREFIX) and v != ""}
+        return Settings.model_validate({k: v for k, v in values.items() if k in Settings.model_fields})
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            name = PREFIX + "_".join(str(p) for p in e["loc"][:1]).upper()
+            problems.append(f"{name}={e.get('input')!r}: {e['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("bad setting: " + "; ".join(problems)) from None
+
+
+def settings_markdown() -> str:
+    """The README's settings table."""
+    rows = ["| variable | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "—" if default is None else f"`{list(default) if isinstance(default, tuple) else default}`"
+        rows.append(f"| `{PREFIX}{name.upper()}` | {_type_name(field.annotation)} | {shown} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def _type_name(annotation: object) -> str:
+    """A reader's name for a field's type: ``path, optional``, ``one of off / recommender``, ..."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is Literal:
+        return "one of " + " / ".join(f"`{a}`" for a in get_args(annotation))
+    if len(args) == 1 and type(None) in get_args(annotation):
+        return _type_name(args[0]) + ", optional"
+    if get_origin(annotation) is tuple:
+        return "JSON list of text"
+    names = {Path: "path", str: "text", int: "integer", float: "number", bool: "true / false", SecretStr: "secret text"}
+    return names.get(annotation, str(annotation))
