@@ -95,7 +95,9 @@ def rendered(args: argparse.Namespace) -> None:
             baseline=baseline, steps=args.steps, target="label")))
         for cls, name in enumerate(("frown", "neutral", "smile")):
             g = group_shares(shares[cls])
-            print(f"  {baseline:6s} {name:8s} " + "  ".join(f"{k} {100 * v:4.1f}%" for k, v in g.items()))
+            top = ", ".join(f"R{k + 1} {100 * shares[cls][k]:.1f}%" for k in np.argsort(-shares[cls])[:3])
+            print(f"  {baseline:6s} {name:8s} " + "  ".join(f"{k} {100 * v:4.1f}%" for k, v in g.items())
+                  + f"  top: {top}")
 
 
 def main(argv: list[str] | None = None) -> int:

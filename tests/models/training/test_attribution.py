@@ -141,3 +141,36 @@ def test_report_files(trained, tmp_path) -> None:
     rows = (tmp_path / "region_shares.csv").read_text().splitlines()
     assert len(rows) == 4 and rows[0].startswith("class_explained,videos,region_1")
     assert "SYNTHETIC" in (tmp_path / "attribution.md").read_text()
+
+
+def test_cli_evaluate_and_compare_write_the_attribution(tmp_path, home, capsys) -> None:
+    from app.cli import main
+    from models.training.report import compare
+    from models.training.synthetic import make_synthetic_split
+
+    tiny = ["--hidden", "8", "--epochs", "1", "--batch-size", "8", "--width", "0.0625", "--fc-dim", "16"]
+    assert main(["train", "--synthetic", "--variant", "plm-ipe", "--run-id", "r1", *tiny]) == 0
+    out = tmp_path / "attr"
+    assert main(["evaluate", str(home.runs / "r1"), "--synthetic", "--attribution", str(out), "--ig-steps", "8",
+                 "--ig-target", "positive"]) == 0
+    assert "| positive |" in capsys.readouterr().out
+    summary = json.loads((out / "attribution.json").read_text())
+    assert summary["config"] == {"baseline": "mean", "steps": 8, "target": "positive", "internal_batch_size": 256}
+    assert summary["counts"][2] == summary["videos"] == 18  # every video explained for the chosen class
+    assert (out / "region_shares.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["train", "--synthetic", "--variant", "pbe", "--run-id", "r2", *tiny]) == 0
+    assert main(["evaluate", str(home.runs / "r2"), "--synthetic", "--attribution", str(out)]) == 1
+    assert "without an LBE" in capsys.readouterr().err
+    assert main(["evaluate", str(home.runs / "r1"), "--synthetic", "--attribution", str(out), "--ig-steps", "1"]) == 1
+    assert "at least 2" in capsys.readouterr().err
+
+    train, test = make_synthetic_split(test_volunteers=1, n_volunteers=3, videos_per_volunteer=3, clip_size=16,
+                                       clips_per_video=1, flow_steps=8)
+    folder = tmp_path / "cmp"
+    compare(train, test, folder, variants=("pbe", "lbe"), seeds=(0, 1), train_config=TrainConfig(epochs=1, batch_size=4),
+            model_kw=dict(width=1 / 16, fc_dim=16, hidden=8, clip_size=16), attribution=AttributionConfig(steps=4))
+    report = (folder / "report.md").read_text()
+    assert "Which face regions drove the LBE (lbe)" in report and "(pbe)" not in report
+    assert "![region shares](attribution/lbe/region_shares.png)" in report
+    assert sorted(p.name for p in (folder / "attribution").iterdir()) == ["lbe"]
+    assert json.loads((folder / "metrics.json").read_text())["attribution"]["steps"] == 4
