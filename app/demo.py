@@ -16,6 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402  (the env var above must be set before the import)
 
 from core.errors import IPEError  # noqa: E402
+from core.labels import CLASS_NAMES  # noqa: E402
 from core.paths import DataHome  # noqa: E402
 from app import serving  # noqa: E402
 
@@ -123,7 +124,7 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                 gr.Markdown("Computed when you ask, on the video analysed above (a few seconds on a CPU). "
                             "Method: `docs/attribution.md`.")
                 with gr.Row():
-                    lbe_target = gr.Dropdown(label="Class to explain", choices=["predicted", *CLASSES],
+                    lbe_target = gr.Dropdown(label="Class to explain", choices=["predicted", *CLASS_NAMES],
                                              value="predicted", elem_id="lbe-target")
                     lbe_go = gr.Button("Explain the LBE", elem_id="lbe-explain")
                 with gr.Row():

@@ -43,23 +43,30 @@ class LBEExplanation:
                 f"{self.seconds:.2f} s.")
 
 
-def explain_lbe(lbe: Any, features: Any, video: str | Path, *, target: str | int | None = None,
+def explain_lbe(predictor: Any, features: Any, video: str | Path, *, target: str | int | None = None,
                 config: Any = None, top: int = 8) -> LBEExplanation:
-    """Integrated gradients of ``lbe`` on ``features`` (a ``ReactionFeatures`` of ``video``)."""
+    """Integrated gradients of the LBE of ``predictor`` (a ``ReactionPredictor``) on ``features``
+    (a ``ReactionFeatures`` of ``video``), its input prepared as ``predictor.predict`` prepares it."""
     import time
 
     from core.reaction.alignment import align_face
     from core.reaction.video import read_video
     from models.training.attribution import AttributionConfig, attribute_sequence
     from models.training.attribution_report import face_figure, region_label, timeline_figure
+    from models.training.data import FeatureSet
+    from models.training.volunteer_norm import apply_volunteer_norm
 
+    lbe = predictor.model.lbe
     if lbe is None:
         raise IPEError("this run has no landmark model (LBE) to explain; pick a plm-ipe, lbe or fusion run")
     if not np.any(features.flow_valid):
         raise IPEError("no two consecutive frames with a face: the LBE saw no motion to explain")
     start = time.perf_counter()
+    # a run trained with per-volunteer normalisation sees the flow standardised by the video's first second
+    flow = apply_volunteer_norm(FeatureSet.from_features([("video", "volunteer", 0, features)]),
+                                predictor.volunteer_norm).flow[0]
     try:
-        result = attribute_sequence(lbe, features.flow72, features.flow_valid, timestamps_s=features.timestamps_s,
+        result = attribute_sequence(lbe, flow, features.flow_valid, timestamps_s=features.timestamps_s,
                                     fps=features.fps, target=target, config=config or AttributionConfig())
     except ValueError as err:
         raise IPEError(str(err)) from err

@@ -158,6 +158,8 @@ class DemoService:
     # ------------------------------------------------------------------ reaction
     def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = True,
                          progress: Callable | None = None, sample_frames: int = 8) -> ReactionAnalysis:
+        from core.reaction.descriptor import FeatureConfig
+
         predictor = self._load("reaction", run) if video else None
         timings: dict[str, float] = {}
         t = time.perf_counter()
@@ -188,7 +190,7 @@ class DemoService:
 
         predictor = self._load("reaction", run) if video else None
         features = self._video_features(video)
-        return explain_lbe(predictor.model.lbe, features, video, target=target)
+        return explain_lbe(predictor, features, video, target=target)
 
     def _video_features(self, video: str | Path | None) -> Any:
         """The video's features, extracted once per file version (the last four are kept)."""

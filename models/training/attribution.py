@@ -33,7 +33,8 @@ import torch
 from core.labels import CLASS_NAMES
 from core.reaction.face_regions import GROUPS, N_REGIONS
 from models.reaction.lbe import LandmarkLSTM
-from models.training.data import FeatureSet, eval_batches
+from models.training.data import FeatureSet
+from models.training.loader import eval_batches
 
 BASELINES = ("mean", "still", "zero")
 TARGETS = ("predicted", "label", *CLASS_NAMES)

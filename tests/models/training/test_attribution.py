@@ -174,3 +174,25 @@ def test_cli_evaluate_and_compare_write_the_attribution(tmp_path, home, capsys) 
     assert "![region shares](attribution/lbe/region_shares.png)" in report
     assert sorted(p.name for p in (folder / "attribution").iterdir()) == ["lbe"]
     assert json.loads((folder / "metrics.json").read_text())["attribution"]["steps"] == 4
+
+
+def test_region_values_are_drawn_on_the_colour_scale() -> None:
+    import cv2
+
+    from core.reaction.alignment import canonical_shape
+    from core.reaction.draw import draw_region_values
+    from core.reaction.face_regions import region_polygons
+
+    points = canonical_shape(224)
+    values = np.zeros(N_REGIONS)
+    values[25] = 0.4
+    values[1] = 0.2
+    out = draw_region_values(np.full((224, 224, 3), 128, np.uint8), points, values, alpha=1.0)
+    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_INFERNO)[:, 0, ::-1]
+    centre = [tuple(np.round(p.mean(0)).astype(int)) for p in region_polygons(points)]
+    (x25, y25), (x1, y1), (x9, y9) = centre[25], centre[1], centre[9]
+    assert out[y25, x25].tolist() == lut[255].tolist()  # the largest value: the top of the scale
+    assert out[y1, x1].tolist() == lut[128].tolist()  # half of it: the middle
+    assert out[y9, x9].tolist() == lut[0].tolist()  # zero: the bottom
+    with pytest.raises(ValueError, match="one number per region"):
+        draw_region_values(out, points, np.zeros(35))
