@@ -4,12 +4,12 @@ Method (``docs/attribution.md``): Captum's ``IntegratedGradients`` on the LBE's 
 class (the predicted one unless chosen), over the raw 72-d descriptor sequence ``flow`` (T, 72),
 with the frame mask and the sequence length held fixed.
 
-- Baseline ``"still"`` (default): the same sequence with every magnitude set to 0 and the
-  orientations kept, so the path from it to the input scales every region's motion up from
-  nothing in its own direction (orientation attributions are then 0: a direction only matters
-  through the motion it gives). ``"zero"``: all 72 channels 0, what the extractor writes for a
-  flow-less frame (orientation 0 = "to the right"). ``"mean"``: the training set's mean frame
-  (the LBE's ``input_mean``), an average amount of motion.
+- Baseline ``"mean"`` (default): every frame set to the training set's mean frame (the LBE's
+  ``input_mean``), the jitter-level flow of a mostly still face plus the average expression.
+  ``"still"``: no motion, every magnitude 0 with the orientations at their training mean (a
+  direction without motion is undefined). ``"zero"``: all 72 channels 0, what the extractor
+  writes for a flow-less frame. ``mean`` found the known answer most reliably on the SYNTHETIC
+  checks (``bench/bench_attribution.py``); ``still`` and ``zero`` start far outside the data.
 - ``steps`` points on the straight path from the baseline to the input (Gauss-Legendre rule);
   ``delta`` is the completeness error, sum of attributions - (F(input) - F(baseline)).
 - Aggregation: ``|attribution|`` of a region's orientation channel ``k`` and magnitude channel
