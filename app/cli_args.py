@@ -74,6 +74,26 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
                         "models/training/volunteer_norm.py); none = the paper")
 
 
+def add_attribution_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("LBE region attribution (integrated gradients, docs/attribution.md)")
+    g.add_argument("--ig-baseline", default="mean", choices=["mean", "still", "zero"],
+                   help="path start: mean = the training set's mean frame (default), still = no motion (magnitudes 0, "
+                   "orientations at their mean), zero = all 72 channels 0")
+    g.add_argument("--ig-steps", type=int, default=32, help="integration steps (default 32)")
+    g.add_argument("--ig-target", default="predicted", choices=["predicted", "label", "negative", "neutral", "positive"],
+                   help="class explained per video (default: the LBE's prediction)")
+
+
+def attribution_config(args: argparse.Namespace) -> Any:
+    from core.errors import IPEError
+    from models.training.attribution import AttributionConfig
+
+    try:
+        return AttributionConfig(baseline=args.ig_baseline, steps=args.ig_steps, target=args.ig_target)
+    except ValueError as err:
+        raise IPEError(str(err)) from None
+
+
 def model_kw(args: argparse.Namespace) -> dict[str, Any]:
     kw: dict[str, Any] = {"width": args.width, "fc_dim": args.fc_dim, "hidden": args.hidden, "temperature": args.temperature,
                           "t2_scale": args.t2_scale, "kl_direction": args.kl_direction, "fusion_lambda": args.fusion_lambda,

@@ -16,6 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402  (the env var above must be set before the import)
 
 from core.errors import IPEError  # noqa: E402
+from core.labels import CLASS_NAMES  # noqa: E402
 from core.paths import DataHome  # noqa: E402
 from app import serving  # noqa: E402
 
@@ -56,6 +57,13 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
             history,
             "Your recent predictions (this browser session only): " + "; ".join(history),
         )
+
+    def on_explain_lbe(video: str | None, run: str, target: str) -> tuple:
+        try:
+            result = service.explain_lbe(video, run, target=target)
+        except IPEError as err:
+            raise gr.Error(str(err), duration=None) from err
+        return result.face, result.timeline, result.table(), result.summary_markdown()
 
     def on_image(image: Any, run: str, method: str) -> tuple:
         try:
@@ -112,12 +120,31 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
             frames = gr.Gallery(label="Landmarks, regions and flow on sampled frames", columns=4, height=320)
             timeline = gr.Dataframe(label="Pixel model per clip (16 frames each)", interactive=False)
             cams = gr.Gallery(label="Grad-CAM of the C3D over time", columns=4, height=320)
+            with gr.Accordion("Which face regions and moments drove the LBE (integrated gradients)", open=False):
+                gr.Markdown("Computed when you ask, on the video analysed above (a few seconds on a CPU). "
+                            "Method: `docs/attribution.md`.")
+                with gr.Row():
+                    lbe_target = gr.Dropdown(label="Class to explain", choices=["predicted", *CLASS_NAMES],
+                                             value="predicted", elem_id="lbe-target")
+                    lbe_go = gr.Button("Explain the LBE", elem_id="lbe-explain")
+                with gr.Row():
+                    lbe_face = gr.Image(label="Share of the decision per face region", type="numpy",
+                                        interactive=False, elem_id="lbe-face")
+                    lbe_timeline = gr.Image(label="Share per second", type="numpy", interactive=False,
+                                            elem_id="lbe-timeline")
+                lbe_table = gr.Dataframe(headers=["region", "share"], label="Regions that weighed most",
+                                         interactive=False)
+                lbe_summary = gr.Markdown(elem_id="lbe-summary")
             reaction_go.click(
                 on_reaction,
                 [video, reaction_run, with_cam, history],
                 [pbe, lbe, fused, frames, timeline, cams, reaction_summary, history, recent],
                 concurrency_limit=1,
                 concurrency_id="models",
+            )
+            lbe_go.click(
+                on_explain_lbe, [video, reaction_run, lbe_target], [lbe_face, lbe_timeline, lbe_table, lbe_summary],
+                concurrency_limit=1, concurrency_id="models",
             )
             reaction_refresh.click(refresh_reaction, None, reaction_run)
 

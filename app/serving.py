@@ -9,6 +9,8 @@ time, so a retrained run is reloaded), and turns inputs into results:
   landmarks, regions and flow drawn on them, and Grad-CAM of the C3D over time
   (pytorch-grad-cam's 3-D GradCAM on the last conv block, upsampled to 16x112x112 and
   overlaid per frame).
+- :meth:`DemoService.explain_lbe`: on demand, after ``analyse_reaction`` (whose features it
+  reuses), which face regions and seconds drove the landmark model (``app/lbe_explanation.py``).
 - :meth:`DemoService.analyse_image`: an image -> P(preferred) and a heat map with the
   chosen CAM method.
 
@@ -103,6 +105,7 @@ class DemoService:
         self.runs_root = home.runs
         self.max_video_seconds = max_video_seconds
         self._cache: dict[tuple[str, str, float], Any] = {}
+        self._features: dict[tuple[str, float, int], Any] = {}  # the last few videos' features, for explain_lbe
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ runs
@@ -155,20 +158,12 @@ class DemoService:
     # ------------------------------------------------------------------ reaction
     def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = True,
                          progress: Callable | None = None, sample_frames: int = 8) -> ReactionAnalysis:
-        from core.reaction.descriptor import FeatureConfig, extract_features
+        from core.reaction.descriptor import FeatureConfig
 
-        if not video:
-            raise MediaError("no video given: upload a reaction video or record one with the webcam")
-        predictor = self._load("reaction", run)
-        from core.reaction.video import header_duration
-
-        duration = header_duration(video)
-        if duration > self.max_video_seconds:
-            raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
-                             "(the study records 10 s per outfit): trim it")
+        predictor = self._load("reaction", run) if video else None
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        features = extract_features(video, FeatureConfig(max_seconds=self.max_video_seconds))
+        features = self._video_features(video)
         timings["features"] = time.perf_counter() - t
         t = time.perf_counter()
         out = predictor.predict(features)
@@ -188,6 +183,39 @@ class DemoService:
             timings_s=timings, variant=predictor.variant, faces_found=int(features.face_found.sum()),
             frames=int(len(features.face_found)),
         )
+
+    def explain_lbe(self, video: str | Path | None, run: str | Path, *, target: str = "predicted") -> Any:
+        """Which regions and seconds drove the run's LBE on ``video`` (an ``LBEExplanation``)."""
+        from app.lbe_explanation import explain_lbe
+
+        predictor = self._load("reaction", run) if video else None
+        features = self._video_features(video)
+        return explain_lbe(predictor, features, video, target=target)
+
+    def _video_features(self, video: str | Path | None) -> Any:
+        """The video's features, extracted once per file version (the last four are kept)."""
+        from core.reaction.descriptor import FeatureConfig, extract_features
+        from core.reaction.video import header_duration
+
+        if not video:
+            raise MediaError("no video given: upload a reaction video or record one with the webcam")
+        path = Path(video)
+        stat = path.stat() if path.is_file() else None
+        key = (str(path.resolve()), stat.st_mtime, stat.st_size) if stat else None
+        with self._lock:
+            if key in self._features:
+                return self._features[key]
+        duration = header_duration(video)
+        if duration > self.max_video_seconds:
+            raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
+                             "(the study records 10 s per outfit): trim it")
+        features = extract_features(video, FeatureConfig(max_seconds=self.max_video_seconds))
+        if key is not None:
+            with self._lock:
+                self._features[key] = features
+                while len(self._features) > 4:
+                    self._features.pop(next(iter(self._features)))
+        return features
 
     # ------------------------------------------------------------------ preference
     def analyse_image(self, image: Any, run: str | Path, *, method: str = "gradcam") -> PreferenceAnalysis:

@@ -5,7 +5,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from app.cli_args import add_data_args, add_model_args, add_train_args
+    from app.cli_args import add_attribution_args, add_data_args, add_model_args, add_train_args
 
     parser = subparsers.add_parser(
         "compare",
@@ -20,9 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baselines", default="", help="extra rows: fer2013-frames (the frame-level FER2013 "
                         "expression classifier that ships offline, per-video statistics + logistic regression)")
     parser.add_argument("--run-id", help="output folder name (default compare-<UTC time>)")
+    parser.add_argument("--attribution", action="store_true",
+                        help="add to the report which face regions drove each LBE (integrated gradients on the test "
+                        "fold, first seed's run; docs/attribution.md)")
     add_data_args(parser)
     add_model_args(parser)
     add_train_args(parser)
+    add_attribution_args(parser)
     parser.set_defaults(func=run)
 
 
@@ -31,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from core.errors import IPEError
     from core.paths import DataHome
-    from app.cli_args import fit_to_data, load_data, model_kw, train_config
+    from app.cli_args import attribution_config, fit_to_data, load_data, model_kw, train_config
     from models.training.report import compare, degenerate_note
 
     try:
@@ -45,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = compare(train_set, test_set, out, variants=variants, seeds=seeds, train_config=train_config(args),
                          model_kw=fit_to_data(model_kw(args), train_set), split_id=info["split"], progress=True,
-                         baselines=[b.strip() for b in args.baselines.split(",") if b.strip()])
+                         baselines=[b.strip() for b in args.baselines.split(",") if b.strip()],
+                         attribution=attribution_config(args) if args.attribution else None)
     except ValueError as err:
         raise IPEError(str(err)) from err
     for row in result["summary"]:

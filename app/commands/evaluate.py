@@ -5,7 +5,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from app.cli_args import add_data_args
+    from app.cli_args import add_attribution_args, add_data_args
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -15,7 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run_folder", help="run folder (e.g. var/runs/plm-ipe-...) or checkpoint folder")
     parser.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
+    parser.add_argument("--attribution", metavar="DIR",
+                        help="also explain the LBE on the test fold: mean region shares per class (integrated "
+                        "gradients) as attribution.md, region_shares.csv/.png and attribution.json in DIR")
     add_data_args(parser)
+    add_attribution_args(parser)
     parser.set_defaults(func=run)
 
 
@@ -33,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     _, test_set, info = load_data(args, need_train=False)
     # scored the way the run was trained (runs saved before the option: "none")
     volunteer_norm = (config.get("train") or {}).get("volunteer_norm", "none")
-    metrics = evaluate_model(model, apply_volunteer_norm(test_set, volunteer_norm))
+    test_set = apply_volunteer_norm(test_set, volunteer_norm)
+    metrics = evaluate_model(model, test_set)
     print(f"{config['variant']} on {info['split']} / {args.test_fold}: {len(test_set)} videos"
           + (" [SYNTHETIC DATA]" if test_set.synthetic else ""))
     warnings = []
@@ -46,6 +51,17 @@ def run(args: argparse.Namespace) -> int:
         warnings.append(degenerate_warning(head, m))
     for line in filter(None, warnings):
         print(line)
+    if args.attribution:
+        from core.errors import IPEError
+        from app.cli_args import attribution_config
+        from models.training.attribution_report import write_attribution_report
+
+        if model.lbe is None:
+            raise IPEError(f"{args.run_folder} is a {config['variant']} run without an LBE: nothing to attribute; "
+                           "drop --attribution")
+        lines = write_attribution_report(model.lbe, test_set, args.attribution, attribution_config(args))
+        print("\n".join(line for line in lines if line.startswith("|")))
+        print(f"attribution: {Path(args.attribution) / 'attribution.md'}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"variant": config["variant"], "split": info["split"], "metrics": metrics}, indent=2))
     return 0

@@ -1,4 +1,4 @@
-"""Drawing helpers: landmarks, the 36 regions and flow arrows on a frame (RGB uint8)."""
+"""Drawing helpers: landmarks, the 36 regions (outlined or filled by a value) and flow arrows on a frame (RGB uint8)."""
 from __future__ import annotations
 
 import argparse
@@ -48,6 +48,37 @@ def draw_flow(frame: np.ndarray, points: np.ndarray, descriptor72: np.ndarray, *
         length = float(magnitude[k]) * scale
         tip = (int(cx + np.cos(angle) * length), int(cy + np.sin(angle) * length))
         cv2.arrowedLine(out, (int(cx), int(cy)), tip, (255, 60, 60), 1, cv2.LINE_AA, tipLength=0.3)
+    return out
+
+
+def draw_region_values(frame: np.ndarray, points: np.ndarray, values: np.ndarray, *, vmax: float | None = None,
+                       alpha: float = 0.6, colormap: int = cv2.COLORMAP_INFERNO, label_top: int = 0) -> np.ndarray:
+    """The 36 regions filled by ``values`` (36,) on a colour scale from 0 to ``vmax`` (default: the largest).
+
+    The colours are OpenCV's ``colormap`` (inferno: the same scale as matplotlib's "inferno", so
+    a figure can add a matching colour bar); ``label_top`` > 0 writes the region number
+    (1-36) on that many largest regions.
+    """
+    values = np.asarray(values, np.float64)
+    if values.shape != (N_REGIONS,):
+        raise ValueError(f"values must hold one number per region ({N_REGIONS}), got shape {values.shape}")
+    top = float(vmax) if vmax is not None else float(values.max())
+    level = np.clip(values / top, 0.0, 1.0) if top > 0 else np.zeros(N_REGIONS)
+    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], colormap)[:, 0, ::-1]  # BGR -> RGB
+    corners = region_polygons(points)
+    polys = [cv2.convexHull(np.round(p).astype(np.int32)) for p in corners]
+    fill = frame.copy()
+    for k in np.argsort(level, kind="stable"):  # the strongest regions drawn last, on top of overlaps
+        colour = tuple(int(c) for c in lut[int(round(level[k] * 255))])
+        cv2.fillConvexPoly(fill, polys[k], colour, lineType=cv2.LINE_AA)
+    out = cv2.addWeighted(fill, alpha, frame, 1 - alpha, 0)
+    for poly in polys:
+        cv2.polylines(out, [poly], True, (255, 255, 255), 1, cv2.LINE_AA)
+    for k in np.argsort(-values, kind="stable")[:label_top]:
+        cx, cy = corners[k].mean(0)
+        for colour, thickness in (((255, 255, 255), 3), ((0, 0, 0), 1)):  # a white halo keeps it readable on any fill
+            cv2.putText(out, str(k + 1), (int(cx) - 6, int(cy) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, thickness,
+                        cv2.LINE_AA)
     return out
 
 

@@ -23,6 +23,9 @@ from models.training.figures import confusion_figure, curves_figure
 from models.training.evaluate import degenerate_class
 from models.training.train import TrainConfig, train_model
 from models.training.run_folder import save_run
+from models.training.attribution import AttributionConfig
+from models.training.attribution_report import attribution_section
+from models.training.volunteer_norm import apply_volunteer_norm
 
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("PBE", "pbe", "pbe"),
@@ -47,8 +50,13 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
             variants: Sequence[str] = DEFAULT_VARIANTS, seeds: Sequence[int] = (0, 1, 2),
             train_config: TrainConfig = TrainConfig(), model_kw: dict[str, Any] | None = None,
-            split_id: str | None = None, progress: bool = False, baselines: Sequence[str] = ()) -> dict[str, Any]:
+            split_id: str | None = None, progress: bool = False, baselines: Sequence[str] = (),
+            attribution: AttributionConfig | None = None) -> dict[str, Any]:
     """Train every variant for every seed, save each run, write report.md, results.csv, summary.csv, PNGs.
+
+    ``attribution``: also explain the LBE of each variant that has one (its first seed's run) on the
+    test set with integrated gradients (``models/training/attribution_report.py``): a section of
+    report.md and ``attribution/<variant>/``.
 
     ``baselines``: extra non-PLM-IPE rows; ``"fer2013-frames"`` is the frame-level FER2013
     expression baseline (``models/training/fer_baseline.py``), evaluated for each seed on the same split.
@@ -65,6 +73,7 @@ def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
     fingerprint = f"{train_set.fingerprint()}+{test_set.fingerprint()}"
     results: list[dict[str, Any]] = []
     histories: dict[str, list[list[dict]]] = {}
+    attribution_lines: list[str] = []
     jobs = [(v, s) for v in variants for s in seeds]
     iterator = jobs
     if progress:
@@ -77,6 +86,9 @@ def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
         save_run(out / "runs" / f"{variant}-s{seed}", result, mc, tc, split_id=split_id, data_fingerprint=fingerprint,
                  synthetic=synthetic)
         histories.setdefault(variant, []).append(result.history)
+        if attribution is not None and seed == seeds[0] and result.model.lbe is not None:
+            attribution_lines += attribution_section(result.model.lbe, apply_volunteer_norm(test_set, tc.volunteer_norm),
+                                                     out, variant, attribution)
         for head, m in result.metrics.items():
             results.append({"variant": variant, "seed": seed, "head": head, "seconds": round(result.seconds, 2), **m})
     if "fer2013-frames" in baselines:
@@ -98,8 +110,11 @@ def compare(train_set: FeatureSet, test_set: FeatureSet, out_dir: str | Path, *,
             "test_classes": test_set.class_counts(), "synthetic_data": synthetic,
             "train_config": {k: getattr(train_config, k) for k in ("epochs", "batch_size", "lr_pbe", "lr_lbe",
                                                                    "warmup_steps_pbe")},
-            "model_kw": model_kw or {}}
+            "model_kw": model_kw or {}, "attribution": attribution.to_dict() if attribution else None}
     _write_markdown(out, summary, meta, figures)
+    if attribution_lines:
+        with open(out / "report.md", "a") as handle:
+            handle.write("\n".join(attribution_lines) + "\n")
     (out / "metrics.json").write_text(json.dumps({"summary": summary, **meta}, indent=2, default=str))
     return {"summary": summary, "results": results, "out_dir": str(out)}
 

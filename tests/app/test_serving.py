@@ -48,6 +48,32 @@ def test_reaction_video_gives_three_probability_sets_frames_and_gradcam(trained)
     assert service._load("reaction", run) is service._load("reaction", run)  # loaded once, cached
 
 
+def test_lbe_explanation_on_demand_reuses_the_features(trained) -> None:
+    home, videos = trained
+    service = DemoService(home)
+    run = service.runs("reaction")[0].path
+    smile = videos[-1][0]
+    result = service.analyse_reaction(smile, run, gradcam=False)
+    assert len(service._features) == 1  # the first answer stores the features and explains nothing yet
+    cached = next(iter(service._features.values()))
+    explained = service.explain_lbe(smile, run)
+    assert next(iter(service._features.values())) is cached and len(service._features) == 1
+    lbe = result.probabilities("lbe")
+    assert explained.target == max(lbe, key=lbe.get)
+    assert abs(explained.probs[explained.target] - lbe[explained.target]) < 1e-4  # the same LBE on the same input
+    assert explained.face.ndim == 3 and explained.face.shape[2] == 3 and explained.face.dtype == np.uint8
+    assert explained.timeline.ndim == 3 and explained.timeline.shape[2] == 3
+    assert len(explained.table()) == 8 and explained.table()[0][0].startswith("R")
+    shares = [share for _, share in explained.top_regions]
+    assert shares == sorted(shares, reverse=True) and abs(sum(explained.group_shares.values()) - 1) < 1e-6
+    assert 0.0 < explained.peak_time_s <= 1.2 and "integrated gradients" in explained.summary_markdown()
+    assert service.explain_lbe(smile, run, target="negative").target == "negative"
+    with pytest.raises(IPEError, match="unknown target"):
+        service.explain_lbe(smile, run, target="happy")
+    with pytest.raises(MediaError, match="no video"):
+        service.explain_lbe(None, run)
+
+
 def test_reaction_errors_are_clear(trained, tmp_path) -> None:
     home, videos = trained
     service = DemoService(home, max_video_seconds=0.5)
