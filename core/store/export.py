@@ -1,16 +1,16 @@
-"""Export the dataset to a portable folder, and import such a folder into an empty store.
+"""Export the dataset to a portable folder; import (``importer.py``) loads such a folder into an empty store.
 
-Layout of an export::
+Layout of an export (the manifest is described in ``manifest.py``)::
 
-    manifest.json              format, schema version, row counts, sha256 of every file
+    manifest.json              format, schema version, rows and sha256 of every table and file
     tables/<table>.parquet     every table of the store
     videos/...                 every recording referenced by a view
     catalog/images/...         every garment image referenced by an item
 
 Derived files (feature caches, trained runs) are not exported: they are recomputed.
 The export is written to ``<out>.partial`` and renamed when complete, so a folder named
-``out`` is always whole. Importing checks every hash before touching the store and only
-goes into an empty store, so the result has exactly the exported rows.
+``out`` is always whole. Every file copied is checked, where it is read, to lie inside the
+data home: a row pointing elsewhere stops the export.
 """
 from __future__ import annotations
 
@@ -19,26 +19,18 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreError
 from core.store.connection import utcnow
-from core.store.database import Store
-from core.store.files import sha256_file
+from core.store.files import inside, progress_over, sha256_file
+from core.store.importer import import_dataset
+from core.store.manifest import FILE_ROOTS, FORMAT, TABLES, path_problem, verify_export
 
-FORMAT = "ipe-export/1"
-TABLES = (
-    "catalog", "item", "outfit", "volunteer", "session", "view", "labeler", "image_label",
-    "split", "split_member", "model_run",
-)
+if TYPE_CHECKING:
+    from core.store.database import Store
 
-
-def _progress(iterable, total: int, desc: str, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="file")
+__all__ = ["FORMAT", "TABLES", "export_dataset", "import_dataset", "table_digest", "verify_export"]
 
 
 def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool = True) -> Path:
@@ -65,10 +57,8 @@ def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool 
         manifest["tables"][table] = {"rows": arrow.num_rows, "sha256": sha256_file(path)}
     files = [p for p in snapshot["view"].column("video_path").to_pylist() if p]
     files += snapshot["item"].column("path").to_pylist()
-    for rel in _progress(sorted(set(files)), len(set(files)), "export files", progress):
-        source = store.home.root / rel
-        if not source.is_file():
-            raise StoreError(f"{source} is referenced by the store but missing; run `python -m app stats --sweep`")
+    for rel in progress_over(sorted(set(files)), len(set(files)), "export files", progress):
+        source = _exported_source(store, rel)
         target = partial / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
@@ -78,84 +68,23 @@ def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool 
     return out
 
 
+def _exported_source(store: Store, rel: str) -> Path:
+    """The file of the data home a row names, refused when the row points anywhere else."""
+    problem = path_problem(rel, FILE_ROOTS)
+    if problem is not None:
+        raise StoreError(f"the store names the file {str(rel)[:200]!r}, which is refused ({problem}); "
+                         "nothing was exported: correct that row")
+    source = inside(store.home.root, rel, what="the file")
+    if not source.is_file():
+        raise StoreError(f"{source} is referenced by the store but missing; `python -m app stats` shows the sweep of recordings")
+    return source
+
+
 def _read_snapshot(store: Store) -> dict[str, Any]:
     """Every exported table as an Arrow table, read in one transaction (a consistent snapshot)."""
     with store.snapshot() as cur:
         # table names from the fixed list above, never from input
         return {table: cur.sql(f"SELECT * FROM {table}").to_arrow_table() for table in TABLES}
-
-
-def verify_export(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read the manifest and check every hash; raise StoreError naming what is wrong."""
-    folder = Path(folder).resolve()
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise StoreError(f"{folder} is not an export of this kit (manifest.json unreadable: {err})") from err
-    if manifest.get("format") != FORMAT:
-        raise StoreError(f"{folder}: unknown export format {manifest.get('format')!r}")
-    bad = []
-    for table, info in manifest["tables"].items():
-        if table not in TABLES:
-            bad.append(f"unknown table {table}")
-            continue
-        path = folder / "tables" / f"{table}.parquet"
-        if not path.is_file() or sha256_file(path) != info["sha256"]:
-            bad.append(f"tables/{table}.parquet")
-    for rel, digest in manifest["files"].items():
-        path = (folder / rel).resolve()
-        if folder not in path.parents:
-            bad.append(f"{rel} (outside the export)")
-        elif not path.is_file() or sha256_file(path) != digest:
-            bad.append(rel)
-    if bad:
-        raise StoreError(f"export {folder} is damaged; missing or changed: {', '.join(bad[:10])}")
-    return manifest
-
-
-def import_dataset(store: Store, folder: str | os.PathLike[str], *, progress: bool = True) -> dict[str, int]:
-    """Load an export into an empty store; return rows per table."""
-    import pyarrow.parquet as pq
-
-    folder = Path(folder).resolve()
-    manifest = verify_export(folder)
-    if manifest["schema_version"] != store.schema_version:
-        raise StoreError(
-            f"the export has schema version {manifest['schema_version']}, this store {store.schema_version}"
-        )
-    not_empty = [t for t in TABLES if store.count(t)]
-    if not_empty:
-        raise StoreError(
-            f"import needs an empty store, but {store.home.db_path} has rows in {', '.join(not_empty)}; "
-            "use a new data home (--home)"
-        )
-    copied: list[Path] = []
-    try:
-        for rel, digest in _progress(sorted(manifest["files"].items()), len(manifest["files"]), "import files", progress):
-            target = store.home.root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                if sha256_file(target) == digest:
-                    continue
-                raise StoreError(f"{target} exists with other content; import into a new data home")
-            shutil.copyfile(folder / rel, target)
-            copied.append(target)
-        counts: dict[str, int] = {}
-        with store.transaction() as cur:
-            for table in TABLES:
-                arrow = pq.read_table(folder / "tables" / f"{table}.parquet")
-                cur.register("ipe_import_source", arrow)
-                try:
-                    if arrow.num_rows:
-                        cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ipe_import_source")
-                finally:
-                    cur.unregister("ipe_import_source")
-                counts[table] = arrow.num_rows
-    except BaseException:
-        for path in copied:
-            path.unlink(missing_ok=True)
-        raise
-    return counts
 
 
 def table_digest(store: Store, table: str) -> str:
