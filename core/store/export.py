@@ -8,16 +8,20 @@ Layout of an export (the manifest is described in ``manifest.py``)::
     catalog/images/...         every garment image referenced by an item
 
 Derived files (feature caches, trained runs) are not exported: they are recomputed.
-The export is written to ``<out>.partial`` and renamed when complete, so a folder named
-``out`` is always whole. Every file copied is checked, where it is read, to lie inside the
+The export is written to a temporary folder beside ``out`` and renamed when complete, so a
+folder named ``out`` is always whole, and two exports into one folder cannot mix. Every file copied is checked, where it is read, to lie inside the
 data home: a row pointing elsewhere stops the export.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +38,56 @@ __all__ = ["FORMAT", "TABLES", "export_dataset", "import_dataset", "table_digest
 
 
 def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool = True) -> Path:
-    """Write the export folder ``out`` (must not exist); return it."""
+    """Write the export folder ``out`` (must not exist); return it.
+
+    Exports into the same folder exclude each other: a lock file beside ``out`` is held while
+    writing (a second export is refused at once), each writes its own temporary folder, and the
+    finished folder is renamed to ``out`` only if nothing has taken that name meanwhile.
+    """
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        if out.exists():
+            raise StoreError(f"{out} already exists; export into a new folder")
+        partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        try:
+            _write_export(store, partial, progress)
+            try:
+                os.rename(partial, out)  # refused when another export has taken the name
+            except OSError as err:
+                if out.exists():
+                    raise StoreError(f"{out} was created by someone else during this export; "
+                                     "nothing was written, export into a new folder") from err
+                raise
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+    return out
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold the export lock of ``out`` (a file beside it, locked with flock; released if the process dies)."""
+    lock = out.parent / f".{out.name}.export-lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise StoreError(f"another export into {out} is running; wait for it, or export into another folder") from err
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)  # while still held: a later exporter makes a fresh one
+    finally:
+        os.close(fd)
+
+
+def _write_export(store: Store, folder: Path, progress: bool) -> None:
+    """Tables, files and manifest into ``folder`` (empty)."""
     import pyarrow.parquet as pq
 
-    out = Path(out).resolve()
-    if out.exists():
-        raise StoreError(f"{out} already exists; export into a new folder")
-    partial = out.with_name(out.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    (partial / "tables").mkdir(parents=True)
+    (folder / "tables").mkdir()
     manifest: dict[str, Any] = {
         "format": FORMAT, "schema_version": store.schema_version, "created_at": utcnow().isoformat(),
         "tables": {}, "files": {},
@@ -52,20 +96,18 @@ def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool 
     snapshot = _read_snapshot(store)
     for table in TABLES:
         arrow = snapshot[table]
-        path = partial / "tables" / f"{table}.parquet"
+        path = folder / "tables" / f"{table}.parquet"
         pq.write_table(arrow, path)
         manifest["tables"][table] = {"rows": arrow.num_rows, "sha256": sha256_file(path)}
     files = [p for p in snapshot["view"].column("video_path").to_pylist() if p]
     files += snapshot["item"].column("path").to_pylist()
     for rel in progress_over(sorted(set(files)), len(set(files)), "export files", progress):
         source = _exported_source(store, rel)
-        target = partial / rel
+        target = folder / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         manifest["files"][rel] = sha256_file(target)
-    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(partial, out)
-    return out
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
 
 def _exported_source(store: Store, rel: str) -> Path:
