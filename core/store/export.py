@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreError
 from core.store.connection import utcnow
-from core.store.files import inside, progress_over, sha256_file
+from core.store.files import disk_problem, inside, progress_over, sha256_file
 from core.store.importer import import_dataset
 from core.store.manifest import FILE_ROOTS, FORMAT, TABLES, path_problem, verify_export
 
@@ -45,23 +45,26 @@ def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool 
     finished folder is renamed to ``out`` only if nothing has taken that name meanwhile.
     """
     out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
-        if out.exists():
-            raise StoreError(f"{out} already exists; export into a new folder")
-        partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        try:
-            _write_export(store, partial, progress)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive(out):
+            if out.exists():
+                raise StoreError(f"{out} already exists; export into a new folder")
+            partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
             try:
-                os.rename(partial, out)  # refused when another export has taken the name
-            except OSError as err:
-                if out.exists():
-                    raise StoreError(f"{out} was created by someone else during this export; "
-                                     "nothing was written, export into a new folder") from err
+                _write_export(store, partial, progress)
+                try:
+                    os.rename(partial, out)  # refused when another export has taken the name
+                except OSError as err:
+                    if out.exists():
+                        raise StoreError(f"{out} was created by someone else during this export; "
+                                         "nothing was written, export into a new folder") from err
+                    raise
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
                 raise
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
+    except OSError as err:  # disk full, permissions: the temporary folder is already gone
+        raise StoreError(f"export to {out} failed, nothing was written: {disk_problem(err, out.parent)}") from err
     return out
 
 

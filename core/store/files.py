@@ -7,6 +7,7 @@ enters the store and where the path is used to read, copy or delete a file.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import posixpath
@@ -104,6 +105,13 @@ def unaliased(base: Path, rel: str) -> bool:
     """Whether ``base / rel`` names itself: no symlink (to anywhere) on the way. ``base`` is resolved."""
     path = base / rel
     return os.path.realpath(path) == str(path)
+
+
+def disk_problem(err: OSError, where: Path) -> str:
+    """What an OSError while writing under ``where`` means for a person, and what to do."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the disk of {where} ({err.strerror}); free some space, then run it again"
+    return f"{err}; check the free space and permissions of {where}, then run it again"
 
 
 def progress_over(iterable: Any, total: int, desc: str, enabled: bool) -> Any:

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreError
-from core.store.files import copy_file_atomic, inside, make_dirs, progress_over, remove_made_dirs, sha256_file
+from core.store.files import (
+    copy_file_atomic, disk_problem, inside, make_dirs, progress_over, remove_made_dirs, sha256_file,
+)
 from core.store.manifest import HOME_PATHS, TABLES, path_problem, verify_export
 
 if TYPE_CHECKING:
@@ -112,7 +114,7 @@ def import_dataset(store: Store, folder: str | os.PathLike[str], *, progress: bo
             path.unlink(missing_ok=True)
         remove_made_dirs(made)
         if isinstance(exc, OSError):
-            raise StoreError(f"import of {folder} failed ({exc}); nothing was imported: check the free space "
-                             f"and permissions of {store.home.root}, then run it again") from exc
+            raise StoreError(f"import of {folder} failed, nothing was imported: "
+                             f"{disk_problem(exc, store.home.root)}") from exc
         raise
     return counts
