@@ -20,7 +20,6 @@ import csv
 import hashlib
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import CatalogError
+from core.store.files import copy_file_atomic, make_dirs, remove_made_dirs
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -36,6 +36,7 @@ ITEM_COLUMNS = ("item_id", "kind", "path")
 OUTFIT_COLUMNS = ("outfit_id", "top_id", "bottom_id")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 MAX_PROBLEMS_SHOWN = 20
+MAX_ID_CHARS = 128  # ids name files and folders (at most 255 bytes per name on common file systems)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,9 @@ def read_catalog(
             problems.append(f"{where}: duplicate item_id {item_id!r} (also line {seen_ids[item_id]})")
             continue
         seen_ids[item_id] = line
+        if len(item_id) > MAX_ID_CHARS:
+            problems.append(f"{where}: item_id is {len(item_id)} characters long; use at most {MAX_ID_CHARS}")
+            continue
         if kind not in ("top", "bottom"):
             problems.append(f"{where}: kind must be 'top' or 'bottom', not {row['kind']!r}")
             continue
@@ -181,6 +185,9 @@ def read_catalog(
             problems.append(f"{where}: duplicate outfit_id {oid!r}")
             continue
         seen_outfits.add(oid)
+        if len(oid) > MAX_ID_CHARS:
+            problems.append(f"{where}: outfit_id is {len(oid)} characters long; use at most {MAX_ID_CHARS}")
+            continue
         bad = False
         for wanted, ref in (("top", top), ("bottom", bottom)):
             if ref not in seen_ids:
@@ -196,6 +203,9 @@ def read_catalog(
         if not bad:
             outfits.append((oid, top, bottom))
 
+    if len(folder.name) > MAX_ID_CHARS:
+        problems.append(f"{folder}: the catalog is named after its folder, whose name is longer than "
+                        f"{MAX_ID_CHARS} characters; rename the folder")
     if not problems and not items:
         problems.append(f"{items_csv}: no items")
     if problems:
@@ -245,15 +255,14 @@ def import_catalog(
     images = store.home.catalog / _safe_name(catalog_id)
     new_items = [i for i in spec.items if i.item_id not in existing_items]
     copied: list[Path] = []
+    made: list[Path] = []
     try:
         for item in new_items:
             target = _target(images, item)
             if target.is_file() and _sha256(target) == item.sha256:
                 continue  # left by an earlier import of the same bytes
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".tmp-{target.name}")
-            shutil.copyfile(item.source, tmp)
-            os.replace(tmp, target)  # no row refers to this name yet: the item is new
+            make_dirs(target.parent, made)
+            copy_file_atomic(item.source, target)  # no row refers to this name yet: the item is new
             copied.append(target)
         with store.transaction() as cur:
             if not cur.execute("SELECT 1 FROM catalog WHERE catalog_id = ?", [catalog_id]).fetchall():
@@ -279,6 +288,7 @@ def import_catalog(
     except BaseException as exc:
         for path in copied:
             path.unlink(missing_ok=True)
+        remove_made_dirs(made)
         if isinstance(exc, OSError):
             raise CatalogError(f"catalog {spec.source} not imported (nothing was written): "
                                f"copying its images into {images} failed: {exc}") from exc
