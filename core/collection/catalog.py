@@ -20,6 +20,7 @@ import csv
 import hashlib
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +28,6 @@ from typing import TYPE_CHECKING
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import CatalogError
-from core.store.files import copy_file_atomic, make_dirs, remove_made_dirs
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -79,6 +79,16 @@ def _target(images: Path, item: CatalogItem) -> Path:
     safe = _safe_name(item.item_id)
     stem = safe if safe == item.item_id else f"{safe}-{item.sha256[:8]}"
     return images / f"{item.kind}s" / f"{stem}{item.source.suffix.lower()}"
+
+
+def _missing_folders(folders: list[Path]) -> list[Path]:
+    """The folders (and parents) among ``folders`` that do not exist yet, outermost first."""
+    missing: set[Path] = set()
+    for folder in folders:
+        while not folder.exists() and folder not in missing:
+            missing.add(folder)
+            folder = folder.parent
+    return sorted(missing, key=lambda p: len(p.parts))
 
 
 def _read_csv(path: Path, required: tuple[str, ...], problems: list[str]) -> list[dict[str, str]]:
@@ -255,14 +265,16 @@ def import_catalog(
     images = store.home.catalog / _safe_name(catalog_id)
     new_items = [i for i in spec.items if i.item_id not in existing_items]
     copied: list[Path] = []
-    made: list[Path] = []
+    made = _missing_folders([_target(images, item).parent for item in new_items])  # removed again on failure
     try:
         for item in new_items:
             target = _target(images, item)
             if target.is_file() and _sha256(target) == item.sha256:
                 continue  # left by an earlier import of the same bytes
-            make_dirs(target.parent, made)
-            copy_file_atomic(item.source, target)  # no row refers to this name yet: the item is new
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".tmp-{target.name}")
+            shutil.copyfile(item.source, tmp)
+            os.replace(tmp, target)  # no row refers to this name yet: the item is new
             copied.append(target)
         with store.transaction() as cur:
             if not cur.execute("SELECT 1 FROM catalog WHERE catalog_id = ?", [catalog_id]).fetchall():
@@ -288,7 +300,9 @@ def import_catalog(
     except BaseException as exc:
         for path in copied:
             path.unlink(missing_ok=True)
-        remove_made_dirs(made)
+        for folder in reversed(made):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         if isinstance(exc, OSError):
             raise CatalogError(f"catalog {spec.source} not imported (nothing was written): "
                                f"copying its images into {images} failed: {exc}") from exc

@@ -5,7 +5,8 @@
 - ``catalog_tables.py``, ``people.py``, ``recordings.py``, ``labeling.py``, ``derived.py``:
                     the tables' reads and writes; ``recordings.py`` holds the atomic commit
 - ``deletion.py``, ``sweep.py``, ``stats.py``: withdrawal, the file/row sweep, counts
-- ``files.py``      hashing, fsync, atomic copies, the rule for paths into the data home
+- ``files.py``      hashing and fsync
+- ``home_files.py`` the rule for paths into the data home, atomic copies into it
 - ``migrations.py`` the versioned schema
 - ``export.py``     export to Parquet + files + manifest
 - ``manifest.py``   the export's manifest: format, checks (an export is untrusted input)

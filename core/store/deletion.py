@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError
-from core.store.files import home_file
+from core.store.home_files import home_file
 from core.store.people import VolunteerTables
 
 _OWN_HASHES = (

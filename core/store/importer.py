@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreError
-from core.store.files import (
-    copy_file_atomic, disk_problem, inside, make_dirs, progress_over, remove_made_dirs, sha256_file,
-)
+from core.store.files import sha256_file
+from core.store.home_files import copy_file_atomic, disk_problem, inside, make_dirs, progress_over, undo_copies
 from core.store.manifest import HOME_PATHS, TABLES, path_problem, verify_export
 
 if TYPE_CHECKING:
@@ -110,9 +109,7 @@ def import_dataset(store: Store, folder: str | os.PathLike[str], *, progress: bo
                     cur.unregister("ipe_import_source")
                 counts[table] = arrow.num_rows
     except BaseException as exc:
-        for path in copied:
-            path.unlink(missing_ok=True)
-        remove_made_dirs(made)
+        undo_copies(copied, made)
         if isinstance(exc, OSError):
             raise StoreError(f"import of {folder} failed, nothing was imported: "
                              f"{disk_problem(exc, store.home.root)}") from exc

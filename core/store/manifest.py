@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError
-from core.store.files import relative_path_problem, sha256_file, unaliased
+from core.store.files import sha256_file
+from core.store.home_files import relative_path_problem, unaliased
 
 FORMAT = "ipe-export/1"
 TABLES = (

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from core.errors import IPEError
 from core.store import Store, sha256_file
 from core.store.export import TABLES, import_dataset, table_digest
-from core.store.files import inside
+from core.store.home_files import inside
 from core.store.manifest import HOME_PATHS, path_problem
 from tests.store.export_fixtures import empty_store, load_manifest, make_small_export, rewrite_table, table_rows
 
