@@ -1,7 +1,6 @@
 """An export is untrusted input; the store's own rows are checked where a file is read or deleted."""
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
