@@ -9,8 +9,9 @@ Layout of an export (the manifest is described in ``manifest.py``)::
 
 Derived files (feature caches, trained runs) are not exported: they are recomputed.
 The export is written to a temporary folder beside ``out`` and renamed when complete, so a
-folder named ``out`` is always whole, and two exports into one folder cannot mix. Every file copied is checked, where it is read, to lie inside the
-data home: a row pointing elsewhere stops the export.
+folder named ``out`` is always whole, and two exports into one folder cannot mix. Every file
+copied is checked, where it is read, to lie inside the data home: a row pointing elsewhere
+stops the export.
 """
 from __future__ import annotations
 

@@ -64,8 +64,8 @@ def inside(root: Path, rel: str, *, what: str = "path") -> Path:
 def home_file(root: Path, stored: str, *, what: str = "path") -> Path:
     """The file a stored path names, checked to lie inside the data home ``root``.
 
-    An absolute stored path is accepted when it lies inside the home (older feature rows
-    held absolute paths); it is checked with symlinks resolved like a relative one.
+    A feature-cache row may hold an absolute path: it is accepted when it lies inside the
+    home, checked with symlinks resolved like a relative one.
     """
     if isinstance(stored, str) and stored.startswith("/"):
         base = root.resolve()

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
+
 from core.errors import IPEError
 from core.store import Store, sha256_file
 from core.store.export import TABLES, import_dataset, table_digest
@@ -315,6 +317,7 @@ def _check_accepted(store: Store, digests: dict[str, str], mutation: Mutation) -
     assert not [p for p in store.home.root.rglob("*") if p.is_symlink()], mutation.name
 
 
+@pytest.mark.slow
 def test_fuzzed_exports_never_escape_the_home_nor_import_a_silently_changed_table(tmp_path: Path) -> None:
     started = time.perf_counter()
     pristine, digests = make_small_export(tmp_path)
