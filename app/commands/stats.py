@@ -9,7 +9,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "stats",
         help="counts of volunteers, sessions, views, classes, coverage; recording sweep",
-        description="Print what the store holds (read-only) and check recordings against rows.",
+        description="Print what the store holds (read-only) and check recordings against rows: files "
+        "without rows, rows without files, and recordings whose bytes no longer match their stored sha256.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
@@ -27,4 +28,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for key, value in stats.items():
         print(f"{key:>18}: {value}")
+    if sweep["changed_files"]:
+        print(f"warning: {len(sweep['changed_files'])} recording(s) changed after they were stored "
+              f"(views {', '.join(sweep['changed_files'][:5])}): their rows and cached features describe the "
+              "original bytes; restore the files from an export, or delete those views")
     return 0

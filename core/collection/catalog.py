@@ -37,6 +37,7 @@ ITEM_COLUMNS = ("item_id", "kind", "path")
 OUTFIT_COLUMNS = ("outfit_id", "top_id", "bottom_id")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 MAX_PROBLEMS_SHOWN = 20
+MAX_ID_CHARS = 128  # ids name files and folders (at most 255 bytes per name on common file systems)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,16 @@ def _target(images: Path, item: CatalogItem) -> Path:
     safe = _safe_name(item.item_id)
     stem = safe if safe == item.item_id else f"{safe}-{item.sha256[:8]}"
     return images / f"{item.kind}s" / f"{stem}{item.source.suffix.lower()}"
+
+
+def _missing_folders(folders: list[Path]) -> list[Path]:
+    """The folders (and parents) among ``folders`` that do not exist yet, outermost first."""
+    missing: set[Path] = set()
+    for folder in folders:
+        while not folder.exists() and folder not in missing:
+            missing.add(folder)
+            folder = folder.parent
+    return sorted(missing, key=lambda p: len(p.parts))
 
 
 def _read_csv(path: Path, required: tuple[str, ...], problems: list[str]) -> list[dict[str, str]]:
@@ -152,6 +163,9 @@ def read_catalog(
             problems.append(f"{where}: duplicate item_id {item_id!r} (also line {seen_ids[item_id]})")
             continue
         seen_ids[item_id] = line
+        if len(item_id) > MAX_ID_CHARS:
+            problems.append(f"{where}: item_id is {len(item_id)} characters long; use at most {MAX_ID_CHARS}")
+            continue
         if kind not in ("top", "bottom"):
             problems.append(f"{where}: kind must be 'top' or 'bottom', not {row['kind']!r}")
             continue
@@ -182,6 +196,9 @@ def read_catalog(
             problems.append(f"{where}: duplicate outfit_id {oid!r}")
             continue
         seen_outfits.add(oid)
+        if len(oid) > MAX_ID_CHARS:
+            problems.append(f"{where}: outfit_id is {len(oid)} characters long; use at most {MAX_ID_CHARS}")
+            continue
         bad = False
         for wanted, ref in (("top", top), ("bottom", bottom)):
             if ref not in seen_ids:
@@ -197,6 +214,9 @@ def read_catalog(
         if not bad:
             outfits.append((oid, top, bottom))
 
+    if len(folder.name) > MAX_ID_CHARS:
+        problems.append(f"{folder}: the catalog is named after its folder, whose name is longer than "
+                        f"{MAX_ID_CHARS} characters; rename the folder")
     if not problems and not items:
         problems.append(f"{items_csv}: no items")
     if problems:
@@ -246,6 +266,7 @@ def import_catalog(
     images = store.home.catalog / _safe_name(catalog_id)
     new_items = [i for i in spec.items if i.item_id not in existing_items]
     copied: list[Path] = []
+    made = _missing_folders([_target(images, item).parent for item in new_items])  # removed again on failure
     try:
         for item in new_items:
             target = _target(images, item)
@@ -279,6 +300,9 @@ def import_catalog(
     except BaseException as exc:
         for path in copied:
             path.unlink(missing_ok=True)
+        for folder in reversed(made):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         if isinstance(exc, OSError):
             raise CatalogError(f"catalog {spec.source} not imported (nothing was written): "
                                f"copying its images into {images} failed: {exc}") from exc

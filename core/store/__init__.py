@@ -5,9 +5,12 @@
 - ``catalog_tables.py``, ``people.py``, ``recordings.py``, ``labeling.py``, ``derived.py``:
                     the tables' reads and writes; ``recordings.py`` holds the atomic commit
 - ``deletion.py``, ``sweep.py``, ``stats.py``: withdrawal, the file/row sweep, counts
-- ``files.py``      hashing and fsync of the files beside the store
+- ``files.py``      hashing and fsync
+- ``home_files.py`` the rule for paths into the data home, atomic copies into it
 - ``migrations.py`` the versioned schema
-- ``export.py``     export to Parquet + files + manifest, import into an empty store
+- ``export.py``     export to Parquet + files + manifest
+- ``manifest.py``   the export's manifest: format, checks (an export is untrusted input)
+- ``importer.py``   import an export into an empty store
 - ``runs.py``       trained run folders on disk (no torch, no store)
 
 May import: ``core.errors``, ``core.paths``, ``core.labels`` and duckdb. Nothing else of the kit.

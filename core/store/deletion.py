@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError
+from core.store.home_files import home_file
 from core.store.people import VolunteerTables
 
 _OWN_HASHES = (
@@ -39,7 +40,7 @@ class Deletion(VolunteerTables):
             features = self.rows(f"SELECT * FROM feature_cache WHERE video_sha256 IN ({_OWN_HASHES})", [vid, vid])
             deleted = self._delete_files(self._files_of(vid, hashes, features))
             for folder in [self.home.videos / vid, *self.home.quarantine.glob(f"*/videos/{vid}")]:
-                if folder.is_dir() and not any(folder.iterdir()):
+                if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
                     folder.rmdir()
             counts: dict[str, int] = {}
             with self.transaction() as cur:
@@ -59,9 +60,12 @@ class Deletion(VolunteerTables):
         }
 
     def _files_of(self, vid: str, hashes: list[str], features: list[dict[str, Any]]) -> set[Path]:
+        """Every file to delete, each checked to lie inside the data home (symlinks resolved):
+        a row or a link pointing elsewhere stops the deletion before any file is touched."""
+        root = self.home.root
         views = self.rows("SELECT video_path FROM view WHERE volunteer_id = ? AND video_path IS NOT NULL", [vid])
-        files = {self.home.root / v["video_path"] for v in views}
-        files |= {self._feature_path(f["path"]) for f in features}
+        files = {home_file(root, v["video_path"], what="the video") for v in views}
+        files |= {home_file(root, f["path"], what="the feature file") for f in features}
         if self.home.features.is_dir() and hashes:
             wanted = set(hashes)
             files |= {p for p in self.home.features.rglob("*") if p.is_file() and p.name.split(".")[0] in wanted}
@@ -69,11 +73,12 @@ class Deletion(VolunteerTables):
             files |= {p for p in (self.home.videos / vid).rglob("*") if p.is_file()}
         if self.home.quarantine.is_dir():
             files |= {p for p in self.home.quarantine.glob(f"*/videos/{vid}/*") if p.is_file()}
+        base = root.resolve()
+        outside = sorted(str(p) for p in files if base not in p.resolve().parents)
+        if outside:
+            raise StoreError(f"deletion of {vid} refused, nothing was deleted: {', '.join(outside[:5])} "
+                             f"lead(s) outside the data home {root} (a symlink?); remove the link, then run it again")
         return files
-
-    def _feature_path(self, stored: str) -> Path:
-        path = Path(stored)
-        return path if path.is_absolute() else self.home.root / path
 
     @staticmethod
     def _delete_files(files: set[Path]) -> list[str]:

@@ -1,57 +1,98 @@
-"""Export the dataset to a portable folder, and import such a folder into an empty store.
+"""Export the dataset to a portable folder; import (``importer.py``) loads such a folder into an empty store.
 
-Layout of an export::
+Layout of an export (the manifest is described in ``manifest.py``)::
 
-    manifest.json              format, schema version, row counts, sha256 of every file
+    manifest.json              format, schema version, rows and sha256 of every table and file
     tables/<table>.parquet     every table of the store
     videos/...                 every recording referenced by a view
     catalog/images/...         every garment image referenced by an item
 
 Derived files (feature caches, trained runs) are not exported: they are recomputed.
-The export is written to ``<out>.partial`` and renamed when complete, so a folder named
-``out`` is always whole. Importing checks every hash before touching the store and only
-goes into an empty store, so the result has exactly the exported rows.
+The export is written to a temporary folder beside ``out`` and renamed when complete, so a
+folder named ``out`` is always whole, and two exports into one folder cannot mix. Every file
+copied is checked, where it is read, to lie inside the data home: a row pointing elsewhere
+stops the export.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreError
 from core.store.connection import utcnow
-from core.store.database import Store
 from core.store.files import sha256_file
+from core.store.home_files import disk_problem, inside, progress_over
+from core.store.importer import import_dataset
+from core.store.manifest import FILE_ROOTS, FORMAT, TABLES, path_problem, verify_export
 
-FORMAT = "ipe-export/1"
-TABLES = (
-    "catalog", "item", "outfit", "volunteer", "session", "view", "labeler", "image_label",
-    "split", "split_member", "model_run",
-)
+if TYPE_CHECKING:
+    from core.store.database import Store
 
-
-def _progress(iterable, total: int, desc: str, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="file")
+__all__ = ["FORMAT", "TABLES", "export_dataset", "import_dataset", "table_digest", "verify_export"]
 
 
 def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool = True) -> Path:
-    """Write the export folder ``out`` (must not exist); return it."""
+    """Write the export folder ``out`` (must not exist); return it.
+
+    Exports into the same folder exclude each other: a lock file beside ``out`` is held while
+    writing (a second export is refused at once), each writes its own temporary folder, and the
+    finished folder is renamed to ``out`` only if nothing has taken that name meanwhile.
+    """
+    out = Path(out).resolve()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive(out):
+            if out.exists():
+                raise StoreError(f"{out} already exists; export into a new folder")
+            partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+            try:
+                _write_export(store, partial, progress)
+                try:
+                    os.rename(partial, out)  # refused when another export has taken the name
+                except OSError as err:
+                    if out.exists():
+                        raise StoreError(f"{out} was created by someone else during this export; "
+                                         "nothing was written, export into a new folder") from err
+                    raise
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+    except OSError as err:  # disk full, permissions: the temporary folder is already gone
+        raise StoreError(f"export to {out} failed, nothing was written: {disk_problem(err, out.parent)}") from err
+    return out
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold the export lock of ``out`` (a file beside it, locked with flock; released if the process dies)."""
+    lock = out.parent / f".{out.name}.export-lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise StoreError(f"another export into {out} is running; wait for it, or export into another folder") from err
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)  # while still held: a later exporter makes a fresh one
+    finally:
+        os.close(fd)
+
+
+def _write_export(store: Store, folder: Path, progress: bool) -> None:
+    """Tables, files and manifest into ``folder`` (empty)."""
     import pyarrow.parquet as pq
 
-    out = Path(out).resolve()
-    if out.exists():
-        raise StoreError(f"{out} already exists; export into a new folder")
-    partial = out.with_name(out.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    (partial / "tables").mkdir(parents=True)
+    (folder / "tables").mkdir()
     manifest: dict[str, Any] = {
         "format": FORMAT, "schema_version": store.schema_version, "created_at": utcnow().isoformat(),
         "tables": {}, "files": {},
@@ -60,22 +101,30 @@ def export_dataset(store: Store, out: str | os.PathLike[str], *, progress: bool 
     snapshot = _read_snapshot(store)
     for table in TABLES:
         arrow = snapshot[table]
-        path = partial / "tables" / f"{table}.parquet"
+        path = folder / "tables" / f"{table}.parquet"
         pq.write_table(arrow, path)
         manifest["tables"][table] = {"rows": arrow.num_rows, "sha256": sha256_file(path)}
     files = [p for p in snapshot["view"].column("video_path").to_pylist() if p]
     files += snapshot["item"].column("path").to_pylist()
-    for rel in _progress(sorted(set(files)), len(set(files)), "export files", progress):
-        source = store.home.root / rel
-        if not source.is_file():
-            raise StoreError(f"{source} is referenced by the store but missing; run `python -m app stats --sweep`")
-        target = partial / rel
+    for rel in progress_over(sorted(set(files)), len(set(files)), "export files", progress):
+        source = _exported_source(store, rel)
+        target = folder / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         manifest["files"][rel] = sha256_file(target)
-    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(partial, out)
-    return out
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def _exported_source(store: Store, rel: str) -> Path:
+    """The file of the data home a row names, refused when the row points anywhere else."""
+    problem = path_problem(rel, FILE_ROOTS)
+    if problem is not None:
+        raise StoreError(f"the store names the file {str(rel)[:200]!r}, which is refused ({problem}); "
+                         "nothing was exported: correct that row")
+    source = inside(store.home.root, rel, what="the file")
+    if not source.is_file():
+        raise StoreError(f"{source} is referenced by the store but missing; `python -m app stats` shows the sweep of recordings")
+    return source
 
 
 def _read_snapshot(store: Store) -> dict[str, Any]:
@@ -83,79 +132,6 @@ def _read_snapshot(store: Store) -> dict[str, Any]:
     with store.snapshot() as cur:
         # table names from the fixed list above, never from input
         return {table: cur.sql(f"SELECT * FROM {table}").to_arrow_table() for table in TABLES}
-
-
-def verify_export(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read the manifest and check every hash; raise StoreError naming what is wrong."""
-    folder = Path(folder).resolve()
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise StoreError(f"{folder} is not an export of this kit (manifest.json unreadable: {err})") from err
-    if manifest.get("format") != FORMAT:
-        raise StoreError(f"{folder}: unknown export format {manifest.get('format')!r}")
-    bad = []
-    for table, info in manifest["tables"].items():
-        if table not in TABLES:
-            bad.append(f"unknown table {table}")
-            continue
-        path = folder / "tables" / f"{table}.parquet"
-        if not path.is_file() or sha256_file(path) != info["sha256"]:
-            bad.append(f"tables/{table}.parquet")
-    for rel, digest in manifest["files"].items():
-        path = (folder / rel).resolve()
-        if folder not in path.parents:
-            bad.append(f"{rel} (outside the export)")
-        elif not path.is_file() or sha256_file(path) != digest:
-            bad.append(rel)
-    if bad:
-        raise StoreError(f"export {folder} is damaged; missing or changed: {', '.join(bad[:10])}")
-    return manifest
-
-
-def import_dataset(store: Store, folder: str | os.PathLike[str], *, progress: bool = True) -> dict[str, int]:
-    """Load an export into an empty store; return rows per table."""
-    import pyarrow.parquet as pq
-
-    folder = Path(folder).resolve()
-    manifest = verify_export(folder)
-    if manifest["schema_version"] != store.schema_version:
-        raise StoreError(
-            f"the export has schema version {manifest['schema_version']}, this store {store.schema_version}"
-        )
-    not_empty = [t for t in TABLES if store.count(t)]
-    if not_empty:
-        raise StoreError(
-            f"import needs an empty store, but {store.home.db_path} has rows in {', '.join(not_empty)}; "
-            "use a new data home (--home)"
-        )
-    copied: list[Path] = []
-    try:
-        for rel, digest in _progress(sorted(manifest["files"].items()), len(manifest["files"]), "import files", progress):
-            target = store.home.root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                if sha256_file(target) == digest:
-                    continue
-                raise StoreError(f"{target} exists with other content; import into a new data home")
-            shutil.copyfile(folder / rel, target)
-            copied.append(target)
-        counts: dict[str, int] = {}
-        with store.transaction() as cur:
-            for table in TABLES:
-                arrow = pq.read_table(folder / "tables" / f"{table}.parquet")
-                cur.register("ipe_import_source", arrow)
-                try:
-                    if arrow.num_rows:
-                        cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ipe_import_source")
-                finally:
-                    cur.unregister("ipe_import_source")
-                counts[table] = arrow.num_rows
-    except BaseException:
-        for path in copied:
-            path.unlink(missing_ok=True)
-        raise
-    return counts
 
 
 def table_digest(store: Store, table: str) -> str:

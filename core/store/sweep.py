@@ -1,4 +1,4 @@
-"""The sweep: video files without rows, rows without files, stale temporary files."""
+"""The sweep: video files without rows, rows without files or whose file changed, stale temporary files."""
 from __future__ import annotations
 
 import os
@@ -6,18 +6,26 @@ import time
 from typing import Any
 
 from core.store.connection import StoreConnection, utcnow
-from core.store.files import TEMP_PREFIX
+from core.store.files import TEMP_PREFIX, sha256_file
 
 
 class Sweep(StoreConnection):
-    def sweep(self, *, quarantine: bool = False, temp_grace_s: float = 300.0) -> dict[str, Any]:
-        """Find video files without rows, rows without files and stale temporary files.
+    def sweep(self, *, quarantine: bool = False, temp_grace_s: float = 300.0,
+              verify_hashes: bool = True) -> dict[str, Any]:
+        """Find video files without rows, rows without files, rows whose file changed, and
+        stale temporary files.
 
-        With ``quarantine=True`` orphan and stale temporary files are moved to
-        ``home.quarantine`` (never deleted). Temporary files younger than
-        ``temp_grace_s`` may belong to a writer that is still running and are left alone.
+        ``changed_files`` lists the views whose video no longer has the sha256 stored with
+        the row (with ``verify_hashes``, the default: every video is read). Their cached
+        features were computed from the original bytes and the training data looks them up
+        by the stored hash, so a changed file is reported, never silently used: restore the
+        original (e.g. from an export) or delete the view. With ``quarantine=True`` orphan
+        and stale temporary files are moved to ``home.quarantine`` (never deleted).
+        Temporary files younger than ``temp_grace_s`` may belong to a writer that is still
+        running and are left alone.
         """
-        known = {r["video_path"] for r in self.rows("SELECT video_path FROM view WHERE video_path IS NOT NULL")}
+        rows = self.rows("SELECT view_id, video_path, video_sha256 FROM view WHERE video_path IS NOT NULL")
+        known = {r["video_path"] for r in rows}
         orphans: list[str] = []
         temps: list[str] = []
         now = time.time()
@@ -31,11 +39,13 @@ class Sweep(StoreConnection):
                         temps.append(rel)
                 elif rel not in known:
                     orphans.append(rel)
-        missing = [
-            r["view_id"]
-            for r in self.rows("SELECT view_id, video_path FROM view WHERE video_path IS NOT NULL")
-            if not (self.home.root / r["video_path"]).is_file()
-        ]
+        missing, changed = [], []
+        for row in rows:
+            path = self.home.root / row["video_path"]
+            if not path.is_file():
+                missing.append(row["view_id"])
+            elif verify_hashes and sha256_file(path) != row["video_sha256"]:
+                changed.append(row["view_id"])
         moved: list[str] = []
         if quarantine and (orphans or temps):
             stamp = utcnow().strftime("%Y%m%dT%H%M%S")
@@ -44,4 +54,5 @@ class Sweep(StoreConnection):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(self.home.root / rel, target)
                 moved.append(str(target))
-        return {"orphan_files": orphans, "missing_files": missing, "temp_files": temps, "quarantined": moved}
+        return {"orphan_files": orphans, "missing_files": missing, "changed_files": changed, "temp_files": temps,
+                "quarantined": moved}

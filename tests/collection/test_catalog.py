@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from core.collection.catalog import import_catalog, read_catalog
-from core.errors import CatalogError
+from core.errors import CatalogError, StoreError
 from core.store.export import table_digest
 from core.store import Store
 from data.demo_catalog import generate_demo_catalog
@@ -159,3 +159,35 @@ def test_spreadsheet_csv_with_bom_and_padded_header_is_read(home, tmp_path) -> N
     (folder / "items.csv").write_text("\ufeff" + text.replace("item_id,kind", "item_id , kind", 1), encoding="utf-8")
     spec = read_catalog(folder)
     assert len(spec.items) == 6 and spec.items[0].item_id in {"t0", "b0"}
+
+
+def _folders(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("which", ["item", "outfit"])
+def test_a_5000_character_id_is_refused_before_any_folder_is_made(home, tmp_path, which) -> None:
+    folder = write_catalog(tmp_path / "cat", n_tops=1, n_bottoms=1)
+    long_id = "x" * 5000
+    if which == "item":
+        (folder / "items.csv").write_text((folder / "items.csv").read_text().replace("t0,", f"{long_id},"))
+        (folder / "outfits.csv").write_text(f"outfit_id,top_id,bottom_id\no0,{long_id},b0\n")
+    else:
+        (folder / "outfits.csv").write_text(f"outfit_id,top_id,bottom_id\n{long_id},t0,b0\n")
+    with Store.open(home) as store:
+        before = _folders(home.catalog)
+        with pytest.raises(CatalogError, match=f"{which}_id is 5000 characters long; use at most 128"):
+            import_catalog(store, folder)
+        assert _folders(home.catalog) == before and store.count("item") == 0
+
+
+def test_a_failed_import_removes_the_folders_it_made(home, tmp_path) -> None:
+    folder = write_catalog(tmp_path / "cat")
+    Store.open(home).close()
+    with Store.open(home, read_only=True) as store:  # the images are copied, then the write is refused
+        before = _folders(home.catalog)
+        with pytest.raises(StoreError, match="read-only"):
+            import_catalog(store, folder)
+        assert _folders(home.catalog) == before
+    with Store.open(home) as store:
+        assert import_catalog(store, folder).items_added == 6

@@ -59,9 +59,9 @@ def test_damaged_export_is_refused_before_anything_is_written(home, tmp_path) ->
         assert store.count("item") == 0
     assert not any((other.root / "videos").rglob("*.mp4"))
     manifest = json.loads((out / "manifest.json").read_text())
-    manifest["files"]["../../etc/passwd"] = "0"
+    manifest["files"]["../../etc/passwd"] = "0" * 64
     (out / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(StoreError, match="outside the export"):
+    with pytest.raises(StoreError, match="etc/passwd'.* refused: the path is not normalised"):
         verify_export(out)
 
 
@@ -93,3 +93,35 @@ def test_export_while_another_thread_writes_is_a_consistent_snapshot(home, tmp_p
         views = pq.read_table(out / "tables" / "view.parquet").to_pylist()
         assert {v["session_id"] for v in views} <= sessions
         assert {v["video_path"] for v in views if v["video_path"]} <= set(manifest["files"])
+
+
+def test_two_exports_into_the_same_folder_never_both_report_success(home, tmp_path) -> None:
+    import threading
+
+    with store_with_catalog(home, tmp_path) as store:
+        _populate(store)
+        for trial in range(10):
+            out = tmp_path / f"same{trial}"
+            barrier = threading.Barrier(2)
+            results: list[object] = []
+
+            def export() -> None:
+                barrier.wait()
+                try:
+                    results.append(export_dataset(store, out, progress=False))
+                except StoreError as err:
+                    results.append(err)
+                except BaseException as err:  # anything but the kit's error fails the test below
+                    results.append(("unexpected", err))
+
+            threads = [threading.Thread(target=export) for _ in range(2)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            succeeded = [r for r in results if r == out]
+            assert len(succeeded) == 1, (trial, results)
+            assert all(isinstance(r, StoreError) for r in results if r != out), (trial, results)
+            verify_export(out)
+        leftovers = [p.name for p in tmp_path.iterdir() if "partial" in p.name or "lock" in p.name]
+        assert leftovers == []

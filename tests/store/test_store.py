@@ -115,7 +115,8 @@ def test_commit_is_idempotent_per_slot(home, tmp_path) -> None:
         again = commit_view(store, sid, "o0", 0)  # e.g. a browser refresh re-sends the take
         assert again["view_id"] == first["view_id"] and store.count("view") == 1
         sweep = store.sweep(temp_grace_s=0)
-        assert sweep == {"orphan_files": [], "missing_files": [], "temp_files": [], "quarantined": []}
+        assert sweep == {"orphan_files": [], "missing_files": [], "changed_files": [], "temp_files": [],
+                         "quarantined": []}
 
 
 def test_consent_is_required(home) -> None:
@@ -266,6 +267,22 @@ def test_missing_file_is_reported(home, tmp_path) -> None:
         view = commit_view(store, sid, "o0", 0)
         (home.root / view["video_path"]).unlink()
         assert store.sweep()["missing_files"] == [view["view_id"]]
+
+
+def test_a_video_changed_after_its_commit_is_reported_by_the_sweep(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"])
+        changed, kept = commit_view(store, sid, "o0", 0), commit_view(store, sid, "o1", 1)
+        store.put_feature_cache(video_sha256=changed["video_sha256"], extractor="flow72", version="1",
+                                path="features/old.npz")  # features of the original bytes
+        assert store.sweep()["changed_files"] == []
+        video = home.root / changed["video_path"]
+        video.write_bytes(video.read_bytes()[:-1] + b"!")  # same size, one byte different
+        sweep = store.sweep()
+        assert sweep["changed_files"] == [changed["view_id"]] and sweep["missing_files"] == []
+        assert kept["view_id"] not in sweep["changed_files"]
+        assert store.sweep(verify_hashes=False)["changed_files"] == []  # the quick sweep only stats files
 
 
 def test_shown_and_rated_times_round_trip(home, tmp_path) -> None:
