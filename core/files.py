@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import Any, BinaryIO
 # Every temporary file the kit writes starts with this, so a sweep can find leftovers of a crash.
 TEMP_PREFIX = ".tmp-"
 
-__all__ = ["TEMP_PREFIX", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "atomic_writer", "fsync_dir",
+__all__ = ["TEMP_PREFIX", "atomic_copy", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "atomic_writer", "fsync_dir",
            "fsync_file", "sha256_file", "temp_name"]
 
 
@@ -87,3 +88,19 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
 
 def atomic_write_json(target: str | os.PathLike[str], payload: Any, **dumps: Any) -> Path:
     return atomic_write_text(target, json.dumps(payload, **dumps))
+
+
+def atomic_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Copy ``source`` over ``target`` crash-safely (temporary name, fsync, rename, folder fsync);
+    on any error nothing is left at the temporary name and ``target`` is as it was."""
+    target = Path(target)
+    staged = temp_name(target)
+    try:
+        shutil.copyfile(source, staged)  # the kernel's copy (sendfile) where it can
+        fsync_file(staged)
+        os.replace(staged, target)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+    return target

@@ -20,7 +20,6 @@ import csv
 import hashlib
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import CatalogError
-from core.files import atomic_writer, sha256_file
+from core.files import atomic_copy, sha256_file
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -273,8 +272,7 @@ def import_catalog(
             if target.is_file() and sha256_file(target) == item.sha256:
                 continue  # left by an earlier import of the same bytes
             target.parent.mkdir(parents=True, exist_ok=True)
-            with open(item.source, "rb") as source, atomic_writer(target) as handle:
-                shutil.copyfileobj(source, handle)  # no row refers to this name yet: the item is new
+            atomic_copy(item.source, target)  # no row refers to this name yet: the item is new
             copied.append(target)
         with store.transaction() as cur:
             if not cur.execute("SELECT 1 FROM catalog WHERE catalog_id = ?", [catalog_id]).fetchall():

@@ -6,5 +6,5 @@ face_regions.py (the 36 MDMO regions) -> descriptor.py (72-d flow per frame; the
 extraction) and clips.py (16-frame 112x112 C3D clips); feature_cache.py keys the results by
 the video's content hash; draw.py draws landmarks, regions and flow on frames.
 
-May import: ``core.errors``, ``core.paths``, ``core.store.files``. Never ``models`` or UI.
+May import: ``core.errors``, ``core.paths``, ``core.files``. Never ``models`` or UI.
 """

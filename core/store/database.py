@@ -24,7 +24,7 @@ from core.store.catalog_tables import CatalogTables
 from core.store.connection import utcnow
 from core.store.deletion import Deletion
 from core.store.derived import DerivedTables
-from core.store.files import TEMP_PREFIX, sha256_file
+from core.files import TEMP_PREFIX, sha256_file
 from core.store.labeling import ANSWERS, LabelTables
 from core.store.recordings import VIEW_STATUSES, RecordingTables
 from core.store.stats import Stats

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreError
 from core.store.connection import utcnow
-from core.store.files import sha256_file
+from core.files import sha256_file
 from core.store.home_files import disk_problem, inside, progress_over
 from core.store.importer import import_dataset
 from core.store.manifest import FILE_ROOTS, FORMAT, TABLES, path_problem, verify_export

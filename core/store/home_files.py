@@ -10,13 +10,10 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError
-from core.store.files import TEMP_PREFIX, fsync_file
 
 MAX_PATH_CHARS = 1024
 
@@ -98,18 +95,6 @@ def progress_over(iterable: Any, total: int, desc: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(iterable, total=total, desc=desc, unit="file")
-
-
-def copy_file_atomic(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` under a temporary name, fsync, then rename; no partial target on failure."""
-    staged = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}"[:255])
-    try:
-        shutil.copyfile(source, staged)
-        fsync_file(staged)
-        os.replace(staged, target)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
 
 
 def make_dirs(folder: Path, created: list[Path]) -> None:

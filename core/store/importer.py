@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreError
-from core.store.files import sha256_file
-from core.store.home_files import copy_file_atomic, disk_problem, inside, make_dirs, progress_over, undo_copies
+from core.files import sha256_file
+from core.files import atomic_copy
+from core.store.home_files import disk_problem, inside, make_dirs, progress_over, undo_copies
 from core.store.manifest import HOME_PATHS, TABLES, path_problem, verify_export
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def import_dataset(store: Store, folder: str | os.PathLike[str], *, progress: bo
                 if target.is_file() and sha256_file(target) == digest:
                     continue
                 raise StoreError(f"{target} exists with other content; import into a new data home")
-            copy_file_atomic(folder / rel, target)
+            atomic_copy(folder / rel, target)
             copied.append(target)
         counts: dict[str, int] = {}
         with store.transaction() as cur:

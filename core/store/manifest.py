@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError
-from core.store.files import sha256_file
+from core.files import sha256_file
 from core.store.home_files import relative_path_problem, unaliased
 
 FORMAT = "ipe-export/1"

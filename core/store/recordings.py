@@ -17,7 +17,7 @@ from typing import Any
 
 from core.errors import StoreError, VolunteerWithdrawnError
 from core.store.connection import execute, new_id, to_json
-from core.store.files import TEMP_PREFIX, fsync_dir, fsync_file, sha256_file
+from core.files import TEMP_PREFIX, fsync_dir, fsync_file, sha256_file
 from core.store.people import VolunteerTables
 
 VIEW_STATUSES = ("ok", "skipped", "short", "failed")

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from core.store.connection import StoreConnection, utcnow
-from core.store.files import TEMP_PREFIX, sha256_file
+from core.files import TEMP_PREFIX, sha256_file
 
 
 class Sweep(StoreConnection):
