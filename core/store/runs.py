@@ -67,15 +67,32 @@ def _checkpoints_under(folder: Path, depth: int = 0) -> list[CheckpointInfo]:
     return found
 
 
+def headline_metrics(data: dict[str, Any]) -> dict[str, Any]:
+    """The figures a run list shows, from the ways runs write them: a reaction run nests them per
+    head (``{"primary_head": h, "metrics": {h: {...}}}``), a comparison lists a ``summary`` (its
+    PLM-IPE row), a checkpoint's config may hold them per head too; flat figures are kept as they are."""
+    if isinstance(data.get("metrics"), dict):
+        data = data["metrics"]
+    if isinstance(data.get("summary"), list):
+        rows = [r for r in data["summary"] if isinstance(r, dict)]
+        row = next((r for r in rows if r.get("method") == "PLM-IPE"), rows[0] if rows else {})
+        return {"accuracy": row.get("accuracy_mean"), "macro_f1": row.get("macro_f1_mean")} if row else {}
+    heads = {k: v for k, v in data.items() if isinstance(v, dict) and "accuracy" in v}
+    if heads:
+        head = "fused" if "fused" in heads else next(iter(heads))
+        return {"accuracy": heads[head].get("accuracy"), "macro_f1": heads[head].get("macro_f1")}
+    return data
+
+
 def describe_run(folder: str | Path) -> RunInfo:
     """Describe one run folder (or a bare checkpoint folder given by path)."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         return RunInfo(folder.name, folder, (), problem=f"{folder} is not a folder")
     checkpoints = tuple(_checkpoints_under(folder))
-    metrics = _read_json(folder / "metrics.json") or {}
+    metrics = headline_metrics(_read_json(folder / "metrics.json") or {})
     if not metrics and len(checkpoints) == 1:
-        metrics = dict(checkpoints[0].config.get("metrics") or {})
+        metrics = headline_metrics(dict(checkpoints[0].config.get("metrics") or {}))
     figures = tuple(sorted(folder.glob("*.png")))
     report = folder / "report.md"
     problem = None if checkpoints else "no checkpoint (model.safetensors + config.json) in this folder"

@@ -41,3 +41,18 @@ def test_broken_json_and_missing_folders_do_not_raise(tmp_path) -> None:
     info = describe_run(bad)
     assert info.checkpoints == () and info.problem
     assert describe_run(tmp_path / "nope").problem.endswith("is not a folder")
+
+
+def test_run_lists_show_the_headline_figures_however_the_run_wrote_them(tmp_path) -> None:
+    trained = tmp_path / "plm-ipe-a"
+    trained.mkdir()
+    (trained / "metrics.json").write_text(json.dumps({"variant": "plm-ipe", "primary_head": "fused", "metrics": {
+        "pbe": {"accuracy": 0.4, "macro_f1": 0.3}, "lbe": {"accuracy": 0.7, "macro_f1": 0.6},
+        "fused": {"accuracy": 0.8, "macro_f1": 0.75}}}))
+    compared = tmp_path / "compare-b"
+    compared.mkdir()
+    (compared / "metrics.json").write_text(json.dumps({"summary": [
+        {"method": "PBE", "accuracy_mean": 0.35, "macro_f1_mean": 0.2},
+        {"method": "PLM-IPE", "accuracy_mean": 0.71, "macro_f1_mean": 0.69}]}))
+    assert describe_run(trained).metrics == {"accuracy": 0.8, "macro_f1": 0.75}
+    assert describe_run(compared).metrics == {"accuracy": 0.71, "macro_f1": 0.69}
