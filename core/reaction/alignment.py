@@ -6,6 +6,9 @@ expressed in a unit square: eye midpoint at (0.5, 0.36), inter-ocular distance 0
 :func:`canonical_shape` scales it to a face crop (default: eyes at 38 % of the height,
 inter-ocular distance 33 % of the width, so brows, forehead points and chin fit).
 The transform (scale, rotation, translation) is Umeyama's least-squares similarity.
+
+:func:`canonical_depth` gives the 68 points a depth, so the shape can be turned in 3-D (the
+generator renders turned heads with it) and a tracker can judge a fit whatever the head's pose.
 """
 from __future__ import annotations
 
@@ -38,6 +41,28 @@ _UNIT = np.array([
 ], dtype=np.float64)
 _UNIT_IOD = 0.36
 _UNIT_CENTER = np.array([0.5, 0.36])
+
+
+# Depth of each point towards the camera, in inter-ocular distances, relative to a head-shaped
+# ellipse (half-width 1.3, depth 1.0, the jaw's top on its sides at ~55°): the nose stands out
+# (tip +0.35), the eyes sit back. A coarse average head, not a measured one: enough to turn a
+# face by up to ~30° without the nose crossing the far eye's inner corner.
+_DEPTH_OFFSETS = {
+    **{i: 0.05 for i in range(17, 27)},  # brow ridge
+    27: 0.05, 28: 0.15, 29: 0.25, 30: 0.35, 31: 0.10, 32: 0.18, 33: 0.22, 34: 0.18, 35: 0.10,
+    **{i: -0.08 for i in range(36, 48)}, 39: -0.10, 42: -0.10,
+    **{i: 0.08 for i in range(49, 54)}, **{i: 0.08 for i in range(55, 60)}, 48: 0.0, 54: 0.0,
+    **{i: 0.05 for i in range(60, 68)},
+}
+
+
+def canonical_depth() -> np.ndarray:
+    """(68,) depth of the canonical points towards the camera, in inter-ocular distances (0 at the midline)."""
+    dx = (_UNIT[:, 0] - 0.5) / _UNIT_IOD
+    depth = np.sqrt(np.clip(1 - (dx / 1.3) ** 2, 0, None)) - 1
+    for index, offset in _DEPTH_OFFSETS.items():
+        depth[index] += offset
+    return depth.astype(np.float32)
 
 
 def inter_ocular(points: np.ndarray) -> float:
