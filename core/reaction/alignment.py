@@ -20,6 +20,9 @@ MIRROR = [16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 26, 25, 24, 
           27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51,
           50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
 
+# points that expressions barely move: eye corners, nose bridge and nose
+STABLE_POINTS = np.r_[36, 39, 42, 45, 27:36]
+
 _UNIT = np.array([
     [0.1141, 0.3859], [0.1265, 0.4854], [0.1390, 0.5767], [0.1555, 0.6766],
     [0.1886, 0.7681], [0.2427, 0.8470], [0.3213, 0.9135], [0.4046, 0.9719],
@@ -94,6 +97,19 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     m[:, :2] = scale * rot
     m[:, 2] = mu_d - scale * rot @ mu_s
     return m.astype(np.float32)
+
+
+def robust_similarity(src: np.ndarray, dst: np.ndarray, *, outlier: float = 3.0, keep: int = 6) -> np.ndarray:
+    """:func:`similarity_transform`, refitted without the points whose residual exceeds ``outlier``
+    x the median residual (a mis-fitted landmark must not tilt the whole face); at least ``keep`` stay."""
+    src = np.asarray(src, np.float32)
+    dst = np.asarray(dst, np.float32)
+    m = similarity_transform(src, dst)
+    residual = np.linalg.norm(apply_transform(m, src) - dst, axis=1)
+    inliers = residual <= outlier * max(float(np.median(residual)), 1e-6)
+    if inliers.all() or inliers.sum() < keep:
+        return m
+    return similarity_transform(src[inliers], dst[inliers])
 
 
 def apply_transform(m: np.ndarray, points: np.ndarray) -> np.ndarray:
