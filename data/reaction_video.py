@@ -3,7 +3,8 @@
 A real face (``skimage.data.astronaut()`` by default; any built-in face of ``data/faces.py`` or
 the path of a photo) is landmarked
 once with dlib; each frame moves the 68 landmarks by an expression (smile, frown,
-surprise, neutral), blinks and a small rigid head motion, and warps the photo piecewise
+surprise, neutral), blinks, an optional 3-D head turn (``yaw_deg``, up to ±35°) and a rigid
+head sway (amplitudes in :class:`ReactionSpec`, small by default), and warps the photo piecewise
 affinely over a Delaunay mesh of the landmarks plus fixed border points. The landmark
 trajectories that produced the frames are returned too (``reaction_landmarks``), so
 tests know the ground truth.
@@ -78,6 +79,13 @@ class ReactionSpec:
     release_s: float | None = None  # when the expression starts to fade (None: it holds)
     blinks: bool = True
     head_motion: bool = True
+    # peak amplitudes of the head's sway (sine waves of seeded phase and 0.15-0.45 Hz): the
+    # horizontal shift in pixels (vertical: 3/4 of it), the in-plane rotation, the zoom
+    head_shift_px: float = 4.0
+    head_roll_deg: float = 1.5
+    head_zoom: float = 0.015
+    yaw_deg: float = 0.0  # the head turned left/right in 3-D (positive: the nose towards the image's right)
+    brightness_ramp: float = 0.0  # brightness gain rises linearly from 1 - r/2 to 1 + r/2 over the clip
     face: str = "astronaut"  # a built-in face (data/faces.py) or the path of a photo with one face
     face_width: float = 0.34  # face box width as a fraction of the frame width
     stamp: bool = False  # write the frame index as blocks (capture tests)
@@ -87,6 +95,8 @@ class ReactionSpec:
             raise ValueError(f"expression must be one of {EXPRESSIONS}, not {self.expression!r}")
         if self.duration_s <= 0 or self.fps <= 0:
             raise ValueError("duration and fps must be positive")
+        if abs(self.yaw_deg) > 35:
+            raise ValueError(f"yaw_deg must be within ±35° (the warp folds the nose over the far eye beyond), not {self.yaw_deg}")
         from data.faces import check_face
 
         check_face(self.face)
@@ -192,10 +202,10 @@ def head_motion(spec: ReactionSpec) -> np.ndarray:
     if spec.head_motion:
         ph = rng.uniform(0, 2 * np.pi, size=4)
         fr = rng.uniform(0.15, 0.45, size=4)
-        angle = 1.5 * np.sin(2 * np.pi * fr[0] * t + ph[0])  # degrees
-        tx = 4.0 * np.sin(2 * np.pi * fr[1] * t + ph[1])
-        ty = 3.0 * np.sin(2 * np.pi * fr[2] * t + ph[2])
-        sc = 1.0 + 0.015 * np.sin(2 * np.pi * fr[3] * t + ph[3])
+        angle = spec.head_roll_deg * np.sin(2 * np.pi * fr[0] * t + ph[0])  # degrees
+        tx = spec.head_shift_px * np.sin(2 * np.pi * fr[1] * t + ph[1])
+        ty = 0.75 * spec.head_shift_px * np.sin(2 * np.pi * fr[2] * t + ph[2])
+        sc = 1.0 + spec.head_zoom * np.sin(2 * np.pi * fr[3] * t + ph[3])
     else:
         angle, tx, ty, sc = np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n)
     for i in range(n):
@@ -220,7 +230,25 @@ def _local_landmarks(spec: ReactionSpec, stage: _Stage) -> np.ndarray:
         gap = out[:, lower, 1] - out[:, upper, 1]
         out[:, upper, 1] += 0.8 * blink * gap
         out[:, lower, 1] -= 0.2 * blink * gap
+    if spec.yaw_deg:
+        out = _turn(out, stage.iod, spec.yaw_deg)
     return out.astype(np.float32)
+
+
+def _turn(points: np.ndarray, iod: float, yaw_deg: float) -> np.ndarray:
+    """Landmarks (n, 68, 2) of a head turned about the vertical axis, seen orthographically.
+
+    Depths come from the canonical head (``core.reaction.alignment.canonical_depth``); the
+    face is kept centred where it was (the mean landmark does not move sideways).
+    """
+    from core.reaction.alignment import canonical_depth
+
+    theta = np.deg2rad(yaw_deg)
+    mid = points[:, [27, 28, 29, 30, 33, 51, 57, 8], 0].mean(1, keepdims=True)
+    x = mid + (points[..., 0] - mid) * np.cos(theta) + canonical_depth()[None] * iod * np.sin(theta)
+    out = points.copy()
+    out[..., 0] = x - (x - points[..., 0]).mean(1, keepdims=True)
+    return out
 
 
 def reaction_landmarks(spec: ReactionSpec) -> np.ndarray:
@@ -283,6 +311,9 @@ def render_reaction(spec: ReactionSpec) -> np.ndarray:
         face = _warp_face(stage, local[i], max(0.0, gap / stage.iod))
         frames[i] = cv2.warpAffine(face, motion[i], (width, height), flags=cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_REFLECT)
+        if spec.brightness_ramp:
+            gain = 1 + spec.brightness_ramp * (i / max(spec.n_frames - 1, 1) - 0.5)
+            frames[i] = cv2.convertScaleAbs(frames[i], alpha=gain)
         if spec.stamp:
             stamp_frame_index(frames[i], i)
     return frames

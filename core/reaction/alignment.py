@@ -6,6 +6,9 @@ expressed in a unit square: eye midpoint at (0.5, 0.36), inter-ocular distance 0
 :func:`canonical_shape` scales it to a face crop (default: eyes at 38 % of the height,
 inter-ocular distance 33 % of the width, so brows, forehead points and chin fit).
 The transform (scale, rotation, translation) is Umeyama's least-squares similarity.
+
+:func:`canonical_depth` gives the 68 points a depth, so the shape can be turned in 3-D (the
+generator renders turned heads with it) and a tracker can judge a fit whatever the head's pose.
 """
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ import numpy as np
 MIRROR = [16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17,
           27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51,
           50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
+
+# points that expressions barely move: eye corners, nose bridge and nose
+STABLE_POINTS = np.r_[36, 39, 42, 45, 27:36]
 
 _UNIT = np.array([
     [0.1141, 0.3859], [0.1265, 0.4854], [0.1390, 0.5767], [0.1555, 0.6766],
@@ -38,6 +44,28 @@ _UNIT = np.array([
 ], dtype=np.float64)
 _UNIT_IOD = 0.36
 _UNIT_CENTER = np.array([0.5, 0.36])
+
+
+# Depth of each point towards the camera, in inter-ocular distances, relative to a head-shaped
+# ellipse (half-width 1.3, depth 1.0, the jaw's top on its sides at ~55°): the nose stands out
+# (tip +0.35), the eyes sit back. A coarse average head, not a measured one: enough to turn a
+# face by up to ~30° without the nose crossing the far eye's inner corner.
+_DEPTH_OFFSETS = {
+    **{i: 0.05 for i in range(17, 27)},  # brow ridge
+    27: 0.05, 28: 0.15, 29: 0.25, 30: 0.35, 31: 0.10, 32: 0.18, 33: 0.22, 34: 0.18, 35: 0.10,
+    **{i: -0.08 for i in range(36, 48)}, 39: -0.10, 42: -0.10,
+    **{i: 0.08 for i in range(49, 54)}, **{i: 0.08 for i in range(55, 60)}, 48: 0.0, 54: 0.0,
+    **{i: 0.05 for i in range(60, 68)},
+}
+
+
+def canonical_depth() -> np.ndarray:
+    """(68,) depth of the canonical points towards the camera, in inter-ocular distances (0 at the midline)."""
+    dx = (_UNIT[:, 0] - 0.5) / _UNIT_IOD
+    depth = np.sqrt(np.clip(1 - (dx / 1.3) ** 2, 0, None)) - 1
+    for index, offset in _DEPTH_OFFSETS.items():
+        depth[index] += offset
+    return depth.astype(np.float32)
 
 
 def inter_ocular(points: np.ndarray) -> float:
@@ -69,6 +97,19 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     m[:, :2] = scale * rot
     m[:, 2] = mu_d - scale * rot @ mu_s
     return m.astype(np.float32)
+
+
+def robust_similarity(src: np.ndarray, dst: np.ndarray, *, outlier: float = 3.0, keep: int = 6) -> np.ndarray:
+    """:func:`similarity_transform`, refitted without the points whose residual exceeds ``outlier``
+    x the median residual (a mis-fitted landmark must not tilt the whole face); at least ``keep`` stay."""
+    src = np.asarray(src, np.float32)
+    dst = np.asarray(dst, np.float32)
+    m = similarity_transform(src, dst)
+    residual = np.linalg.norm(apply_transform(m, src) - dst, axis=1)
+    inliers = residual <= outlier * max(float(np.median(residual)), 1e-6)
+    if inliers.all() or inliers.sum() < keep:
+        return m
+    return similarity_transform(src[inliers], dst[inliers])
 
 
 def apply_transform(m: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -5,35 +5,47 @@ The detector (~24 ms at 640x480 for dlib's HOG) runs on the first frame and then
 landmarks (~4 ms per frame for dlib's 68 points). The carried box keeps the detector's
 geometry: when a detection happens we remember how the detector's box sits relative to the
 landmarks' bounding box and apply the same relation later, so the shape predictor always
-sees the kind of box it was trained on.
+sees the kind of box it was trained on. The box only moves when the landmarks moved by more
+than ``box_deadband`` of its width: fed its own output back, the predictor otherwise flips
+between two nearby answers on a still face (a ~0.3 px frame-to-frame jitter).
 
-Fit quality is checked on every tracked frame (:func:`fit_residual`): the 68 points are
-aligned to the canonical face by a similarity and the RMS residual is divided by the
-canonical inter-ocular distance. Real faces, expressions included, stay below ~0.06 (measured
-on the generated smile/frown/surprise videos); the predictor run on background, a blank frame
-or noise gives 0.09-0.21. When the residual exceeds ``max_residual`` (0.08) or the face's
-size jumps by more than ``max_scale_jump`` between frames, the detector runs at once on that
-frame instead of waiting for the schedule.
+Every tracked frame's fit is checked by its **appearance**, which does not depend on the
+head's pose (:func:`appearance_similarity`): at each detection the face is cut out as a
+32x32 grey patch, similarity-aligned on its eye corners and nose, and kept as the
+reference; each tracked frame's patch is compared with it by normalised cross-correlation
+(1 = the same picture up to brightness and contrast). Measured on generated clips (the 10
+offline faces, turned 0-30°, smiling, surprised, swaying ±40 px / ±12° under a brightness
+ramp): the same face scores >= 0.93; another person's face at the same place <= 0.72; the
+predictor run on background, a blank frame or a box half a face off <= 0.66. A score below
+``min_similarity`` (0.85), or a face size jump of more than ``max_scale_jump`` between
+frames, runs the detector at once on that frame instead of waiting for the schedule.
+
+The shape of the fit is no check: dlib's predictor returns face-shaped points even on a
+blank frame (their residual to a 3-D face model, 0.04-0.10 inter-ocular distances, overlaps
+real faces' 0.01-0.08), and a residual against the frontal canonical face mostly measures
+the head's turn (0.10-0.14 at 30°), which made a turned face re-detect on every frame.
 
 A face is *lost* when a detection finds none; frames are then flagged
 (``found[i] = False``, landmarks left at 0) and the detector runs every
 ``lost_redetect_every`` frames (default 3: a face coming back is picked up within 0.1 s at
 30 fps, and long face-less stretches cost a third of the detector time) until the face is back.
-Backends accept RGB or grey frames; the extractor passes grey (dlib is ~25 % faster on it). The descriptor turns pairs involving such frames into zero rows with
-``flow_valid = False`` (``core/reaction/descriptor.py``).
+Backends accept RGB or grey frames; the extractor passes grey (dlib is ~25 % faster on it).
+The descriptor turns pairs involving lost frames into zero rows with ``flow_valid = False``
+(``core/reaction/descriptor.py``).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
-from core.reaction.alignment import apply_transform, canonical_shape, inter_ocular, similarity_transform
+from core.reaction.alignment import STABLE_POINTS, canonical_shape, similarity_transform
 from core.reaction.landmarks import FaceBox, LandmarkBackend
 
-_CANON = canonical_shape(112)
-_CANON_IOD = inter_ocular(_CANON)
+PATCH = 32  # side of the appearance patch, pixels
+_PATCH_CANON = canonical_shape(PATCH)[STABLE_POINTS]
 
 
 @dataclass
@@ -46,10 +58,21 @@ class TrackStats:
     timings_s: dict[str, float] = field(default_factory=lambda: {"detect": 0.0, "landmarks": 0.0})
 
 
-def fit_residual(points: np.ndarray) -> float:
-    """RMS distance of the points to the canonical shape after similarity alignment, in inter-ocular units."""
-    m = similarity_transform(points, _CANON)
-    return float(np.sqrt(((apply_transform(m, points) - _CANON) ** 2).sum(1).mean()) / _CANON_IOD)
+def face_patch(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The face as a PATCH x PATCH grey patch aligned on its eye corners and nose, zero mean and unit norm."""
+    m = similarity_transform(points[STABLE_POINTS], _PATCH_CANON)
+    patch = cv2.warpAffine(frame, m, (PATCH, PATCH), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if patch.ndim == 3:
+        patch = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY)
+    patch = patch.astype(np.float32)
+    patch -= patch.mean()
+    norm = float(np.linalg.norm(patch))
+    return patch / norm if norm > 1e-6 else np.zeros_like(patch)  # a flat patch matches nothing
+
+
+def appearance_similarity(reference: np.ndarray, frame: np.ndarray, points: np.ndarray) -> float:
+    """Normalised cross-correlation of this fit's :func:`face_patch` with a reference patch (-1..1)."""
+    return float((reference * face_patch(frame, points)).sum())
 
 
 def _relation(det: FaceBox, points: np.ndarray) -> tuple[float, float, float, float]:
@@ -64,23 +87,31 @@ def _apply(rel: tuple[float, float, float, float], points: np.ndarray) -> FaceBo
     return FaceBox(lb.left + rel[0] * w, lb.top + rel[1] * h, lb.right + rel[2] * w, lb.bottom + rel[3] * h)
 
 
+def _moved(old: FaceBox, new: FaceBox, tolerance: float) -> bool:
+    limit = tolerance * max(old.width, 1.0)
+    return max(abs(new.left - old.left), abs(new.top - old.top), abs(new.right - old.right),
+               abs(new.bottom - old.bottom)) > limit
+
+
 class FaceTracker:
     """Frame-by-frame tracking state; :func:`track_landmarks` runs it over a whole clip."""
 
     def __init__(self, backend: LandmarkBackend, *, redetect_every: int = 15, upsample: int = 0,
-                 min_iou: float = 0.3, max_residual: float = 0.08, max_scale_jump: float = 0.25,
-                 lost_redetect_every: int = 3) -> None:
+                 min_iou: float = 0.3, min_similarity: float = 0.85, max_scale_jump: float = 0.25,
+                 lost_redetect_every: int = 3, box_deadband: float = 0.02) -> None:
         self.backend = backend
         self.redetect_every = redetect_every
         self.upsample = upsample
         self.min_iou = min_iou
-        self.max_residual = max_residual
+        self.min_similarity = min_similarity
         self.max_scale_jump = max_scale_jump
         self.lost_redetect_every = max(1, lost_redetect_every)
+        self.box_deadband = box_deadband
         self._lost_run = 0
         self.stats = TrackStats()
         self._box: FaceBox | None = None
         self._rel: tuple[float, float, float, float] | None = None
+        self._reference: np.ndarray | None = None
         self._since_detect = 0
         self._prev_size: float | None = None
 
@@ -92,6 +123,7 @@ class FaceTracker:
         stats.detections += 1
         self._since_detect = 0
         self._rel = None
+        self._reference = None
         if boxes:
             det = boxes[0]
             if self._box is not None and det.iou(self._box) < self.min_iou:
@@ -108,10 +140,15 @@ class FaceTracker:
         self.stats.landmark_fits += 1
         return points
 
-    def _degraded(self, points: np.ndarray) -> bool:
+    def _degraded(self, frame: np.ndarray, points: np.ndarray) -> bool:
         size = float(np.linalg.norm(points.max(0) - points.min(0)))
         jump = self._prev_size is not None and abs(size / max(self._prev_size, 1e-6) - 1) > self.max_scale_jump
-        return jump or fit_residual(points) > self.max_residual
+        if jump or self._reference is None:
+            return True
+        t = time.process_time()
+        similarity = appearance_similarity(self._reference, frame, points)
+        self.stats.timings_s["check"] = self.stats.timings_s.get("check", 0.0) + time.process_time() - t
+        return similarity < self.min_similarity
 
     def step(self, frame: np.ndarray) -> np.ndarray | None:
         """The (68, 2) landmarks of this frame's face, or None when there is none."""
@@ -128,7 +165,7 @@ class FaceTracker:
             return None
         self._lost_run = 0
         points = self._fit(frame)
-        if not detected and self._degraded(points):
+        if not detected and self._degraded(frame, points):
             self.stats.degraded_fits += 1
             self._detect(frame)
             if self._box is None:
@@ -136,9 +173,14 @@ class FaceTracker:
                 self.stats.lost_frames += 1
                 return None
             points = self._fit(frame)
-        if self._rel is None:
+        if self._rel is None:  # a detection on this frame: remember its box geometry and the face's look
             self._rel = _relation(self._box, points)
-        self._box = _apply(self._rel, points)
+            self._reference = face_patch(frame, points)
+            self._box = _apply(self._rel, points)
+        else:
+            box = _apply(self._rel, points)
+            if _moved(self._box, box, self.box_deadband):
+                self._box = box
         self._prev_size = float(np.linalg.norm(points.max(0) - points.min(0)))
         self._since_detect += 1
         return points
@@ -151,12 +193,12 @@ def track_landmarks(
     redetect_every: int = 15,
     upsample: int = 0,
     min_iou: float = 0.3,
-    max_residual: float = 0.08,
+    min_similarity: float = 0.85,
     lost_redetect_every: int = 3,
 ) -> tuple[np.ndarray, np.ndarray, TrackStats]:
     """``(landmarks (T, 68, 2) float32, found (T,) bool, stats)``; rows of lost frames are 0."""
     tracker = FaceTracker(backend, redetect_every=redetect_every, upsample=upsample, min_iou=min_iou,
-                          max_residual=max_residual, lost_redetect_every=lost_redetect_every)
+                          min_similarity=min_similarity, lost_redetect_every=lost_redetect_every)
     n = len(frames)
     out = np.zeros((n, 68, 2), np.float32)
     found = np.zeros(n, bool)

@@ -152,3 +152,31 @@ def test_every_offline_face_is_usable() -> None:
         assert face.landmarks[36, 0] < face.landmarks[45, 0]  # not mirrored
         frame = render_reaction(ReactionSpec("neutral", duration_s=1 / 30, face=name))[0]
         assert len(hog_detector()(frame, 1)) == 1, f"{name}: the composed frame must show exactly one face"
+
+
+def test_a_turned_head_shows_the_nose_towards_the_turn_and_dlib_agrees() -> None:
+    front = reaction_landmarks(ReactionSpec("neutral", duration_s=1 / 30, head_motion=False))[0]
+    spec = ReactionSpec("neutral", duration_s=1 / 30, head_motion=False, yaw_deg=30)
+    turned = reaction_landmarks(spec)[0]
+    def nose_offset(points: np.ndarray) -> float:  # nose tip right of the eyes' midpoint, in IODs
+        return float(points[30, 0] - points[36:48, 0].mean()) / iod(points)
+    assert nose_offset(turned) - nose_offset(front) > 0.1
+    far, near = np.ptp(turned[42:48, 0]), np.ptp(turned[36:42, 0])  # the eye on the image's right turns away
+    assert far < 0.9 * near
+    found = dlib_landmarks(render_reaction(spec)[0])
+    assert nose_offset(found) - nose_offset(front) > 0.05  # the rendered face is turned, as dlib sees it
+    assert np.linalg.norm(found - turned, axis=1).mean() < 0.1 * iod(turned)
+    with pytest.raises(ValueError, match="yaw"):
+        ReactionSpec(yaw_deg=40)
+
+
+def test_head_sway_amplitudes_and_brightness_ramp() -> None:
+    calm = ReactionSpec("neutral", duration_s=3.0, seed=1, blinks=False)
+    wild = ReactionSpec("neutral", duration_s=3.0, seed=1, blinks=False, head_shift_px=40, head_roll_deg=12,
+                        head_zoom=0.1, brightness_ramp=0.4)
+    def sway(spec: ReactionSpec) -> float:  # peak-to-peak travel of the nose tip, pixels
+        return float(np.ptp(reaction_landmarks(spec)[:, 30, 0]))
+    assert sway(wild) > 6 * sway(calm) and sway(wild) > 40
+    frames = render_reaction(wild)
+    brightness = frames[[0, -1]].reshape(2, -1).mean(1)
+    assert brightness[1] / brightness[0] == pytest.approx(1.2 / 0.8, rel=0.15)

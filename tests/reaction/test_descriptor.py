@@ -61,7 +61,7 @@ def test_translation_of_a_real_face_gives_the_expected_descriptor() -> None:
     image = data.astronaut()
     crop, _, _ = align_face(image, astronaut_landmarks())
     shifted = cv2.warpAffine(crop, np.float32([[1, 0, 2], [0, 1, 0]]), (112, 112), borderMode=cv2.BORDER_REPLICATE)
-    config = FeatureConfig(align_smoothing=0.0)
+    config = FeatureConfig(rigid_compensation="none", noise_floor=0.0)
     flow, valid = flow_descriptor(np.stack([crop, shifted]), np.stack([canon, canon]), np.array([True, True]), config)
     orientation, magnitude = flow[0, :36], flow[0, 36:]
     pixels = magnitude * inter_ocular(canon) / config.magnitude_scale  # undo the documented normalisation
@@ -69,6 +69,40 @@ def test_translation_of_a_real_face_gives_the_expected_descriptor() -> None:
     angle_error = np.minimum(orientation, 1 - orientation)  # distance to 0 on the circle
     assert np.median(angle_error) < 0.02 and (angle_error < 0.08).mean() > 0.9
     assert np.median(pixels) == pytest.approx(2.0, abs=0.3)
+
+
+def _bump(crop: np.ndarray, centre: np.ndarray, pixels: float) -> np.ndarray:
+    """The crop with the skin around ``centre`` pushed right by up to ``pixels`` (a Gaussian bump)."""
+    ys, xs = np.mgrid[0:crop.shape[0], 0:crop.shape[1]].astype(np.float32)
+    push = pixels * np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2) / (2 * 9.0**2))
+    return cv2.remap(crop, (xs - push).astype(np.float32), ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_rigid_motion_is_removed_and_deformation_kept() -> None:
+    """A whole-face shift is head motion (compensated to ~0); a local push beside the mouth is not."""
+    canon = canonical_shape(112)
+    crop, _, _ = align_face(data.astronaut(), astronaut_landmarks())
+    crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    shifted = cv2.warpAffine(crop, np.float32([[1, 0, 2], [0, 1, 1]]), (112, 112), borderMode=cv2.BORDER_REPLICATE)
+    pushed = _bump(shifted, canon[48] + (2, 1), 2.0)  # the mouth corner on the image's left
+    points, found = np.stack([canon, canon]), np.array([True, True])
+    legacy = FeatureConfig.legacy(align_smoothing=0.0)
+    moved, _ = flow_descriptor(np.stack([crop, shifted]), points, found)
+    assert moved[0, 36:].max() < 0.05 < flow_descriptor(np.stack([crop, shifted]), points, found, legacy)[0][0, 36:].min()
+    deformed, _ = flow_descriptor(np.stack([crop, pushed]), points, found)
+    mouth_left = deformed[0, 36 + 24]  # region 25, beside the left mouth corner
+    assert mouth_left > 0.1 and deformed[0, 36:36 + 14].max() == 0.0  # brows, eyes and temples stay still
+    assert min(deformed[0, 24], 1 - deformed[0, 24]) < 0.1  # it moved right (orientation ~0)
+
+
+def test_legacy_settings_and_validation() -> None:
+    legacy, default = FeatureConfig.legacy(), FeatureConfig()
+    assert (legacy.flow_step, legacy.rigid_compensation, legacy.noise_floor, legacy.align_points) == (1, "none", 0.0, "jaw")
+    assert legacy.key() != default.key() and default.key().startswith("v3-")
+    with pytest.raises(ValueError, match="rigid_compensation"):
+        FeatureConfig(rigid_compensation="median")
+    with pytest.raises(ValueError, match="flow_step"):
+        FeatureConfig(flow_step=0)
 
 
 def test_smile_moves_mouth_sides_more_than_brows(smile_features) -> None:
