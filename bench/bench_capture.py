@@ -118,7 +118,7 @@ def _analyse(view: dict, home: Path, source) -> dict:
     import numpy as np
 
     from core.reaction.video import read_video
-    from data.reaction_video import read_frame_index
+    from data.video_files import read_frame_index
 
     meta = view.get("video_meta") or {}
     row = {"status": view["status"], "frames": view.get("frames"), "source_fps": meta.get("source_fps"),

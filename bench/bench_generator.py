@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from data.reaction_video import EXPRESSIONS, ReactionSpec, render_reaction, write_mp4, write_y4m
+from data.reaction_video import EXPRESSIONS, ReactionSpec, render_reaction
+from data.video_files import write_mp4, write_y4m
 
 
 def main(argv: list[str] | None = None) -> int:

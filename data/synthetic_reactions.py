@@ -123,7 +123,7 @@ def job_landmarks(job: VideoJob) -> np.ndarray:
 
 
 def _render_to_file(args: tuple[VideoJob, str]) -> str:
-    from data.reaction_video import write_mp4
+    from data.video_files import write_mp4
 
     job, root = args
     path = Path(root) / job.relpath

@@ -20,7 +20,8 @@ import pytest
 
 from core.store import Store
 from core.reaction.video import read_video
-from data.reaction_video import ReactionSpec, make_reaction_video, read_frame_index, render_reaction
+from data.reaction_video import ReactionSpec, make_reaction_video, render_reaction
+from data.video_files import read_frame_index
 from tests.browser_support import run_in_namespace
 from tests.conftest import REPO
 

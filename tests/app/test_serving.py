@@ -88,7 +88,7 @@ def test_reaction_errors_are_clear(trained, tmp_path) -> None:
         DemoService(home).analyse_reaction(videos[0][0], "")
     with pytest.raises(CheckpointError, match="no reaction model"):
         DemoService(home).analyse_reaction(videos[0][0], service.runs("preference")[0].path)
-    from data.reaction_video import write_mp4
+    from data.video_files import write_mp4
     blank = write_mp4(np.full((20, 480, 640, 3), 120, np.uint8), tmp_path / "blank.mp4")
     with pytest.raises(IPEError, match="no face"):
         DemoService(home).analyse_reaction(blank, run)

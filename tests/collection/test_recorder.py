@@ -5,7 +5,8 @@ import numpy as np
 
 from core.collection.recorder import TakeRecorder
 from core.reaction.video import read_video
-from data.reaction_video import ReactionSpec, read_frame_index, render_reaction
+from data.reaction_video import ReactionSpec, render_reaction
+from data.video_files import read_frame_index
 
 
 def test_cap_at_media_time_and_content_kept(tmp_path) -> None:

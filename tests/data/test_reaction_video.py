@@ -7,10 +7,8 @@ import pytest
 
 from core.reaction.face_models import hog_detector, shape_predictor_68
 from data.faces import available_faces, landmarked_face
-from data.reaction_video import (
-    ReactionSpec, blink_curve, make_reaction_video, read_frame_index, reaction_landmarks,
-    render_reaction, stamp_frame_index, write_mp4,
-)
+from data.reaction_video import ReactionSpec, blink_curve, make_reaction_video, reaction_landmarks, render_reaction
+from data.video_files import read_frame_index, stamp_frame_index, write_mp4
 
 
 def dlib_landmarks(frame: np.ndarray) -> np.ndarray:

@@ -144,7 +144,7 @@ def test_neutral_rating_expression_comes_and_goes() -> None:
 def test_smile_reaches_the_flow_descriptor(tmp_path: Path) -> None:
     """The class signal survives the real feature pipeline (H.264, dlib tracking, aligned Farneback flow)."""
     from core.reaction.descriptor import extract_features
-    from data.reaction_video import write_mp4
+    from data.video_files import write_mp4
 
     jobs = plan_dataset(n_volunteers=6, n_videos=60, seed=3, faces=["astronaut"])
 

@@ -14,7 +14,8 @@ from core.errors import MediaError, NoFaceError
 from core.reaction.feature_cache import cache_path, get_features
 from core.store import Store, sha256_file, utcnow
 from data.faces import pyfeat_data_dir
-from data.reaction_video import ReactionSpec, make_reaction_video, write_mp4
+from data.reaction_video import ReactionSpec, make_reaction_video
+from data.video_files import write_mp4
 from tests.conftest import REPO
 from tests.features_media import smile_video
 from tests.store_helpers import CONSENT, store_with_catalog
