@@ -34,7 +34,7 @@ import numpy as np
 from core.errors import CheckpointError, IPEError, MediaError
 from core.labels import CLASS_NAMES
 from core.media_limits import MediaLimits, open_image
-from core.paths import DataHome
+from core.paths import DataHome, resolve_inside
 from core.store.runs import RunInfo, describe_run, discover_runs
 from models.checkpoint import PREFERENCE_KIND, REACTION_KIND
 
@@ -124,9 +124,8 @@ class DemoService:
         resolves to a folder there; anything else is refused without saying whether it exists."""
         text = str(run).strip()
         root = self.runs_root.resolve()
-        candidate = Path(text).expanduser()
-        folder = (candidate if candidate.is_absolute() else root / candidate).resolve()
-        if not folder.is_relative_to(root) or folder == root:
+        folder = resolve_inside(text, root)
+        if folder is None:
             raise IPEError(f"{text!r}: only runs of this demo's data home can be loaded; pick a run from the "
                            "list, or give a run folder under its runs/ folder (e.g. a run id)")
         if not folder.is_dir():

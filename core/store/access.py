@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from core.errors import StoreError
+from core.paths import resolve_inside
 from core.store.database import Store, utcnow
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # as the store's own codes: no 0/O, 1/I
@@ -109,9 +110,8 @@ def inside_home(store: Store, folder: str | os.PathLike[str]) -> Path:
     """``folder`` (absolute, or relative to the data home) resolved, symlinks followed, and
     refused unless it is a folder inside the data home."""
     root = store.home.root.resolve()
-    path = Path(folder).expanduser()
-    resolved = (path if path.is_absolute() else root / path).resolve()
-    if not resolved.is_relative_to(root) or resolved == root:
+    resolved = resolve_inside(folder, root)
+    if resolved is None:
         raise StoreError(f"{folder}: image folders must lie inside the data home ({root}); "
                          "copy the images into a folder there (e.g. images/<name>) and register that")
     if not resolved.is_dir():
