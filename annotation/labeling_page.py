@@ -1,11 +1,13 @@
 """Labeling images as preferred / not preferred (the paper's protocol).
 
-A labeler signs in by name or id, picks an image set (the catalog's items or a folder on the
-server) and answers one image at a time with the keyboard or the buttons; subgroups end with
+A labeler signs in by name or id, picks an image set (the catalog's items, Fashion-MNIST, or
+a folder a researcher registered) and answers one image at a time with the keyboard or the buttons; subgroups end with
 an enforced break; a few images come again (gold) to measure self-consistency. Response times
 are measured in the browser (annotation/keyboard_labeler): from the painted image to the key
 press. The session logic is core/labeling/session.py; this file only wires it to Streamlit.
-Researchers see per-labeler results (password as on the researcher page).
+Researchers (password as on the researcher page) see per-labeler results and register image
+folders by name: a folder must lie inside the data home (resolved, symlinks followed; files
+linking outside it are left out), so a visitor can only ever pick a name, never a path.
 """
 from __future__ import annotations
 
@@ -13,15 +15,16 @@ import base64
 import dataclasses
 import io
 import time
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
 from annotation.keyboard_labeler import keyboard_labeler
-from annotation.resources import get_store, researcher_signed_in
+from annotation.resources import get_limits, get_store, researcher_signed_in
 from core.errors import IPEError
+from core.media_limits import open_image
+from core.store.access import image_folder_path, image_folders, register_image_folder, remove_image_folder
 from core.labeling.session import (
     ANSWERS, LabelingConfig, LabelingError, LabelingSession, fashion_mnist_index, images_from_fashion_mnist,
     images_from_folder, images_from_items, labeling_summary, persist_answer, persist_undo, rows_for_set,
@@ -29,8 +32,8 @@ from core.labeling.session import (
 
 MAX_SIDE = 1600  # larger images are downscaled for the browser (the stored path keeps the original)
 SETS = {"Catalog: all items": "catalog:all", "Catalog: tops": "catalog:top", "Catalog: bottoms": "catalog:bottom",
-        "A folder of images on this server": "folder",
         "Fashion-MNIST (the paper's source domain)": "fashion-mnist"}
+FOLDER_PREFIX = "Folder: "  # then the name a researcher registered
 FASHION_DEFAULT_COUNT = 1000  # images per labeler when no limit is given
 
 
@@ -43,9 +46,12 @@ def fashion_mnist(split: str):
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def image_data_url(path: str, sha256: str) -> str:
-    """The image as a data: URL (cached by content hash), downscaled to MAX_SIDE."""
+    """The image as a data: URL (cached by content hash), downscaled to MAX_SIDE; a file's pixel
+    count is checked from its header before it is decoded."""
     fashion = fashion_mnist_index(path)
-    with (Image.fromarray(fashion_mnist(fashion[0]).images[fashion[1]]) if fashion else Image.open(path)) as im:
+    with (Image.fromarray(fashion_mnist(fashion[0]).images[fashion[1]]) if fashion
+          else open_image(path, get_limits())) as im:
+        im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG decodes straight to a smaller scale
         im.load()
         fmt = "PNG" if im.mode in ("RGBA", "LA", "P", "L") or im.format == "PNG" else "JPEG"
         if max(im.size) > MAX_SIDE:
@@ -57,7 +63,12 @@ def image_data_url(path: str, sha256: str) -> str:
     return f"data:image/{fmt.lower()};base64,{base64.b64encode(buf.getvalue()).decode()}"
 
 
-def load_images(set_key: str, folder: str, config: LabelingConfig):
+def set_choices() -> dict[str, str]:
+    """Label -> set key: the fixed sets, then every registered folder (``folder:<name>``)."""
+    return {**SETS, **{f"{FOLDER_PREFIX}{name}": f"folder:{name}" for name in image_folders(get_store())}}
+
+
+def load_images(set_key: str, config: LabelingConfig):
     store = get_store()
     if set_key == "fashion-mnist":
         count = config.max_images or FASHION_DEFAULT_COUNT
@@ -69,18 +80,18 @@ def load_images(set_key: str, folder: str, config: LabelingConfig):
         if not items:
             raise LabelingError("the catalog is empty: import one first (`python -m app import-catalog ...`)")
         return images_from_items(items), set_key
-    if not folder.strip():
-        raise LabelingError("give the folder that holds the images (a path on the server)")
-    root = Path(folder.strip()).expanduser().resolve()
+    if not set_key.startswith("folder:"):
+        raise LabelingError(f"unknown image set {set_key!r}")
+    root = image_folder_path(store, set_key.split(":", 1)[1])  # checked inside the data home again
     return images_from_folder(root), f"folder:{root}"
 
 
-def start_session(name: str, set_key: str, folder: str, max_images: int, ask_region: bool) -> None:
+def start_session(name: str, set_key: str, max_images: int, ask_region: bool) -> None:
     store = get_store()
     config = LabelingConfig.from_env()
     if max_images:
         config = dataclasses.replace(config, max_images=max_images)
-    images, image_set = load_images(set_key, folder, config)
+    images, image_set = load_images(set_key, config)
     labeler_id = store.add_labeler(name)
     session = LabelingSession.start(images, config, labeler_id=labeler_id, image_set=image_set)
     session.restore(rows_for_set(store.list_image_labels(labeler_id), image_set))
@@ -125,10 +136,10 @@ def sign_in() -> None:
     st.title("Label images")
     st.write("Answer quickly and by feeling: is this an image you like? Keys: **→ or A** preferred, "
              "**← or X** not preferred, **S** skip, **U** or **Backspace** undo. Short breaks come between groups.")
+    sets = set_choices()
     with st.form("lab_start"):
         name = st.text_input("Your name or labeler id")
-        choice = st.radio("Image set", list(SETS))
-        folder = st.text_input("Folder (for a folder of images)", placeholder="/path/to/images")
+        choice = st.radio("Image set", list(sets))
         max_images = st.number_input("Label at most this many images (0 = all; Fashion-MNIST: "
                                      f"{FASHION_DEFAULT_COUNT})", min_value=0, value=0, step=10)
         ask_region = st.checkbox("After each answer, click the part of the image that decided it")
@@ -137,7 +148,7 @@ def sign_in() -> None:
                 st.error("Enter your name or labeler id.")
                 return
             try:
-                start_session(name.strip(), SETS[choice], folder, int(max_images), ask_region)
+                start_session(name.strip(), sets[choice], int(max_images), ask_region)
             except IPEError as err:
                 st.error(str(err))
                 return
@@ -173,6 +184,8 @@ def results() -> None:
     if not researcher_signed_in():  # the same sign-in as the researcher page
         return
     store = get_store()
+    image_folder_admin(store)
+    st.subheader("Answers")
     rows = store.list_image_labels()
     if not rows:
         st.write("No answers yet.")
@@ -189,6 +202,29 @@ def results() -> None:
     st.dataframe(summary, hide_index=True)
     table = pd.DataFrame(rows).drop(columns=["region_xy"], errors="ignore")
     st.download_button("Download all answers (CSV)", table.to_csv(index=False), "image_labels.csv", "text/csv")
+
+
+def image_folder_admin(store) -> None:
+    """Register the folders labelers may pick (researchers only; paths never reach labelers)."""
+    st.subheader("Image folders for labeling")
+    st.caption(f"Folders inside the data home ({store.home.root}); labelers see only their names.")
+    folders = image_folders(store)
+    if folders:
+        st.dataframe(pd.DataFrame({"name": list(folders), "folder": list(folders.values())}), hide_index=True)
+    with st.form("lab_folder"):
+        name = st.text_input("Name labelers will see")
+        folder = st.text_input("Folder (inside the data home, absolute or relative to it)", placeholder="images/shoes")
+        if st.form_submit_button("Register folder"):
+            try:
+                path = register_image_folder(store, name, folder)
+                st.success(f"Registered {name.strip()!r}: {path}")
+            except IPEError as err:
+                st.error(str(err))
+    if folders:
+        gone = st.selectbox("Remove a folder from the list", list(folders), index=None, placeholder="choose")
+        if st.button("Remove", disabled=gone is None):
+            remove_image_folder(store, gone)
+            st.rerun()
 
 
 view = st.sidebar.radio("Labeling", ["Label images", "Results (researchers)"], key="lab_view")

@@ -1,4 +1,5 @@
-"""Process-wide resources of the Streamlit server: the store (the one read-write owner)."""
+"""Process-wide resources of the Streamlit server: the store (the one read-write owner), the
+media limits, and the back-off of password and withdrawal-code tries per client."""
 from __future__ import annotations
 
 import hmac
@@ -7,8 +8,10 @@ import os
 import streamlit as st
 
 from core.collection.config import CollectionConfig
+from core.media_limits import MediaLimits, guard_pil
 from core.paths import DataHome
 from core.store import Store
+from core.throttle import BackOff, wait_message
 
 
 @st.cache_resource
@@ -25,6 +28,32 @@ def get_store() -> Store:
 @st.cache_resource
 def get_config() -> CollectionConfig:
     return CollectionConfig.from_env()
+
+
+@st.cache_resource
+def get_limits() -> MediaLimits:
+    """Bounds on images the pages decode; PIL itself is told to refuse far larger ones."""
+    limits = MediaLimits.from_env()
+    guard_pil(limits)
+    return limits
+
+
+@st.cache_resource
+def sign_in_throttle() -> BackOff:
+    """Wrong researcher passwords, per client (shared by every page with the sign-in)."""
+    return BackOff()
+
+
+@st.cache_resource
+def code_throttle() -> BackOff:
+    """Wrong withdrawal codes given by returning volunteers, per client."""
+    return BackOff()
+
+
+def client_key() -> str:
+    """The client's address as the server sees it; local visitors (no address) share one key."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "localhost"
 
 
 def researcher_password() -> str | None:
@@ -52,8 +81,15 @@ def researcher_signed_in() -> bool:
         return True
     given = st.text_input("Password", type="password")
     if st.button("Sign in"):
+        client, throttle = client_key(), sign_in_throttle()
+        wait = throttle.wait_s(client)
+        if wait > 0:  # refused unchecked: a right password now would tell a guesser it was right
+            st.error(wait_message(wait))
+            return False
         if hmac.compare_digest(given.encode(), password.encode()):
+            throttle.succeeded(client)
             st.session_state["researcher_ok"] = True
             st.rerun()
+        throttle.failed(client)
         st.error("Wrong password.")
     return False

@@ -1,8 +1,14 @@
 """The volunteer flow: consent -> profile -> camera check -> outfits (record + rate) -> thanks.
 
-State lives in ``st.session_state["flow"]``; the session id is also put in the URL
-(``?s=...``), so a refresh or a reconnect resumes at the first outfit without a stored
-view. Nothing touches the camera before consent.
+State lives in ``st.session_state["flow"]``. The URL carries the session id and its resume
+key (``?s=<id>&k=<key>``, 256 random bits made when the session starts; the store keeps only
+the key's hash, ``core/store/access.py``), so a refresh or a reconnect of the same browser
+resumes at the first outfit without a stored view, and an id alone resumes nothing. A
+finished session's URL shows only that it is finished: the withdrawal code is shown in the
+browser session that made it (or rotated it), never again. A returning volunteer gives the
+withdrawal code (not the id, which is no secret); it is replaced by a new one, shown, and the
+new consent is stored. Wrong codes back off exponentially per client (``core/throttle.py``).
+Nothing touches the camera before consent.
 
 One WebRTC connection (SENDONLY) per visit, opened by the volunteer's own click on the camera
 button in the sidebar at the camera check; the component keeps its place in the sidebar until
@@ -25,7 +31,7 @@ import time
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from annotation.resources import get_config, get_store
+from annotation.resources import client_key, code_throttle, get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
 from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
 from core.collection.consent import CHOICES, CONSENT_VERSION, consent_text
@@ -33,6 +39,8 @@ from core.errors import StoreError
 from core.collection.recorder import TakeRecorder
 from core.collection.session_plan import start_planned_session
 from core.store import utcnow
+from core.store.access import new_resume_key, returning_volunteer, session_for_key
+from core.throttle import wait_message
 
 configure_aiortc()
 store = get_store()
@@ -47,16 +55,23 @@ def go(stage: str, **extra) -> None:
 
 
 # --------------------------------------------------------------------------- resume from the URL
-url_session = st.query_params.get("s")
+url_session, url_key = st.query_params.get("s"), st.query_params.get("k")
 if url_session and flow.get("session_id") != url_session:
-    session = store.get_session(url_session)
+    session = session_for_key(store, url_session, url_key)
     if session is None:
         st.query_params.clear()
+        if flow.get("session_id") and flow.get("resume_key"):  # keep this browser's own session in its URL
+            st.query_params.update(s=flow["session_id"], k=flow["resume_key"])
+        st.warning("This link does not continue a session here: a session continues only in the browser that "
+                   "started it. You can start below.")
+    elif session["finished_at"]:
+        st.query_params.clear()
+        flow.clear()
+        flow["stage"] = "finished"  # nothing about the volunteer: the link may be in someone else's history
     else:
-        volunteer = store.get_volunteer(session["volunteer_id"])
-        flow.update(session_id=url_session, volunteer_id=session["volunteer_id"],
-                    withdrawal_code=volunteer["withdrawal_code"] if volunteer else "",
-                    stage="thanks" if session["finished_at"] else "session")
+        flow.clear()
+        flow.update(stage="session", session_id=session["session_id"], volunteer_id=session["volunteer_id"],
+                    resume_key=url_key)
 
 
 # --------------------------------------------------------------------------- stages
@@ -65,16 +80,24 @@ def consent_stage() -> None:
     st.markdown(consent_text(config.max_record_seconds, config.retention))
     st.caption(f"Consent text version {CONSENT_VERSION}")
     choices = {key: st.checkbox(label, key=f"consent_{key}") for key, label in CHOICES.items()}
-    returning = st.text_input("Taken part before? Your volunteer id or withdrawal code (optional)", key="returning")
+    returning = st.text_input("Taken part before? Your withdrawal code (optional)", key="returning",
+                              placeholder="ABCD-EFGH-JKLM")
     if st.button("I agree — continue", type="primary", disabled=not choices["recording"]):
         consent = {"version": CONSENT_VERSION, "accepted_at": utcnow(), **choices}
         if returning.strip():
-            volunteer = store.find_volunteer(returning)
-            if volunteer is None:
-                st.error("No volunteer with that id or code. Check it, or leave the field empty to start as new.")
+            client = client_key()
+            wait = code_throttle().wait_s(client)
+            if wait > 0:
+                st.error(wait_message(wait))
                 return
+            volunteer = returning_volunteer(store, returning, consent)
+            if volunteer is None:
+                code_throttle().failed(client)
+                st.error("No volunteer has that withdrawal code. Check it, or leave the field empty to start as new.")
+                return
+            code_throttle().succeeded(client)
             go("camera", volunteer_id=volunteer["volunteer_id"], withdrawal_code=volunteer["withdrawal_code"],
-               consent=consent)
+               code_rotated=True)
         go("profile", consent=consent)
     if not choices["recording"]:
         st.info("Recording and analysis are needed to take part; the other two choices are optional.")
@@ -121,6 +144,11 @@ def camera_stage() -> None:
     st.title("Camera check")
     st.write(f"Click **{CAMERA_BUTTONS['start']}** in the panel on the left and allow the camera. Sit so your "
              "whole face is visible, with light in front of you.")
+    if flow.get("withdrawal_code"):
+        st.info(("Welcome back. Your withdrawal code has changed; the old one no longer works. " if flow.get(
+            "code_rotated") else "") + "Keep your withdrawal code: it is how you have your data deleted, or take "
+                "part again. It is shown here and at the end, and never again.")
+        st.code(flow["withdrawal_code"], language=None)
     check = session_camera()
     camera()
 
@@ -155,8 +183,9 @@ def start_session(check: SessionCamera) -> None:
     if session_id is None:
         st.error("You have already rated every outfit in the catalog — thank you!")
         return
-    st.query_params["s"] = session_id
-    go("session", session_id=session_id)
+    key = new_resume_key(store, session_id)
+    st.query_params.update(s=session_id, k=key)
+    go("session", session_id=session_id, resume_key=key)
 
 
 def _take(session_id: str, position: int) -> dict:
@@ -268,13 +297,26 @@ def recording_status(recorder: TakeRecorder, cam: SessionCamera, key: str) -> No
 
 def thanks_stage() -> None:
     st.title("Thank you!")
-    st.write("Your answers are saved. Keep this **withdrawal code** to have everything deleted later:")
-    st.code(flow.get("withdrawal_code", ""), language=None)
-    st.caption(f"Volunteer id: {flow.get('volunteer_id', '')}")
+    if flow.get("withdrawal_code"):  # only in the browser session that made (or rotated) it
+        st.write("Your answers are saved. Keep this **withdrawal code** to have everything deleted later:")
+        st.code(flow["withdrawal_code"], language=None)
+        st.caption(f"Volunteer id: {flow.get('volunteer_id', '')}")
+    else:
+        st.write("Your answers are saved. Your withdrawal code was shown when you started; it is not shown again.")
     if st.button("Rate more outfits (new session)"):
         st.query_params.clear()
-        go("camera", session_id=None)
+        go("camera", session_id=None, resume_key=None)
+
+
+def finished_stage() -> None:
+    """A finished session opened from its link: it says so and nothing else (no code, no id)."""
+    st.title("This session is finished")
+    st.write("Thank you! Its answers are saved. To take part again, start anew (with your withdrawal code, "
+             "if you have one).")
+    if st.button("Start again"):
+        flow.clear()
+        go("consent")
 
 
 {"consent": consent_stage, "profile": profile_stage, "camera": camera_stage, "session": session_stage,
- "thanks": thanks_stage}[flow["stage"]]()
+ "thanks": thanks_stage, "finished": finished_stage}[flow["stage"]]()

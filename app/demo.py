@@ -2,7 +2,10 @@
 
 Run it with ``python -m app.demo [--host 127.0.0.1] [--port 7860]`` (``scripts/run.sh``
 starts it beside the Streamlit app). It never writes to the DuckDB store: it reads
-trained runs from ``<data home>/runs`` (and any folder given by path on the Models tab).
+trained runs from ``<data home>/runs`` (a run is named by its folder there, never by a server
+path). Nothing about the runs is in the page until it loads: behind ``--auth`` the login page
+says nothing about the server, and sign-in tries back off exponentially per client address
+(``app/login_throttle.py``).
 """
 from __future__ import annotations
 
@@ -17,15 +20,19 @@ import gradio as gr  # noqa: E402  (the env var above must be set before the imp
 
 from core.errors import IPEError  # noqa: E402
 from core.labels import CLASS_NAMES  # noqa: E402
+from core.media_limits import guard_pil  # noqa: E402
 from core.paths import DataHome  # noqa: E402
 from app import serving  # noqa: E402
+from app.login_throttle import LoginThrottle  # noqa: E402
 
 NO_RUN = "(no trained run yet)"
+LOADING = [("(loading…)", "")]  # what the page holds before it loads: nothing about the server
+MAX_UPLOAD = "200mb"
 
 
 def _choices(service: serving.DemoService, family: str) -> list[tuple[str, str]]:
     runs = service.runs(family)
-    return [(run.label, str(run.path)) for run in runs] or [(NO_RUN, "")]
+    return [(run.label, run.value) for run in runs] or [(NO_RUN, "")]
 
 
 def build_demo(service: serving.DemoService) -> gr.Blocks:
@@ -74,10 +81,15 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
 
     def on_models(extra_path: str) -> tuple:
         try:
-            runs = service.describe_all(extra_path.strip() or None)
+            runs = service.describe_all((extra_path or "").strip() or None)
         except IPEError as err:
             raise gr.Error(str(err), duration=None) from err
         return serving.runs_markdown(runs), serving.run_figures(runs)
+
+    def on_load() -> tuple:
+        """Everything about the runs, filled in once the page (after any login) has loaded."""
+        runs = service.describe_all(None)
+        return (refresh_reaction(), refresh_preference(), serving.runs_markdown(runs), serving.run_figures(runs))
 
     def on_recommend(volunteer_id: str) -> str:
         try:
@@ -88,7 +100,7 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
     with gr.Blocks(title="Implicit preference estimation — demo", analytics_enabled=False) as demo:
         gr.Markdown(
             "# Implicit preference estimation — demo\n"
-            "Trained models from `" + str(service.runs_root) + "`. "
+            "Trained models from this server's data home (`runs/`). "
             "Nothing you upload is stored beyond this server's temporary files."
         )
         with gr.Tab("Reaction"):
@@ -101,9 +113,8 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                         webcam_options=gr.WebcamOptions(mirror=False),
                         elem_id="reaction-video",
                     )
-                    reaction_choices = _choices(service, "reaction")
                     reaction_run = gr.Dropdown(
-                        label="Trained PLM-IPE run", choices=reaction_choices, value=reaction_choices[0][1],
+                        label="Trained PLM-IPE run", choices=LOADING, value=LOADING[0][1],
                         elem_id="reaction-run",
                     )
                     with_cam = gr.Checkbox(label="Grad-CAM of the C3D over time", value=True)
@@ -151,10 +162,11 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
         with gr.Tab("Preference"):
             with gr.Row():
                 with gr.Column():
-                    image = gr.Image(label="Garment image", type="numpy", sources=["upload"], elem_id="pref-image")
-                    pref_choices = _choices(service, "preference")
+                    # a file path, not pixels: the size is checked from the header before decoding
+                    image = gr.Image(label="Garment image", type="filepath", image_mode=None, sources=["upload"],
+                                     elem_id="pref-image")
                     pref_run = gr.Dropdown(
-                        label="Labeler's preference model", choices=pref_choices, value=pref_choices[0][1],
+                        label="Labeler's preference model", choices=LOADING, value=LOADING[0][1],
                         elem_id="pref-run",
                     )
                     method = gr.Radio(
@@ -174,9 +186,10 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
             pref_refresh.click(refresh_preference, None, pref_run)
 
         with gr.Tab("Models"):
-            extra = gr.Textbox(label="Load another run or checkpoint folder by path (optional)")
-            models_go = gr.Button("List runs")
-            runs_md = gr.Markdown(serving.runs_markdown(service.describe_all(None)))
+            extra = gr.Textbox(label="Show another run or checkpoint folder of this data home's runs/ "
+                                     "(its id or path; optional)", elem_id="extra-run")
+            models_go = gr.Button("List runs", elem_id="models-go")
+            runs_md = gr.Markdown(elem_id="runs-table")
             figures = gr.Gallery(label="Confusion matrices and curves", columns=3)
             models_go.click(on_models, [extra], [runs_md, figures])
 
@@ -187,6 +200,7 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                 rec_go = gr.Button("Recommend")
                 rec_out = gr.Markdown()
                 rec_go.click(on_recommend, [volunteer], [rec_out])
+        demo.load(on_load, None, [reaction_run, pref_run, runs_md, figures])
     return demo
 
 
@@ -201,12 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     service = serving.DemoService(DataHome.resolve(args.home))
+    guard_pil(service.limits)  # PIL refuses to decode images far over the limit, wherever it is called
     demo = build_demo(service)
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     demo.queue(default_concurrency_limit=1, max_size=32)
     demo.launch(
         server_name=args.host, server_port=args.port, auth=auth, share=False,
-        footer_links=[], allowed_paths=[str(service.runs_root)], show_error=True,
+        footer_links=[], allowed_paths=[str(service.runs_root)], show_error=True, max_file_size=MAX_UPLOAD,
+        app_kwargs={"middleware": [LoginThrottle.middleware()]},
     )
     return 0
 

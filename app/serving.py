@@ -12,10 +12,16 @@ time, so a retrained run is reloaded), and turns inputs into results:
 - :meth:`DemoService.explain_lbe`: on demand, after ``analyse_reaction`` (whose features it
   reuses), which face regions and seconds drove the landmark model (``app/lbe_explanation.py``).
 - :meth:`DemoService.analyse_image`: an image -> P(preferred) and a heat map with the
-  chosen CAM method.
+  chosen CAM method, computed at the model's input size and drawn on a preview of at most
+  ``MediaLimits.preview_side`` pixels a side.
 
-Every problem a person can cause (no run yet, unreadable or too long video, no face, a
-checkpoint of the wrong kind) raises :class:`core.errors.IPEError` with what to do.
+Uploads are checked from their headers before decoding (``core/media_limits.py``: pixels per
+image, pixels per video frame, frame count). Runs are named by their folder under
+``<home>/runs``; a folder given by path must lie there too (resolved, symlinks followed), and
+a path outside gets the same answer whether or not it exists.
+
+Every problem a person can cause (no run yet, unreadable, too large or too long media, no
+face, a checkpoint of the wrong kind) raises :class:`core.errors.IPEError` with what to do.
 """
 from __future__ import annotations
 
@@ -29,7 +35,8 @@ import numpy as np
 
 from core.errors import CheckpointError, IPEError, MediaError
 from core.labels import CLASS_NAMES
-from core.paths import DataHome
+from core.media_limits import MediaLimits, open_image
+from core.paths import DataHome, resolve_inside
 from core.store.runs import RunInfo, describe_run, discover_runs
 from models.checkpoint import PREFERENCE_KIND, REACTION_KIND
 
@@ -50,6 +57,11 @@ def family_of(kind: str) -> str:
 class RunChoice:
     label: str
     path: Path
+
+    @property
+    def value(self) -> str:
+        """What the interface passes back: the run's folder name (never a server path)."""
+        return self.path.name
 
 
 @dataclass
@@ -100,19 +112,39 @@ class PreferenceAnalysis:
 class DemoService:
     """Owns the models of one data home; safe to share between Gradio worker threads."""
 
-    def __init__(self, home: DataHome, *, max_video_seconds: float = 30.0) -> None:
+    def __init__(self, home: DataHome, *, max_video_seconds: float = 30.0, limits: MediaLimits | None = None) -> None:
         self.home = home
         self.runs_root = home.runs
         self.max_video_seconds = max_video_seconds
+        self.limits = limits or MediaLimits.from_env()
         self._cache: dict[tuple[str, str, float], Any] = {}
         self._features: dict[tuple[str, float, int], Any] = {}  # the last few videos' features, for explain_lbe
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ runs
+    def resolve_run(self, run: str | Path) -> Path:
+        """The folder of a run given by name (a folder under ``<home>/runs``) or by a path that
+        resolves to a folder there; anything else is refused without saying whether it exists."""
+        text = str(run).strip()
+        root = self.runs_root.resolve()
+        folder = resolve_inside(text, root)
+        if folder is None:
+            raise IPEError(f"{text!r}: only runs of this demo's data home can be loaded; pick a run from the "
+                           "list, or give a run folder under its runs/ folder (e.g. a run id)")
+        if not folder.is_dir():
+            raise CheckpointError(f"there is no run {str(folder.relative_to(root))!r} in this demo's data home; "
+                                  "pick one from the list")
+        return folder
+
+    def _own_runs(self) -> list[RunInfo]:
+        """The runs under ``<home>/runs`` that really lie there (a link to a folder elsewhere is not one)."""
+        root = self.runs_root.resolve()
+        return [run for run in discover_runs(self.runs_root) if run.path.resolve().is_relative_to(root)]
+
     def describe_all(self, extra_path: str | None = None) -> list[RunInfo]:
-        runs = discover_runs(self.runs_root)
+        runs = self._own_runs()
         if extra_path:
-            info = describe_run(extra_path)
+            info = describe_run(self.resolve_run(extra_path))
             if info.problem and not info.checkpoints:
                 raise IPEError(f"{extra_path}: {info.problem}")
             runs.insert(0, info)
@@ -120,7 +152,7 @@ class DemoService:
 
     def runs(self, family: str) -> list[RunChoice]:
         out = []
-        for run in discover_runs(self.runs_root):
+        for run in self._own_runs():
             if any(family_of(c.kind) == family for c in run.checkpoints):
                 acc = run.metrics.get("accuracy")
                 label = f"{run.run_id}" + (f" (accuracy {acc:.2f})" if isinstance(acc, (int, float)) else "")
@@ -131,28 +163,29 @@ class DemoService:
         if not folder:
             hint = TRAIN_REACTION_HINT if family == "reaction" else TRAIN_PREFERENCE_HINT
             raise IPEError(f"no trained {family} model yet: {hint}")
-        folder = Path(folder)
-        if not folder.exists():
-            raise CheckpointError(f"{folder} does not exist")
+        folder = self.resolve_run(folder)
         info = describe_run(folder)
         kinds = {family_of(c.kind) for c in info.checkpoints}
         if family not in kinds:
             raise CheckpointError(
-                f"{folder} holds no {family} model (found: {', '.join(info.kinds) or 'no checkpoint'}); pick another run"
+                f"{folder.name} holds no {family} model (found: {', '.join(info.kinds) or 'no checkpoint'}); pick another run"
             )
         ckpt = next(c for c in info.checkpoints if family_of(c.kind) == family)
         stamp = (ckpt.path / "model.safetensors").stat().st_mtime if (ckpt.path / "model.safetensors").exists() else 0.0
         key = (family, str(ckpt.path), stamp)
         with self._lock:
             if key not in self._cache:
-                if family == "reaction":
-                    from models.training.predict import load_reaction_run
+                try:
+                    if family == "reaction":
+                        from models.training.predict import load_reaction_run
 
-                    self._cache[key] = load_reaction_run(ckpt.path)
-                else:
-                    from models.preference.predict import load_preference_model
+                        self._cache[key] = load_reaction_run(ckpt.path)
+                    else:
+                        from models.preference.predict import load_preference_model
 
-                    self._cache[key] = load_preference_model(ckpt.path)
+                        self._cache[key] = load_preference_model(ckpt.path)
+                except CheckpointError as err:  # name the run as the page does, not by its server path
+                    raise CheckpointError(str(err).replace(f"{self.runs_root.resolve()}/", "")) from err
             return self._cache[key]
 
     # ------------------------------------------------------------------ reaction
@@ -171,7 +204,7 @@ class DemoService:
         clip_len = features.clips.shape[1] if len(features.clips) else FeatureConfig().clip_len
         fps = features.fps or 30.0
         clip_times = [(i * clip_len / fps, (i + 1) * clip_len / fps) for i in range(len(features.clips))]
-        annotated = annotate_frames(video, features, sample_frames)
+        annotated = annotate_frames(video, features, sample_frames, limits=self.limits)
         cams: list[tuple[np.ndarray, str]] = []
         if gradcam and predictor.c3d_model is not None and len(features.clips):
             t = time.perf_counter()
@@ -195,7 +228,7 @@ class DemoService:
     def _video_features(self, video: str | Path | None) -> Any:
         """The video's features, extracted once per file version (the last four are kept)."""
         from core.reaction.descriptor import FeatureConfig, extract_features
-        from core.reaction.video import header_duration
+        from core.reaction.video import check_header
 
         if not video:
             raise MediaError("no video given: upload a reaction video or record one with the webcam")
@@ -205,7 +238,7 @@ class DemoService:
         with self._lock:
             if key in self._features:
                 return self._features[key]
-        duration = header_duration(video)
+        duration = check_header(video, self.limits).duration_s  # before decoding anything
         if duration > self.max_video_seconds:
             raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
                              "(the study records 10 s per outfit): trim it")
@@ -223,7 +256,8 @@ class DemoService:
 
         if image is None:
             raise MediaError("no image given: upload a garment image")
-        rgb = to_rgb(image)
+        # the model sees its own input size, so a bounded preview loses nothing it uses
+        rgb = to_rgb(image, self.limits, max_side=self.limits.preview_side)
         if method not in CAM_METHODS:
             raise IPEError(f"unknown explanation method {method!r}; choose one of {', '.join(CAM_METHODS)}")
         predictor = self._load("preference", run)
@@ -296,38 +330,62 @@ def recommend_available() -> bool:
     return True
 
 
-def to_rgb(image: Any) -> np.ndarray:
-    """An uploaded image (array, PIL image or path) as RGB uint8; unreadable input -> MediaError."""
-    from PIL import Image, UnidentifiedImageError
+def to_rgb(image: Any, limits: MediaLimits | None = None, *, max_side: int | None = None) -> np.ndarray:
+    """An uploaded image (path, PIL image or array) as RGB uint8, at most ``max_side`` pixels a
+    side (downscaled, aspect kept); a file is checked against ``limits`` before it is decoded.
+    Unreadable or oversized input -> MediaError."""
+    from PIL import Image
 
-    try:
-        if isinstance(image, (str, Path)):
-            with Image.open(image) as img:
-                return np.asarray(img.convert("RGB")).copy()
-        if isinstance(image, Image.Image):
-            return np.asarray(image.convert("RGB")).copy()
-    except (UnidentifiedImageError, OSError) as err:
-        raise MediaError(f"not a readable image: {err}") from err
+    limits = limits or MediaLimits.from_env()
+    if isinstance(image, (str, Path)):
+        with open_image(image, limits) as img:
+            if max_side:
+                img.draft("RGB", (max_side, max_side))  # JPEG decodes straight to a smaller scale
+            try:
+                return _bounded(img.convert("RGB"), max_side)
+            except OSError as err:
+                raise MediaError(f"not a readable image: {err}") from err
+    if isinstance(image, Image.Image):
+        limits.check_image(image.width, image.height, "the image")
+        return _bounded(image.convert("RGB"), max_side)
     array = np.asarray(image)
     if array.ndim == 2:
         array = np.stack([array] * 3, axis=-1)
     if array.ndim != 3 or array.shape[2] not in (3, 4):
         raise MediaError(f"not an image array (shape {array.shape})")
-    return np.ascontiguousarray(array[..., :3]).astype(np.uint8)
+    limits.check_image(array.shape[1], array.shape[0], "the image")
+    rgb = np.ascontiguousarray(array[..., :3]).astype(np.uint8)
+    return rgb if not max_side or max(rgb.shape[:2]) <= max_side else _bounded(Image.fromarray(rgb), max_side)
 
 
-def annotate_frames(video: str | Path, features: Any, count: int) -> list[tuple[np.ndarray, str]]:
-    """``count`` frames spread over the video with landmarks, the 36 regions and flow arrows."""
+def _bounded(image: Any, max_side: int | None) -> np.ndarray:
+    from PIL import Image
+
+    if max_side and max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return np.asarray(image).copy()
+
+
+def annotate_frames(video: str | Path, features: Any, count: int, *,
+                    limits: MediaLimits | None = None) -> list[tuple[np.ndarray, str]]:
+    """``count`` frames spread over the video with landmarks, the 36 regions and flow arrows.
+
+    Decodes frame by frame and keeps only the ``count`` drawn, so memory does not grow with the
+    video's length."""
     from core.reaction.draw import draw_flow, draw_regions
-    from core.reaction.video import read_video
+    from core.reaction.video import iter_frames
 
-    frames = read_video(video, max_frames=len(features.face_found)).frames
     found = np.flatnonzero(features.face_found[1:] & features.flow_valid) + 1 if len(features.flow_valid) else []
     if len(found) == 0:
         return []
     picks = np.unique(np.linspace(0, len(found) - 1, min(count, len(found))).astype(int))
+    wanted = {int(found[p]) for p in picks}
+    frames: dict[int, np.ndarray] = {}
+    for i, (frame, _, _) in enumerate(iter_frames(video, max_frames=max(wanted) + 1, limits=limits)):
+        if i in wanted:
+            frames[i] = frame
     out = []
-    for i in (found[p] for p in picks):
+    for i in sorted(frames):
         image = draw_regions(frames[i], features.landmarks[i])
         image = draw_flow(image, features.landmarks[i], features.flow72[i - 1])
         out.append((image, f"frame {i} ({features.timestamps_s[i]:.2f} s)"))
@@ -366,7 +424,7 @@ def runs_markdown(runs: list[RunInfo]) -> str:
     lines = ["| run | models | metrics | problem |", "|---|---|---|---|"]
     for run in runs:
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in run.metrics.items() if isinstance(v, (int, float)))[:120]
-        lines.append(f"| `{run.path}` | {', '.join(run.kinds) or '-'} | {metrics or '-'} | {run.problem or ''} |")
+        lines.append(f"| `{run.run_id}` | {', '.join(run.kinds) or '-'} | {metrics or '-'} | {run.problem or ''} |")
     return "\n".join(lines)
 
 

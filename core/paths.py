@@ -44,3 +44,12 @@ class DataHome:
         for folder in (self.root, self.videos, self.catalog, self.features, self.runs):
             folder.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def resolve_inside(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> Path | None:
+    """``path`` (absolute, or relative to ``root``) resolved with symlinks followed, if that lies
+    strictly inside ``root``; else None. What a visitor names is checked this way before it is read."""
+    base = Path(root).resolve()
+    given = Path(path).expanduser()
+    resolved = (given if given.is_absolute() else base / given).resolve()
+    return resolved if resolved.is_relative_to(base) and resolved != base else None

@@ -18,10 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.collection.config import CollectionConfig
 from core.errors import SettingsError
 from core.labeling.session import LabelingConfig
+from core.media_limits import MediaLimits
 
 PREFIX = "IPE_"
 _C = CollectionConfig()
 _L = LabelingConfig()
+_M = MediaLimits()
 
 
 class Settings(BaseSettings):
@@ -68,6 +70,12 @@ class Settings(BaseSettings):
     label_undo_depth: int = Field(_L.undo_depth, ge=0, description="answers that can be undone")
     label_max_images: int | None = Field(_L.max_images, ge=1, description="cap on images per labeling session (none: all)")
     label_seed: int = Field(_L.seed, description="seed of the image order")
+    # limits on user media (checked from headers before decoding; README "Limits on user media")
+    max_image_pixels: int = Field(_M.max_image_pixels, ge=1, description="largest image a visitor may bring, in pixels")
+    max_video_pixels: int = Field(_M.max_video_pixels, ge=1, description="largest video frame, in pixels (1920x1080)")
+    max_video_frames: int = Field(_M.max_video_frames, ge=1, description="most frames in a video")
+    preview_side: int = Field(_M.preview_side, ge=1, description="heat-map overlays are drawn on a preview this many "
+                              "pixels a side, at most")
     # tests only
     test_loopback_ice: bool = Field(False, description="tests only: let WebRTC offer 127.0.0.1 inside the tests' "
                                     "loopback-only network namespace; never set in production")
@@ -90,6 +98,10 @@ class Settings(BaseSettings):
         return CollectionConfig(outfits_per_session=self.outfits_per_session, max_record_seconds=self.max_record_seconds,
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
                                 extra_fields=self.profile_fields, research_mode=self.research_mode)
+
+    def media_limits(self) -> MediaLimits:
+        return MediaLimits(max_image_pixels=self.max_image_pixels, max_video_pixels=self.max_video_pixels,
+                           max_video_frames=self.max_video_frames, preview_side=self.preview_side)
 
     def labeling(self) -> LabelingConfig:
         return LabelingConfig(subgroup_size=self.label_subgroup, break_s=self.label_break_s,

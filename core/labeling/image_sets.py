@@ -4,7 +4,7 @@ An :class:`ImageSet` is an ordered tuple of :class:`ImageRecord` (content id, a 
 in-memory array, an optional label, attributes, an optional decisive-region click). Sources:
 
 * a catalog folder (``items.csv``: item_id,kind,path,<attributes>; see ``core/collection/catalog.py``),
-* any folder of images (png/jpg/jpeg/webp, recursively),
+* any folder of images (``core/labeling/image_files.py``: the same file types labeling shows, recursively),
 * Fashion-MNIST (``core/labeling/fashion_mnist.py``), ids are the sha256 of the 28x28 uint8 bytes.
 
 Labels come from a simulated rule (``core/labeling/simulated_labeler.py``) or from the store's
@@ -13,18 +13,17 @@ Labels come from a simulated rule (``core/labeling/simulated_labeler.py``) or fr
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from core.errors import IPEError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+from core.errors import IPEError, MediaError
+from core.labeling.image_files import IMAGE_SUFFIXES, file_sha256, image_files
+from core.media_limits import open_image
 ANSWER_TO_LABEL = {"preferred": 1, "not_preferred": 0}
 
 
@@ -69,14 +68,6 @@ class ImageSet:
         return ImageSet(self.name, tuple(self.records[int(i)] for i in indices))
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def from_catalog(folder: str | os.PathLike[str], *, kind: str | None = None) -> ImageSet:
     """Every item of a catalog folder (or its ``items.csv``); attributes are the CSV's other columns."""
     csv_path = Path(folder)
@@ -105,15 +96,10 @@ def from_folder(folder: str | os.PathLike[str]) -> ImageSet:
     folder = Path(folder)
     if not folder.is_dir():
         raise ImageSetError(f"{folder} is not a folder of images")
-    seen: set[str] = set()
-    records = []
-    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-        sha = file_sha256(path)
-        if sha not in seen:
-            seen.add(sha)
-            records.append(ImageRecord(sha, path=path.resolve(), attributes={"name": path.stem}))
+    records = [ImageRecord(sha, path=path.resolve(), attributes={"name": path.stem})
+               for path, sha in image_files(folder)]
     if not records:
-        raise ImageSetError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
+        raise ImageSetError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
     return ImageSet(f"folder:{folder.name}", tuple(records))
 
 
@@ -175,9 +161,11 @@ def load_image(record: ImageRecord, *, size: int, channels: int) -> np.ndarray:
         image = Image.fromarray(array if array.dtype == np.uint8 else (np.clip(array, 0, 1) * 255).astype(np.uint8))
     else:
         try:
-            with Image.open(record.path) as opened:
+            with open_image(record.path) as opened:  # pixel count checked before decoding
                 image = opened.convert("RGB")
-        except (OSError, UnidentifiedImageError) as err:
+        except MediaError as err:
+            raise ImageSetError(f"cannot read image {record.path}: {err}") from err
+        except OSError as err:
             raise ImageSetError(f"cannot read image {record.path}: {err}") from err
     image = image.convert("L" if channels == 1 else "RGB")
     if image.size != (size, size):

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.errors import IPEError
+from core.labeling.image_files import IMAGE_SUFFIXES, image_files
 
 ANSWERS = ("preferred", "not_preferred", "skip")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 
 
 class LabelingError(IPEError):
@@ -122,27 +122,13 @@ def images_from_items(items: Iterable[Mapping[str, Any]]) -> list[ImageRef]:
     return [ImageRef(path=str(it["path"]), sha256=str(it["sha256"]), image_id=str(it["item_id"])) for it in items]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def images_from_folder(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[ImageRef]:
-    """Every image file under ``folder`` (sorted, hashed); identical files are kept once."""
-    root = Path(folder).expanduser()
+    """Every image file under ``folder`` (``core.labeling.image_files``); identical files kept once."""
+    root = Path(folder).expanduser().resolve()
     if not root.is_dir():
         raise LabelingError(f"{root} is not a folder; give the folder that holds the images to label")
-    files = sorted(p for p in (root.rglob("*") if recursive else root.iterdir())
-                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    images, seen = [], set()
-    for p in files:
-        sha = _sha256(p)
-        if sha not in seen:
-            seen.add(sha)
-            images.append(ImageRef(path=str(p.resolve()), sha256=sha, image_id=str(p.relative_to(root))))
+    images = [ImageRef(path=str(p.resolve()), sha256=sha, image_id=str(p.relative_to(root)))
+              for p, sha in image_files(root, recursive=recursive)]
     if not images:
         raise LabelingError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {root}")
     return images

@@ -17,6 +17,7 @@ the frame's coordinates; point 36 is the outer corner of the eye on the image's 
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -145,8 +146,15 @@ class FaceAlignmentBackend:
             try:
                 state = torch.load(path, map_location=device, weights_only=True)
                 network.load_state_dict(state)
-            except (RuntimeError, OSError, ValueError, KeyError) as err:
-                raise BackendUnavailableError(f"{path} is not a usable FAN weight file: {err}") from err
+            except pickle.UnpicklingError as err:  # the safe loader met objects other than tensors
+                raise BackendUnavailableError(
+                    f"{path} holds pickled Python objects, not only tensors; this kit never loads those. Use the "
+                    f"FAN weight file itself ({FAN_URL}), or the offline default backend 'dlib'."
+                ) from err
+            except (RuntimeError, OSError, ValueError, KeyError, EOFError) as err:
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise BackendUnavailableError(f"{path} is not a usable FAN weight file ({first}); use the FAN "
+                                              f"weight file itself ({FAN_URL}), or the backend 'dlib'.") from err
         self._net = network.to(device).eval()
         self._device = device
         self._dlib = DlibBackend()

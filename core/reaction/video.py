@@ -1,7 +1,10 @@
 """Reading videos with PyAV, with the real timestamp of every frame.
 
 Errors are :class:`MediaError` with a message that says what is wrong with the file
-(missing, empty, not a video, no video stream, no decodable frame).
+(missing, empty, not a video, no video stream, no decodable frame, too large). Frame size and
+frame count are checked from the container's header before anything is decoded
+(:func:`check_header`, bounds from ``core/media_limits.py``), and every decoded frame is
+checked again, since a header can lie.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import MediaError
+from core.media_limits import MediaLimits
 
 if TYPE_CHECKING:
     import av
@@ -54,22 +58,68 @@ def _open(path: Path):
         raise MediaError(f"{path}: not a readable video ({err})") from err
 
 
-def iter_decoded(path: str | Path, *, max_frames: int | None = None) -> Iterator[tuple["av.VideoFrame", float, float]]:
-    """Yield ``(PyAV frame, timestamp in s, nominal fps)``; the frame is converted by the caller."""
+@dataclass(frozen=True)
+class VideoHeader:
+    """What the container says about its first video stream (nothing decoded)."""
+
+    width: int
+    height: int
+    frames: int  # from the header, or estimated from duration x rate when the header has none
+    duration_s: float  # 0.0 when the header has none
+    fps: float  # nominal
+
+
+def _header_of(path: Path, container) -> VideoHeader:
+    if not container.streams.video:
+        raise MediaError(f"{path}: contains no video stream")
+    stream = container.streams.video[0]
+    fps = float(stream.average_rate or stream.base_rate or 30)
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    else:
+        duration = container.duration / 1_000_000 if container.duration is not None else 0.0
+    frames = int(stream.frames or 0) or int(round(duration * fps))
+    return VideoHeader(int(stream.codec_context.width or stream.width or 0),
+                       int(stream.codec_context.height or stream.height or 0), frames, duration, fps)
+
+
+def read_header(path: str | Path) -> VideoHeader:
+    """Frame size, frame count, duration and rate from the container header, without decoding."""
+    path = Path(path)
+    with _open(path) as container:
+        return _header_of(path, container)
+
+
+def check_header(path: str | Path, limits: MediaLimits | None = None) -> VideoHeader:
+    """:func:`read_header`, refusing (MediaError) a frame size or frame count over ``limits``."""
+    header = read_header(path)
+    (limits or MediaLimits.from_env()).check_video(header.width, header.height, header.frames, Path(path).name)
+    return header
+
+
+def iter_decoded(path: str | Path, *, max_frames: int | None = None,
+                 limits: MediaLimits | None = None) -> Iterator[tuple["av.VideoFrame", float, float]]:
+    """Yield ``(PyAV frame, timestamp in s, nominal fps)``; the frame is converted by the caller.
+
+    The header is checked against ``limits`` (default: from the environment) before decoding,
+    and each decoded frame's size and the running count again.
+    """
     import av
 
     path = Path(path)
+    limits = limits or MediaLimits.from_env()
     container = _open(path)
     with container:
-        if not container.streams.video:
-            raise MediaError(f"{path}: contains no video stream")
+        header = _header_of(path, container)
+        limits.check_video(header.width, header.height, header.frames, path.name)
         stream = container.streams.video[0]
         # no codec threads: extraction runs one process per core, threads only contend
-        nominal = float(stream.average_rate or stream.base_rate or 30)
+        nominal = header.fps
         count = 0
         last_t = None
         try:
             for frame in container.decode(stream):
+                limits.check_video(frame.width, frame.height, count + 1, path.name)
                 if frame.pts is not None and frame.time_base is not None:
                     t = float(frame.pts * frame.time_base)
                 else:
@@ -87,9 +137,10 @@ def iter_decoded(path: str | Path, *, max_frames: int | None = None) -> Iterator
         raise MediaError(f"{path}: the video has no frames (zero length)")
 
 
-def iter_frames(path: str | Path, *, max_frames: int | None = None) -> Iterator[tuple[np.ndarray, float, float]]:
+def iter_frames(path: str | Path, *, max_frames: int | None = None,
+                limits: MediaLimits | None = None) -> Iterator[tuple[np.ndarray, float, float]]:
     """Yield ``(rgb frame, timestamp in s, nominal fps)`` frame by frame."""
-    for frame, t, nominal in iter_decoded(path, max_frames=max_frames):
+    for frame, t, nominal in iter_decoded(path, max_frames=max_frames, limits=limits):
         yield frame.to_ndarray(format="rgb24"), t, nominal
 
 
@@ -131,24 +182,21 @@ def read_video(path: str | Path, *, max_frames: int | None = None, max_seconds: 
 
 
 def probe_video(path: str | Path) -> dict[str, float | int]:
-    """Frames, fps, duration, width and height, by decoding (reliable for browser-made files)."""
-    video = read_video(path)
-    return {
-        "frames": int(len(video.frames)),
-        "fps": round(video.fps, 3),
-        "duration_s": round(video.duration_s, 3),
-        "width": int(video.frames.shape[2]),
-        "height": int(video.frames.shape[1]),
-    }
+    """Frames, fps, duration, width and height, by decoding (reliable for browser-made files);
+    one frame at a time, so memory does not grow with the video's length."""
+    times: list[float] = []
+    shape = (0, 0)
+    nominal = 30.0
+    for frame, t, rate in iter_decoded(path):
+        times.append(t)
+        shape, nominal = (frame.height, frame.width), rate
+    ts = np.asarray(times, dtype=np.float64) - times[0]
+    fps = (len(ts) - 1) / ts[-1] if len(ts) > 1 and ts[-1] > 0 else nominal
+    duration = float(ts[-1]) + 1.0 / fps if len(ts) > 1 else len(ts) / fps
+    return {"frames": len(ts), "fps": round(fps, 3), "duration_s": round(duration, 3),
+            "width": int(shape[1]), "height": int(shape[0])}
 
 
 def header_duration(path: str | Path) -> float:
     """Seconds from the container header, without decoding (0.0 when the header has none)."""
-    path = Path(path)
-    with _open(path) as container:
-        if not container.streams.video:
-            raise MediaError(f"{path}: contains no video stream")
-        stream = container.streams.video[0]
-        if stream.duration is not None and stream.time_base is not None:
-            return float(stream.duration * stream.time_base)
-        return container.duration / 1_000_000 if container.duration is not None else 0.0
+    return read_header(path).duration_s

@@ -131,6 +131,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 created_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
         ],
     ),
+    (
+        2,
+        "session resume keys; image folders registered for labeling",
+        [
+            # the SHA-256 of a random per-browser key: a session resumes only with the key itself
+            "ALTER TABLE session ADD COLUMN resume_key_sha256 VARCHAR",
+            """CREATE TABLE image_folder (
+                name VARCHAR PRIMARY KEY,
+                path VARCHAR NOT NULL,
+                created_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -18,7 +18,7 @@ from torch import nn
 
 from core.errors import CheckpointError
 from core.labels import PREFERENCE_CLASSES
-from models.checkpoint import PREFERENCE_KIND, load_checkpoint, save_checkpoint
+from models.checkpoint import PREFERENCE_KIND, build_checked, load_checkpoint, save_checkpoint
 
 ARCHS = ("vgg", "efficientnet-lite0")
 
@@ -100,7 +100,7 @@ def load_preference_model(folder: str | os.PathLike[str]) -> PreferencePredictor
     state, config = load_checkpoint(folder, kind=PREFERENCE_KIND)
     if "arch" not in config or "model" not in config or "input" not in config:
         raise CheckpointError(f"{folder}: config.json lacks arch/model/input; train it again with train-preference")
-    model, layers = _build(config["arch"], config["model"])
+    model, layers = build_checked(lambda: _build(config["arch"], config["model"]), state, folder)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:

@@ -16,7 +16,7 @@ from typing import Any
 from core.errors import CheckpointError
 from core.files import atomic_write_json
 from core.labels import CLASS_NAMES, LabelThresholds
-from models.checkpoint import REACTION_KIND, load_checkpoint, plain_state_dict, reaction_kind, save_checkpoint
+from models.checkpoint import REACTION_KIND, build_checked, load_checkpoint, plain_state_dict, reaction_kind, save_checkpoint
 from models.reaction.plm_ipe import ModelConfig, ReactionModel
 from models.reaction.registry import PRIMARY_HEAD, build_from_config
 from models.training.train import TrainConfig, TrainResult
@@ -93,7 +93,7 @@ def load_model(folder: str | Path) -> tuple[ReactionModel, dict[str, Any]]:
     state, config = load_checkpoint(find_checkpoint(folder))
     if not str(config.get("kind", "")).startswith(REACTION_KIND + "/"):
         raise CheckpointError(f"{folder} holds a {config.get('kind')!r} model, not a reaction (plm-ipe) model")
-    model = build_from_config(ModelConfig.from_dict(config["architecture"]))
+    model = build_checked(lambda: build_from_config(ModelConfig.from_dict(config["architecture"])), state, folder)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(f"{folder}: weights do not match the architecture (missing {missing[:3]}, unexpected {unexpected[:3]})")

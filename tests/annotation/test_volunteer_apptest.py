@@ -19,6 +19,7 @@ import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
 
 from core.store import Store
+from core.throttle import BackOff
 from data.reaction_video import ReactionSpec, render_reaction
 from tests.conftest import REPO
 
@@ -66,8 +67,8 @@ def camera(monkeypatch, home):
     subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
                    capture_output=True)
     import annotation.resources as resources
-    resources.get_store.clear()
-    resources.get_config.clear()
+    for cached in (resources.get_store, resources.get_config, resources.code_throttle, resources.sign_in_throttle):
+        cached.clear()
     yield stand_in
     resources.get_store.clear()  # the cached store holds the file open
 
@@ -91,7 +92,7 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
     assert at.session_state["flow"]["stage"] == "camera" and camera.keys == ["camera"]
     _button(at, "Start the session").click().run()
     assert not at.exception, at.exception
-    session_id = at.query_params["s"]
+    session_id, key = at.query_params["s"], at.query_params["k"]
     # outfit 1: the stand-in camera plays 1.5 s; the take stops itself at 1.0 s of media time
     assert any(s.label.startswith("How much") for s in at.slider), [m.value for m in at.markdown]
     at.slider[0].set_value(80)
@@ -110,7 +111,7 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
 
     # a refresh: a new browser session with the same URL resumes at outfit 3, nothing duplicated
     again = AppTest.from_file(PAGE, default_timeout=60)
-    again.query_params["s"] = session_id
+    again.query_params.update(s=session_id, k=key)
     again.run()
     assert not again.exception
     progress = again.get("progress")
@@ -119,10 +120,18 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
     _button(again, "Confirm").click().run()
     assert again.session_state["flow"]["stage"] == "thanks"
     code = volunteer["withdrawal_code"]
-    assert any(code in c.value for c in again.code)
+    assert code not in _page_text(again)  # shown where it was made, not in a browser that resumed by link
     with _store(home) as store:
         assert [v["position"] for v in store.views_for_session(session_id)] == [0, 1, 2]
         assert store.get_session(session_id)["finished_at"] is not None
+
+
+def _page_text(at: AppTest) -> str:
+    """Everything the page shows as text."""
+    parts = [e.value for kind in ("title", "markdown", "code", "caption", "info", "success", "warning", "error")
+             for e in getattr(at, kind)]
+    parts += [b.label for b in at.button] + [t.label for t in at.text_input]
+    return "\n".join(str(p) for p in parts)
 
 
 def _to_camera_check(age_band: str, gender: str) -> AppTest:
@@ -223,4 +232,120 @@ def test_researcher_page_needs_a_configured_password(monkeypatch, home) -> None:
     _button(at, "Sign in").click().run()
     assert not at.exception, at.exception
     assert {m.label for m in at.metric} >= {"volunteers", "sessions", "rated views"}
+    resources.get_store.clear()
+
+
+def _open(query: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update(query)
+    return at.run()
+
+
+def test_a_session_link_needs_its_key_and_a_finished_one_shows_nothing_of_the_volunteer(camera, home) -> None:
+    at = _to_camera_check("25-34", "female")
+    code, volunteer_id = at.session_state["flow"]["withdrawal_code"], at.session_state["flow"]["volunteer_id"]
+    assert any(code in c.value for c in at.code)  # shown once, where it was made
+    _button(at, "Start the session").click().run()
+    session_id, key = at.query_params["s"], at.query_params["k"]
+    assert len(key) >= 40  # 256 random bits
+    with _store(home) as store:
+        stored = store.get_session(session_id)["resume_key_sha256"]
+        assert stored and key not in stored  # only its hash is kept
+
+    for query in ({"s": session_id}, {"s": session_id, "k": key[:-2] + "xx"}, {"s": session_id, "k": ""}):
+        stranger = _open(query)
+        assert not stranger.exception, stranger.exception
+        assert stranger.session_state["flow"]["stage"] == "consent"
+        assert not stranger.get("progress") and not any(s.label.startswith("How much") for s in stranger.slider)
+        assert any("does not continue a session" in w.value for w in stranger.warning)
+        assert "s" not in stranger.query_params
+    with _store(home) as store:
+        assert store.views_for_session(session_id) == []  # the strangers recorded and rated nothing
+
+    owner = _open({"s": session_id, "k": key})  # the same browser after a refresh
+    assert owner.session_state["flow"]["stage"] == "session" and owner.get("progress")
+    _button(owner, "Stop the session").click().run()
+    assert owner.session_state["flow"]["stage"] == "thanks"
+
+    finished = _open({"s": session_id, "k": key})
+    assert not finished.exception, finished.exception
+    assert finished.session_state["flow"]["stage"] == "finished"
+    text = _page_text(finished)
+    assert "finished" in text and code not in text and volunteer_id not in text and not finished.code
+    _button(finished, "Start again").click().run()
+    assert finished.session_state["flow"] == {"stage": "consent"}
+
+
+def _frozen_throttle(monkeypatch, name: str) -> BackOff:
+    """The page's back-off of ``name``, on a clock that stands still (a wait never runs out)."""
+    import annotation.resources as resources
+
+    backoff = BackOff(clock=lambda: 1000.0)
+    monkeypatch.setattr(resources, name, lambda: backoff)
+    return backoff
+
+
+def test_a_returning_volunteer_needs_the_code_which_is_replaced_and_the_new_consent_stored(
+        camera, home, monkeypatch) -> None:
+    from tests.store_helpers import CONSENT
+
+    _frozen_throttle(monkeypatch, "code_throttle")
+    with _store(home) as store:
+        old = store.add_volunteer(age_band="35-44", gender="male", consent={**CONSENT, "training": False})
+    assert not old["consent_training"]
+
+    def consent_with(returning: str) -> AppTest:
+        at = AppTest.from_file(PAGE, default_timeout=60).run()
+        at.checkbox[0].check()
+        at.checkbox[1].check()  # this time also for training
+        at.text_input[0].input(returning).run()
+        return _button(at, "I agree").click().run()
+
+    by_id = consent_with(old["volunteer_id"])  # the id is no secret: it is not enough
+    assert by_id.session_state["flow"]["stage"] == "consent"
+    assert any("No volunteer has that withdrawal code" in e.value for e in by_id.error)
+
+    typed = old["withdrawal_code"].lower().replace("-", " ")  # as a person might type it
+    back = consent_with(typed)
+    assert not back.exception, back.exception
+    flow = back.session_state["flow"]
+    assert flow["stage"] == "camera" and flow["volunteer_id"] == old["volunteer_id"]
+    new_code = flow["withdrawal_code"]
+    assert new_code != old["withdrawal_code"] and any(new_code in c.value for c in back.code)
+    assert any("old one no longer works" in i.value for i in back.info)
+    with _store(home) as store:
+        now = store.get_volunteer(old["volunteer_id"])
+        assert now["withdrawal_code"] == new_code and now["consent_training"] and now["consent_recording"]
+        assert now["consent_at"] > old["consent_at"]
+        assert store.find_volunteer(old["withdrawal_code"]) is None
+
+    again = consent_with(old["withdrawal_code"])  # whoever saw the old code cannot continue as them
+    assert again.session_state["flow"]["stage"] == "consent"
+    for _ in range(2):  # with the one above, the free tries of this client
+        consent_with("ABCD-EFGH-JKLM")
+    late = consent_with(new_code)  # even the right code waits now
+    assert late.session_state["flow"]["stage"] == "consent"
+    assert any("Too many wrong tries" in e.value for e in late.error)
+
+
+def test_researcher_sign_in_backs_off_after_wrong_passwords(monkeypatch, home) -> None:
+    monkeypatch.setenv("IPE_RESEARCHER_PASSWORD", "s3cret-pass")
+    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
+                   capture_output=True)
+    import annotation.resources as resources
+    resources.get_store.clear()
+    _frozen_throttle(monkeypatch, "sign_in_throttle")
+    page = str(REPO / "annotation" / "researcher_page.py")
+    at = AppTest.from_file(page, default_timeout=30).run()
+    for attempt in range(3):
+        at.text_input[0].input(f"guess-{attempt}")
+        _button(at, "Sign in").click().run()
+        assert any("Wrong password" in e.value for e in at.error)
+    at.text_input[0].input("s3cret-pass")
+    _button(at, "Sign in").click().run()  # right, but during the wait: refused unchecked
+    assert any("Too many wrong tries" in e.value for e in at.error) and not at.metric
+    other = AppTest.from_file(page, default_timeout=30).run()  # a new browser session, same client
+    other.text_input[0].input("s3cret-pass")
+    _button(other, "Sign in").click().run()
+    assert any("Too many wrong tries" in e.value for e in other.error) and not other.metric
     resources.get_store.clear()

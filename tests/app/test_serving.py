@@ -151,3 +151,65 @@ def test_recommend_tab_reads_the_store_or_the_newest_export(home, tmp_path) -> N
         export_dataset(store, home.root / "exports" / "export-20260101T000000", progress=False)
     with store_held_elsewhere(home):
         assert "data: export export-20260101T000000" in service.recommend_markdown(first)
+
+
+def _fake_run(folder, kind: str = "preference-cnn"):
+    """A run folder as discovery sees it: a checkpoint config, metrics and a figure (no weights needed)."""
+    import json
+
+    (folder / "model").mkdir(parents=True)
+    (folder / "model" / "config.json").write_text(json.dumps({"format": "ipe-checkpoint/1", "kind": kind}))
+    (folder / "metrics.json").write_text(json.dumps({"accuracy": 0.75}))
+    from PIL import Image
+    Image.new("RGB", (4, 4)).save(folder / "confusion.png")
+    return folder
+
+
+def test_runs_are_named_and_only_those_of_the_data_home_are_read(home, tmp_path) -> None:
+    _fake_run(home.runs / "mine")
+    outside = _fake_run(tmp_path / "elsewhere" / "theirs")
+    (home.runs / "escape").symlink_to(outside, target_is_directory=True)
+    service = DemoService(home)
+    assert [r.value for r in service.runs("preference")] == ["mine"]  # the link to a folder elsewhere is no run
+    assert service.describe_all("mine")[0].metrics == {"accuracy": 0.75}  # by run id
+    assert service.describe_all(str(home.runs / "mine" / "model"))[0].kinds == ("preference-cnn",)  # or path inside
+    assert str(home.root) not in runs_markdown(service.describe_all())  # the table names runs, not server paths
+
+    def refusal(text: str) -> str:
+        with pytest.raises(IPEError) as info:
+            service.describe_all(text)
+        return str(info.value).replace(repr(text), "<given>")
+
+    existing_outside = refusal(str(outside))
+    assert "only runs of this demo's data home" in existing_outside
+    # the same answer whether or not the place exists: the tab tells nothing about the server's files
+    for text in ("/nonexistent/place", "/etc", "../../..", "mine/../../..", "escape", str(tmp_path)):
+        assert refusal(text) == existing_outside, text
+    with pytest.raises(IPEError, match="only runs of this demo's data home"):
+        service.analyse_image(np.zeros((8, 8, 3), np.uint8), str(outside))
+
+
+def test_images_are_previewed_and_oversized_media_refused_from_headers(trained, tmp_path) -> None:
+    from PIL import Image
+
+    from core.media_limits import MediaLimits
+
+    home, videos = trained
+    service = DemoService(home)
+    run = service.runs("preference")[0].value
+    wide = np.random.default_rng(0).integers(0, 255, (1500, 3000, 3), dtype=np.uint8)
+    result = service.analyse_image(wide, run)
+    assert result.overlay.shape == (512, 1024, 3) and result.heat.shape == (512, 1024)  # a bounded preview
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([wide[:300, :200], np.full((300, 200), 255, np.uint8)])).save(rgba)
+    assert service.analyse_image(str(rgba), run).overlay.shape == (300, 200, 3)  # a file, as the tab passes it
+
+    small = DemoService(home, limits=MediaLimits(max_image_pixels=50_000, max_video_pixels=320 * 240,
+                                                 max_video_frames=20))
+    with pytest.raises(MediaError, match="200x300 pixels, more than the 50,000"):
+        small.analyse_image(str(rgba), run)
+    with pytest.raises(MediaError, match="640x480 pixels per frame"):
+        small.analyse_reaction(videos[0][0], service.runs("reaction")[0].value)
+    frames = DemoService(home, limits=MediaLimits(max_video_frames=20))
+    with pytest.raises(MediaError, match="33 frames, more than the 20"):
+        frames.analyse_reaction(videos[0][0], service.runs("reaction")[0].value)

@@ -301,7 +301,7 @@ def test_migrations_apply_in_order_and_a_failing_one_changes_nothing(tmp_path, m
     from core.store import migrations
 
     conn = duckdb.connect(str(tmp_path / "m.duckdb"))
-    assert migrations.migrate(conn) == [LATEST] and migrations.current_version(conn) == LATEST
+    assert migrations.migrate(conn) == list(range(1, LATEST + 1)) and migrations.current_version(conn) == LATEST
     assert migrations.migrate(conn) == []  # already current
     good = (LATEST + 1, "add a column", ["ALTER TABLE labeler ADD COLUMN note VARCHAR"])
     bad = (LATEST + 2, "broken", ["CREATE TABLE t2 (x INTEGER, created_at TIMESTAMP)", "THIS IS NOT SQL"])
