@@ -25,9 +25,9 @@ from annotation.resources import get_limits, get_store, researcher_signed_in
 from core.errors import IPEError
 from core.media_limits import open_image
 from core.store.access import image_folder_path, image_folders, register_image_folder, remove_image_folder
+from core.labeling.results import labeling_summary
 from core.labeling.session import (
-    ANSWERS, LabelingConfig, LabelingError, LabelingSession, fashion_mnist_index, images_from_fashion_mnist,
-    images_from_folder, images_from_items, labeling_summary, persist_answer, persist_undo, rows_for_set,
+    ANSWERS, LabelingConfig, LabelingError, LabelingSession, fashion_mnist_index, images_from_fashion_mnist, images_from_folder, images_from_items, persist_answer, persist_undo, rows_for_set,
 )
 
 MAX_SIDE = 1600  # larger images are downscaled for the browser (the stored path keeps the original)

@@ -22,7 +22,7 @@ from core.errors import IPEError  # noqa: E402
 from core.labels import CLASS_NAMES  # noqa: E402
 from core.media_limits import guard_pil  # noqa: E402
 from core.paths import DataHome  # noqa: E402
-from app import serving  # noqa: E402
+from app import demo_rendering, serving  # noqa: E402
 from app.login_throttle import LoginThrottle  # noqa: E402
 
 NO_RUN = "(no trained run yet)"
@@ -84,12 +84,12 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
             runs = service.describe_all((extra_path or "").strip() or None)
         except IPEError as err:
             raise gr.Error(str(err), duration=None) from err
-        return serving.runs_markdown(runs), serving.run_figures(runs)
+        return demo_rendering.runs_markdown(runs), demo_rendering.run_figures(runs)
 
     def on_load() -> tuple:
         """Everything about the runs, filled in once the page (after any login) has loaded."""
         runs = service.describe_all(None)
-        return (refresh_reaction(), refresh_preference(), serving.runs_markdown(runs), serving.run_figures(runs))
+        return (refresh_reaction(), refresh_preference(), demo_rendering.runs_markdown(runs), demo_rendering.run_figures(runs))
 
     def on_recommend(volunteer_id: str) -> str:
         try:

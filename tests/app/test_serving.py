@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from core.errors import CheckpointError, IPEError, MediaError
-from app.serving import CAM_METHODS, DemoService, runs_markdown, to_rgb
+from app.demo_rendering import runs_markdown, to_rgb
+from app.serving import CAM_METHODS, DemoService
 from tests.demo_fixtures import reaction_videos, tiny_preference_run, tiny_reaction_run
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.labeling.results import labeling_summary, self_consistency
 from core.labeling.session import (
-    ImageRef, LabelingConfig, LabelingError, LabelingSession, images_from_folder, images_from_items,
-    labeling_summary, persist_answer, persist_undo, plan_queue, rows_for_set, self_consistency,
+    ImageRef, LabelingConfig, LabelingError, LabelingSession, images_from_folder, images_from_items, persist_answer, persist_undo, plan_queue, rows_for_set,
 )
 from core.store import Store
 
