@@ -20,8 +20,8 @@ import numpy as np
 from core.errors import MediaError, NoFaceError
 from data.face_sources import FACE_SOURCES, SOURCES_BY_NAME, FaceSource
 
-# the stills that show a posed expression (a poor "resting face" for generated reactions)
-POSED_EXPRESSION_FACES = tuple(s.name for s in FACE_SOURCES if s.posed)
+# faces the synthetic planner uses only when named (posed expressions, faces dlib misses in some renders)
+NOT_DEFAULT_FACES = tuple(s.name for s in FACE_SOURCES if s.not_default)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -44,9 +44,10 @@ def _source_file(source: FaceSource) -> Path | None:
     return folder / source.file if folder is not None and (folder / source.file).is_file() else None
 
 
-def available_faces(*, include_posed: bool = True) -> list[str]:
-    """Built-in face names whose package is installed, ``astronaut`` first."""
-    return [s.name for s in FACE_SOURCES if (include_posed or not s.posed) and _source_file(s) is not None]
+def available_faces(*, default_only: bool = False) -> list[str]:
+    """Built-in face names whose package is installed, ``astronaut`` first; ``default_only``: those
+    the synthetic planner uses when no faces are named."""
+    return [s.name for s in FACE_SOURCES if not (default_only and s.not_default) and _source_file(s) is not None]
 
 
 def is_face_path(face: str) -> bool:

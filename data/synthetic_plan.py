@@ -97,16 +97,15 @@ def plan_dataset(
 ) -> list[VideoJob]:
     """The whole dataset as a list of jobs; deterministic for the arguments.
 
-    ``faces``: built-in face names or photo paths (default: every built-in face without a posed
-    expression). ``protocol`` decides which face each volunteer wears and who is held out
+    ``faces``: built-in face names or photo paths (default: the built-in default pool,
+    ``data.faces.available_faces(default_only=True)``). ``protocol`` decides which face each volunteer wears and who is held out
     (``data/synthetic_protocol.py``); the reactions themselves do not depend on it.
     """
     from data.faces import available_faces, is_face_path
 
     if n_volunteers < 1 or n_videos < n_volunteers:
         raise ValueError(f"need at least one video per volunteer: {n_videos} videos for {n_volunteers} volunteers")
-    # photos of a posed surprise/anger/... would make every clip of that volunteer look like it
-    faces = list(faces) if faces else available_faces(include_posed=False)
+    faces = list(faces) if faces else available_faces(default_only=True)
     unknown = sorted(f for f in set(faces) - set(available_faces()) if not is_face_path(f))
     if unknown:
         raise ValueError(f"unknown faces {unknown}; available offline: {', '.join(available_faces())}; "

@@ -76,7 +76,7 @@ def assign_faces(volunteers: Sequence[tuple[str, int]], faces: Sequence[str], *,
     id_gender = {i: face_gender(fs[0]) for i, fs in faces_of.items()}
     ids = [list(faces_of)[k] for k in np.random.default_rng([seed, 31]).permutation(len(faces_of))]
     test = _test_volunteers(volunteers, test_fraction, seed)
-    held_ids, rest_ids = ids, []
+    held_ids, rest_ids = ([], ids) if not test else (ids, [])  # one identity: seen-faces only
     if test and len(ids) >= 2:
         n_held = min(max(1, int(test_fraction * len(ids) + 0.5)), len(ids) - 1)
         held_ids = _by_gender_alternating(ids, id_gender)[:n_held]

@@ -201,7 +201,7 @@ def make_synthetic_dataset(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    faces = list(faces) if faces else available_faces(include_posed=False)
+    faces = list(faces) if faces else available_faces(default_only=True)
     jobs = plan_dataset(n_volunteers=n_volunteers, n_videos=n_videos, duration_s=duration_s, fps=fps, seed=seed,
                         faces=faces, n_outfits=n_outfits, label_noise=label_noise, protocol=protocol,
                         test_fraction=test_fraction)
@@ -280,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
                              "seen-faces: they wear training volunteers' faces")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of volunteers held out (§4.1: 0.2)")
     parser.add_argument("--faces", default=None,
-                        help="comma-separated built-in face names and/or photo paths (default: every built-in "
-                             "face without a posed expression)")
+                        help="comma-separated built-in face names and/or photo paths (default: the built-in "
+                             "default pool, docs/synthetic_faces.md)")
     args = parser.parse_args(argv)
     faces = [f.strip() for f in args.faces.split(",") if f.strip()] if args.faces else None
     print(make_synthetic_dataset(args.out, n_volunteers=args.volunteers, n_videos=args.videos,

@@ -29,11 +29,24 @@ def test_every_built_in_face_has_provenance_and_is_in_the_doc() -> None:
 
 
 def test_at_least_twelve_resting_identities_install_offline() -> None:
-    resting = available_faces(include_posed=False)
+    resting = available_faces(default_only=True)
     identities = {face_identity(f) for f in resting}
     assert len(identities) >= 12, sorted(identities)
     assert {face_gender(f) for f in resting} == {"female", "male"}
     assert len({face_identity(f) for f in available_faces()}) >= 17
+
+
+@pytest.mark.parametrize("width", [0.28, 0.40])  # the planner's smallest and largest face (data/synthetic_plan.py)
+def test_the_default_pool_is_found_as_feature_extraction_looks(width: float) -> None:
+    """Feature extraction detects on the grey frame without upsampling: every default face, plain and
+    mirrored (as a volunteer's look may be), must be found there, or its videos would have no features."""
+    import cv2
+
+    for name in available_faces(default_only=True):
+        frame = render_reaction(ReactionSpec("neutral", duration_s=1 / 30, face=name, face_width=width))[0]
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        for view in (grey, np.ascontiguousarray(grey[:, ::-1])):
+            assert len(hog_detector()(view, 0)) == 1, name
 
 
 def test_a_video_frame_face_is_the_named_frame() -> None:

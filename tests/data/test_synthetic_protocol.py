@@ -26,7 +26,7 @@ def test_leave_faces_out_holds_out_whole_identities(seed: int) -> None:
     jobs = plan_dataset(seed=seed)  # the full-size plan, default protocol
     faces = _folds(jobs)
     assert faces["train"] and faces["test"] and not faces["train"] & faces["test"]
-    n_ids = len({face_identity(f) for f in available_faces(include_posed=False)})
+    n_ids = len({face_identity(f) for f in available_faces(default_only=True)})
     assert len(faces["test"]) == int(0.2 * n_ids + 0.5)
     volunteers = {j.volunteer_id: j for j in jobs}
     test = [v for v, j in volunteers.items() if j.fold == "test"]
@@ -89,3 +89,10 @@ def test_manifest_records_face_identity_fold_and_protocol(tmp_path: Path) -> Non
         make_synthetic_dataset(out, n_volunteers=4, n_videos=4, duration_s=0.4, seed=2, progress=False, workers=1,
                                protocol="seen-faces", test_fraction=0.25,
                                faces=["astronaut", "feat-single", "grace-hopper"])
+
+
+def test_one_face_cannot_be_left_out() -> None:
+    with pytest.raises(ValueError, match="leave-faces-out needs at least two face identities"):
+        plan_dataset(n_volunteers=6, n_videos=12, faces=["astronaut"])
+    assert {j.fold for j in plan_dataset(n_volunteers=6, n_videos=12, faces=["astronaut"], protocol="seen-faces")} \
+        == {"train", "test"}

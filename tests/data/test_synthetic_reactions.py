@@ -12,7 +12,7 @@ import pytest
 
 from core.reaction.face_models import hog_detector, shape_predictor_68
 from core.labels import CLASS_NAMES, score_to_class
-from data.faces import POSED_EXPRESSION_FACES
+from data.faces import NOT_DEFAULT_FACES
 from data.synthetic_reactions import (
     GENERATOR_VERSION, MANIFEST_COLUMNS, job_landmarks, make_synthetic_dataset, plan_dataset, render_job,
     subset_per_volunteer,
@@ -69,12 +69,12 @@ def test_full_size_plan_is_shaped_like_sentigarment() -> None:
             by_volunteer.setdefault(j.volunteer_id, []).append(j.intensity)
     means = [np.mean(v) for v in by_volunteer.values() if len(v) >= 5]
     assert np.std(means) > 0.1
-    assert not {j.appearance.face for j in jobs} & set(POSED_EXPRESSION_FACES)
+    assert not {j.appearance.face for j in jobs} & set(NOT_DEFAULT_FACES)
     assert plan_dataset() == jobs  # deterministic
 
 
 def test_class_dynamics_show_in_the_rendered_face() -> None:
-    jobs = plan_dataset(n_volunteers=6, n_videos=60, seed=3, faces=["astronaut"])
+    jobs = plan_dataset(n_volunteers=6, n_videos=60, seed=3, faces=["astronaut"], protocol="seen-faces")
     def pick(expression: str, **look):
         job = max((j for j in jobs if j.expression == expression), key=lambda j: j.intensity)
         return dataclasses.replace(job, duration_s=1.2, onset_s=0.1, ramp_s=0.4,
@@ -146,7 +146,7 @@ def test_smile_reaches_the_flow_descriptor(tmp_path: Path) -> None:
     from core.reaction.descriptor import extract_features
     from data.video_files import write_mp4
 
-    jobs = plan_dataset(n_volunteers=6, n_videos=60, seed=3, faces=["astronaut"])
+    jobs = plan_dataset(n_volunteers=6, n_videos=60, seed=3, faces=["astronaut"], protocol="seen-faces")
 
     def mouth_flow(expression: str) -> np.ndarray:
         job = next(j for j in jobs if j.expression == expression and j.label != "neutral")

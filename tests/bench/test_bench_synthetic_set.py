@@ -1,0 +1,53 @@
+"""The synthetic-set benchmark at toy size: both protocols, both normalisations, one table."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from bench.bench_synthetic_set import main
+
+TOY = ["--volunteers", "4", "--videos", "8", "--per-volunteer", "2", "--seconds", "0.6", "--test-fraction", "0.25",
+       "--variants", "lbe", "--volunteer-norms", "none,baseline", "--epochs", "1", "--hidden", "8", "--batch-size", "4"]
+
+
+def test_toy_run_reports_both_protocols_side_by_side(tmp_path: Path, capsys) -> None:
+    torch.set_num_threads(1)
+    out = tmp_path / "bench"
+    assert main([str(out), *TOY]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("SYNTHETIC DATA")
+    for protocol in ("leave-faces-out", "seen-faces"):
+        for norm in ("none", "baseline"):
+            row = re.search(rf"^{protocol}\s+{norm}\s+([\d.]+)\s+-\s+-\s+([\d.]+|nan)\s+([\d.]+)\s+(\d+) videos",
+                            text, re.M)
+            assert row, f"no {protocol}/{norm} row in:\n{text}"
+            assert 0 <= float(row.group(1)) <= 1 and 0 < float(row.group(3)) <= 1
+        config = json.loads((out / protocol / "runs" / "baseline" / "lbe-s0" / "model" / "config.json").read_text())
+        assert config["train"]["volunteer_norm"] == "baseline" and config["split_id"] == f"synthetic-{protocol}"
+    assert re.search(r"^gap seen-unseen\s+baseline\s+-?[\d.]+", text, re.M)
+    results = json.loads((out / "results.json").read_text())
+    for protocol, info in results["protocols"].items():
+        assert set(info["norms"]) == {"none", "baseline"}
+        assert info["test_volunteers"] == 1 and info["train_volunteers"] == 3
+        with open(out / protocol / "manifest.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        with open(out / protocol / "train_manifest.csv", newline="", encoding="utf-8") as handle:
+            folds = {r["video_id"]: r["fold"] for r in csv.DictReader(handle)}
+        assert folds == {r["video_id"]: r["fold"] for r in rows}
+    # the held-out videos are identical under both protocols: made once, linked into the second folder
+    held = [r for r in rows if r["fold"] == "test"]
+    assert held
+    for r in held:
+        first, second = out / "leave-faces-out" / r["path"], out / "seen-faces" / r["path"]
+        assert first.read_bytes() == second.read_bytes()
+        assert (out / "seen-faces" / "features" / f"{r['video_id']}.npz").is_file()
+    timings = json.loads((out / "timings.json").read_text())
+    assert timings["seen-faces"]["render"]["linked"] >= len(held)
+    # a second run renders and extracts nothing
+    assert main([str(out), *TOY, "--stages", "render,extract"]) == 0
+    timings = json.loads((out / "timings.json").read_text())
+    assert all(timings[p][s]["videos"] == 0 for p in ("leave-faces-out", "seen-faces") for s in ("render", "extract"))
