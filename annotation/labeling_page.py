@@ -22,6 +22,7 @@ from PIL import Image
 
 from annotation.keyboard_labeler import keyboard_labeler
 from annotation.resources import get_limits, get_store, researcher_signed_in
+from core.settings import load_settings
 from core.errors import IPEError
 from core.media_limits import open_image
 from core.store.access import image_folder_path, image_folders, register_image_folder, remove_image_folder
@@ -88,7 +89,7 @@ def load_images(set_key: str, config: LabelingConfig):
 
 def start_session(name: str, set_key: str, max_images: int, ask_region: bool) -> None:
     store = get_store()
-    config = LabelingConfig.from_env()
+    config = load_settings().labeling()
     if max_images:
         config = dataclasses.replace(config, max_images=max_images)
     images, image_set = load_images(set_key, config)

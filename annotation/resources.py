@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.collection.config import CollectionConfig
 from core.media_limits import MediaLimits, guard_pil
+from core.settings import load_settings
 from core.paths import DataHome
 from core.store import Store
 from core.throttle import BackOff, wait_message
@@ -27,13 +28,13 @@ def get_store() -> Store:
 
 @st.cache_resource
 def get_config() -> CollectionConfig:
-    return CollectionConfig.from_env()
+    return load_settings().collection()  # every IPE_* value checked: a bad one is one line
 
 
 @st.cache_resource
 def get_limits() -> MediaLimits:
     """Bounds on images the pages decode; PIL itself is told to refuse far larger ones."""
-    limits = MediaLimits.from_env()
+    limits = load_settings().media_limits()
     guard_pil(limits)
     return limits
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from models.training.config import TrainConfig
+
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data (one of)")
@@ -22,7 +24,7 @@ class _Preset(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
-        from models.reaction.registry import CPU_PRESET
+        from models.reaction.variants import CPU_PRESET
 
         setattr(namespace, self.dest, values)
         flags = {"norm": "c3d_norm"}
@@ -56,20 +58,22 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 
 def add_train_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("training (defaults: the paper's)")
-    g.add_argument("--epochs", type=int, default=500)
-    g.add_argument("--batch-size", type=int, default=32)
-    g.add_argument("--lr-pbe", type=float, default=1e-4)
-    g.add_argument("--lr-lbe", type=float, default=5e-3)
-    g.add_argument("--warmup-steps-pbe", type=int, default=0,
+    d = TrainConfig()  # the defaults are the dataclass's (models/training/config.py, torch-free)
+    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--batch-size", type=int, default=d.batch_size)
+    g.add_argument("--lr-pbe", type=float, default=d.lr_pbe)
+    g.add_argument("--lr-lbe", type=float, default=d.lr_lbe)
+    g.add_argument("--warmup-steps-pbe", type=int, default=d.warmup_steps_pbe,
                    help="linear warm-up of the PBE learning rate over this many steps (0 = paper: none)")
     g.add_argument("--device", default="auto",
                    help="auto (default: the GPU when there is one, else the CPU), cpu, or cuda / cuda:N "
                    "(bf16 autocast + channels-last on CUDA)")
     g.add_argument("--compile", action="store_true", help="torch.compile the C3D (GPU)")
-    g.add_argument("--eval-every", type=int, default=10, help="epochs between held-out evaluations (curves, best epoch)")
-    g.add_argument("--checkpoint-every", type=int, default=10,
+    g.add_argument("--eval-every", type=int, default=d.eval_every,
+                   help="epochs between held-out evaluations (curves, best epoch)")
+    g.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,
                    help="epochs between saved training states, so `train --resume RUN` continues a killed run (0: none)")
-    g.add_argument("--volunteer-norm", default="none", choices=["none", "baseline"],
+    g.add_argument("--volunteer-norm", default=d.volunteer_norm, choices=["none", "baseline"],
                    help="standardise each volunteer's flow by their own first seconds (baseline; see "
                         "models/training/volunteer_norm.py); none = the paper")
 
@@ -103,12 +107,10 @@ def model_kw(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def train_config(args: argparse.Namespace, seed: int = 0) -> Any:
-    from models.training.train import TrainConfig
-
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
                        seed=seed, device=args.device, compile=args.compile, eval_every=args.eval_every,
                        warmup_steps_pbe=args.warmup_steps_pbe, volunteer_norm=args.volunteer_norm,
-                       checkpoint_every=getattr(args, "checkpoint_every", 10))
+                       checkpoint_every=getattr(args, "checkpoint_every", TrainConfig.checkpoint_every))
 
 
 def load_data(args: argparse.Namespace, *, need_train: bool = True) -> tuple[Any, Any, dict[str, Any]]:

@@ -194,7 +194,8 @@ class DemoService:
                          progress: Callable | None = None, sample_frames: int = 8) -> ReactionAnalysis:
         from core.reaction.descriptor import FeatureConfig
 
-        predictor = self._load("reaction", run) if video else None
+        self._check_video(video)  # from the header, before any model or frame is loaded
+        predictor = self._load("reaction", run)
         timings: dict[str, float] = {}
         t = time.perf_counter()
         features = self._video_features(video)
@@ -226,23 +227,28 @@ class DemoService:
         features = self._video_features(video)
         return explain_lbe(predictor, features, video, target=target)
 
-    def _video_features(self, video: str | Path | None) -> Any:
-        """The video's features, extracted once per file version (the last four are kept)."""
-        from core.reaction.descriptor import FeatureConfig, extract_features
+    def _check_video(self, video: str | Path | None) -> None:
+        """Refuse a missing, too large or too long video from its header alone (nothing decoded)."""
         from core.reaction.video import check_header
 
         if not video:
             raise MediaError("no video given: upload a reaction video or record one with the webcam")
+        duration = check_header(video, self.limits).duration_s
+        if duration > self.max_video_seconds:
+            raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
+                             "(the study records 10 s per outfit): trim it")
+
+    def _video_features(self, video: str | Path | None) -> Any:
+        """The video's features, extracted once per file version (the last four are kept)."""
+        from core.reaction.descriptor import FeatureConfig, extract_features
+
+        self._check_video(video)
         path = Path(video)
         stat = path.stat() if path.is_file() else None
         key = (str(path.resolve()), stat.st_mtime, stat.st_size) if stat else None
         with self._lock:
             if key in self._features:
                 return self._features[key]
-        duration = check_header(video, self.limits).duration_s  # before decoding anything
-        if duration > self.max_video_seconds:
-            raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
-                             "(the study records 10 s per outfit): trim it")
         features = extract_features(video, FeatureConfig(max_seconds=self.max_video_seconds))
         if key is not None:
             with self._lock:

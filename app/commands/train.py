@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-VARIANT_NAMES = ("pbe", "lbe", "early-fusion", "late-fusion", "plm-ipe", "plm-ipe-t2")  # = models.reaction.registry.VARIANTS
+from models.reaction.variants import VARIANTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "<runs>/<run-id>/ (model/ checkpoint + metrics.json + history.json). Under torchrun the processes "
         "train together (DDP) and rank 0 writes the run.",
     )
-    parser.add_argument("--variant", default="plm-ipe", choices=VARIANT_NAMES)
+    parser.add_argument("--variant", default="plm-ipe", choices=VARIANTS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-id", help="run folder name (default: <variant>-<UTC time>; give one under torchrun)")
     parser.add_argument("--resume", metavar="RUN",

@@ -60,27 +60,6 @@ class LabelingConfig:
         if self.max_images is not None and self.max_images < 1:
             raise LabelingError("max_images must be at least 1 (or None for all)")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "LabelingConfig":
-        """Defaults overridden by IPE_LABEL_SUBGROUP, _BREAK_S, _SLOW_S, _GOLD_FRACTION, _GOLD_MIN,
-        _GOLD_MAX, _GOLD_GAP, _UNDO_DEPTH, _MAX_IMAGES, _SEED."""
-        env = os.environ if environ is None else environ
-        names = {
-            "subgroup_size": ("IPE_LABEL_SUBGROUP", int), "break_s": ("IPE_LABEL_BREAK_S", float),
-            "slow_threshold_s": ("IPE_LABEL_SLOW_S", float), "gold_fraction": ("IPE_LABEL_GOLD_FRACTION", float),
-            "gold_min": ("IPE_LABEL_GOLD_MIN", int), "gold_max": ("IPE_LABEL_GOLD_MAX", int),
-            "gold_min_gap": ("IPE_LABEL_GOLD_GAP", int), "undo_depth": ("IPE_LABEL_UNDO_DEPTH", int),
-            "max_images": ("IPE_LABEL_MAX_IMAGES", int), "seed": ("IPE_LABEL_SEED", int),
-        }
-        values: dict[str, Any] = {}
-        for attr, (var, kind) in names.items():
-            if env.get(var, "").strip():
-                try:
-                    values[attr] = kind(env[var])
-                except ValueError as e:
-                    raise LabelingError(f"{var}={env[var]!r} is not a valid {kind.__name__}") from e
-        return cls(**values)
-
     def gold_count(self, n_images: int) -> int:
         if n_images <= self.gold_min_gap:
             return 0  # too few images to hide a repeat

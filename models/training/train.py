@@ -47,6 +47,7 @@ from models.training.evaluate import classification_metrics, predict_set
 from models.training.loader import EpochBatchSampler, auto_workers, make_loader
 from models.reaction.plm_ipe import ModelConfig, ReactionModel, mutual_step
 from models.reaction.lbe import fit_input_norm
+from models.training.config import TrainConfig
 from models.training.npz_arrays import read_item
 from models.training.resume import TrainingState, load_state, restore_rng, rng_state, save_state
 from models.training.volunteer_norm import apply_volunteer_norm
@@ -54,26 +55,6 @@ from models.reaction.registry import PRIMARY_HEAD, build_from_config
 
 CLIP_SAMPLING = ("per epoch: every training video once, in an order shuffled with (seed, epoch), one clip drawn "
                  "uniformly at random from the video's clips; batches of batch_size videos (split across DDP ranks)")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 500
-    batch_size: int = 32
-    lr_pbe: float = 1e-4
-    lr_lbe: float = 5e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    seed: int = 0
-    device: str = "cpu"
-    amp: str = "auto"  # "auto": bf16 autocast on CUDA, none on CPU; "bf16"; "off"
-    channels_last: str = "auto"  # "auto": on CUDA only; "on"; "off"
-    compile: bool = False
-    eval_every: int = 1  # epochs between held-out evaluations (0: only at the end)
-    num_workers: int = -1  # DataLoader workers; -1: auto (0 on CPU, up to 8 on CUDA)
-    prefetch_factor: int = 4  # batches read ahead per worker
-    warmup_steps_pbe: int = 0  # PBE learning rate ramps linearly from lr/steps to lr over these steps (0: paper, none)
-    volunteer_norm: str = "none"  # "baseline": flow standardised by each volunteer's first seconds (volunteer_norm.py)
-    checkpoint_every: int = 10  # epochs between saved training states (resume.py), when a run folder is given; 0: none
 
 
 @dataclass

@@ -72,7 +72,7 @@ def test_sign_in_picks_a_set_and_resumes_where_the_labeler_stopped(store, folder
 
     # two answers stored (as the component would), then a new browser session continues at 3
     labeler = store.add_labeler("ann")
-    again = LabelingSession.start(images_from_folder(folder), LabelingConfig.from_env(), labeler_id=labeler,
+    again = LabelingSession.start(images_from_folder(folder), LabelingConfig(), labeler_id=labeler,
                                   image_set=session.image_set)
     for t in (0.0, 1.0):
         again.show(t)

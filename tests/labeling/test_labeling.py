@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from core.labeling.results import labeling_summary, self_consistency
+from core.errors import SettingsError
+from core.settings import load_settings
 from core.labeling.session import (
     ImageRef, LabelingConfig, LabelingError, LabelingSession, images_from_folder, images_from_items, persist_answer, persist_undo, plan_queue, rows_for_set,
 )
@@ -36,11 +38,11 @@ def label_all(session: LabelingSession, answers, *, t0: float = 0.0, dt: float =
 def test_config_defaults_follow_the_paper_and_env_overrides():
     cfg = LabelingConfig()
     assert (cfg.subgroup_size, cfg.break_s, cfg.slow_threshold_s) == (50, 30.0, 1.0)
-    env = LabelingConfig.from_env({"IPE_LABEL_SUBGROUP": "3", "IPE_LABEL_BREAK_S": "2.5", "IPE_LABEL_GOLD_MIN": "0",
-                                   "IPE_LABEL_MAX_IMAGES": ""})
+    env = load_settings({"IPE_LABEL_SUBGROUP": "3", "IPE_LABEL_BREAK_S": "2.5", "IPE_LABEL_GOLD_MIN": "0",
+                         "IPE_LABEL_MAX_IMAGES": ""}).labeling()
     assert (env.subgroup_size, env.break_s, env.gold_min, env.max_images) == (3, 2.5, 0, None)
-    with pytest.raises(LabelingError, match="IPE_LABEL_SUBGROUP"):
-        LabelingConfig.from_env({"IPE_LABEL_SUBGROUP": "many"})
+    with pytest.raises(SettingsError, match="IPE_LABEL_SUBGROUP"):
+        load_settings({"IPE_LABEL_SUBGROUP": "many"})
     with pytest.raises(LabelingError):
         LabelingConfig(subgroup_size=0)
 
