@@ -17,7 +17,6 @@ model sees, where a neutral face should give much less than an expression.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.face_motion import landmark_error, landmark_jitter, rigid_spec, smile_spec, write_clip
+from bench.face_motion import chosen_faces, face_parser, landmark_error, landmark_jitter, rigid_spec, smile_spec, write_clip
 
 
 def _magnitude(features) -> float:
@@ -55,21 +54,13 @@ def _expressions(faces: list[str], configs: dict, seconds: float, seed: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    import cv2
-
     from core.reaction.descriptor import FeatureConfig, extract_features
-    from data.faces import available_faces
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces", nargs="+", default=None, help="default: every offline face")
-    parser.add_argument("--yaws", type=float, nargs="+", default=[0.0, 15.0, 30.0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = face_parser(__doc__.splitlines()[0])
     parser.add_argument("--legacy", action="store_true", help="also measure FeatureConfig.legacy()")
     parser.add_argument("--expressions", action="store_true", help="also the kit's ordinary clips per expression")
     args = parser.parse_args(argv)
-    cv2.setNumThreads(1)
-    faces = args.faces or available_faces()
+    faces = chosen_faces(args)
     configs = {"default": FeatureConfig()}
     if args.legacy:
         configs = {"legacy": FeatureConfig.legacy(), **configs}
