@@ -1,6 +1,6 @@
 """Does rigid head motion leak into the 72-d descriptor? Rigid-only clips against smiles, per face.
 
-    python -m bench.bench_rigid_motion [--faces NAME ...] [--yaws 0 15 30] [--seconds 3] [--legacy]
+    python -m bench.bench_rigid_motion [--faces NAME ...] [--yaws 0 15 30] [--seconds 3] [--legacy] [--expressions]
 
 For every offline face (``data.faces.available_faces``) and head turn, renders two clips of
 the same face: one where ONLY the head moves (±40 px shift, ±12° roll, ±10 % zoom, a
@@ -11,10 +11,12 @@ frame pairs) of each clip and their ratio rigid / smile (the bar: <= 0.25), the 
 error against the generator's ground truth and the landmark jitter (both in % of the
 inter-ocular distance, IOD; see ``bench/face_motion.py``), and the detector runs.
 ``--legacy`` runs the descriptor's previous behaviour (``FeatureConfig.legacy()``) too.
+``--expressions`` also prints, per face (head straight), the mean region magnitude of the
+kit's ordinary clips (each expression with blinks and the default small head sway): what a
+model sees, where a neutral face should give much less than an expression.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.face_motion import landmark_error, landmark_jitter, rigid_spec, smile_spec, write_clip
+from bench.face_motion import chosen_faces, face_parser, landmark_error, landmark_jitter, rigid_spec, smile_spec, write_clip
 
 
 def _magnitude(features) -> float:
@@ -30,21 +32,35 @@ def _magnitude(features) -> float:
     return float(features.flow72[valid, 36:].mean()) if valid.any() else float("nan")
 
 
+def _expressions(faces: list[str], configs: dict, seconds: float, seed: int) -> None:
+    from core.reaction.descriptor import extract_features
+    from data.reaction_video import EXPRESSIONS, ReactionSpec
+
+    table = {name: {e: [] for e in EXPRESSIONS} for name in configs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for face in faces:
+            for expression in EXPRESSIONS:
+                spec = ReactionSpec(expression, duration_s=seconds, seed=seed, onset_s=0.5, ramp_s=0.5, face=face)
+                path = write_clip(spec, Path(tmp), expression)
+                for name, config in configs.items():
+                    table[name][expression].append(_magnitude(extract_features(path, config)))
+            print(f"{face:<14} " + " | ".join(
+                f"{name}: " + " ".join(f"{e} {table[name][e][-1]:.4f}" for e in EXPRESSIONS) for name in configs), flush=True)
+    for name in configs:
+        means = {e: float(np.mean(v)) for e, v in table[name].items()}
+        print(f"{name}: ordinary clips, mean region magnitude over {len(faces)} faces: "
+              + ", ".join(f"{e} {m:.4f}" for e, m in means.items())
+              + " | neutral / smile " + f"{means['neutral'] / max(means['smile'], 1e-9):.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    import cv2
-
     from core.reaction.descriptor import FeatureConfig, extract_features
-    from data.faces import available_faces
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces", nargs="+", default=None, help="default: every offline face")
-    parser.add_argument("--yaws", type=float, nargs="+", default=[0.0, 15.0, 30.0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = face_parser(__doc__.splitlines()[0])
     parser.add_argument("--legacy", action="store_true", help="also measure FeatureConfig.legacy()")
+    parser.add_argument("--expressions", action="store_true", help="also the kit's ordinary clips per expression")
     args = parser.parse_args(argv)
-    cv2.setNumThreads(1)
-    faces = args.faces or available_faces()
+    faces = chosen_faces(args)
     configs = {"default": FeatureConfig()}
     if args.legacy:
         configs = {"legacy": FeatureConfig.legacy(), **configs}
@@ -76,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
               f"mean {r.mean():.3f}, max {r.max():.3f}; pairs <= 0.25: {(r <= 0.25).sum()}/{len(r)} | "
               f"landmark error rigid {100 * m[:, 0].mean():.2f} smile {100 * m[:, 1].mean():.2f} % IOD, "
               f"jitter {100 * m[:, 2].mean():.2f} % IOD, detections per clip {m[:, 3].mean() / 2:.1f}")
+    if args.expressions:
+        _expressions(faces, configs, args.seconds, args.seed)
     print(f"{time.perf_counter() - t0:.0f} s wall")
     return 0
 

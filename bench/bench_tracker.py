@@ -13,7 +13,6 @@ the generator's ground truth and landmark jitter (% of the inter-ocular distance
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.face_motion import landmark_error, landmark_jitter, write_clip
+from bench.face_motion import chosen_faces, face_parser, landmark_error, landmark_jitter, write_clip
 from data.reaction_video import ReactionSpec
 
 
@@ -45,18 +44,9 @@ def _track(path: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    import cv2
-
-    from data.faces import available_faces
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces", nargs="+", default=None, help="default: every offline face")
-    parser.add_argument("--yaws", type=float, nargs="+", default=[0.0, 15.0, 30.0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = face_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
-    cv2.setNumThreads(1)
-    faces = args.faces or available_faces()
+    faces = chosen_faces(args)
     print(f"{len(faces)} faces x yaw {args.yaws} x 2 clips of {args.seconds:g} s; load {os.getloadavg()[0]:.1f}")
     per_yaw: dict[float, list[tuple[int, int, int, float, float, float]]] = {yaw: [] for yaw in args.yaws}
     with tempfile.TemporaryDirectory() as tmp:

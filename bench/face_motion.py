@@ -5,6 +5,7 @@ reads in real use), so the figures include the codec's effect on landmarks and f
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,26 @@ def smile_spec(face: str, yaw: float, seconds: float, seed: int) -> ReactionSpec
     """A full smile (0.5 s ramp from 0.5 s on, then held) on a still head."""
     return ReactionSpec("smile", duration_s=seconds, seed=seed, onset_s=0.5, ramp_s=0.5, blinks=False,
                         head_motion=False, face=face, yaw_deg=yaw)
+
+
+def face_parser(description: str) -> argparse.ArgumentParser:
+    """The benches' shared options: which faces, head turns, clip length and seed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--faces", nargs="+", default=None, help="default: every offline face")
+    parser.add_argument("--yaws", type=float, nargs="+", default=[0.0, 15.0, 30.0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def chosen_faces(args: argparse.Namespace) -> list[str]:
+    """The faces asked for, else every offline face; OpenCV kept to one thread (one bench process per core)."""
+    import cv2
+
+    from data.faces import available_faces
+
+    cv2.setNumThreads(1)
+    return args.faces or available_faces()
 
 
 def write_clip(spec: ReactionSpec, folder: Path, name: str) -> Path:
