@@ -160,6 +160,9 @@ def signal_report(train_set: Any, test_set: Any) -> None:
     print(f"  brightness between videos (std of each video's mean level): {brightness:.1f}")
     for k, name in enumerate(("negative", "neutral", "positive")):
         print(f"  within-clip change |frame_t - frame_0|, mean over pixels, {name:8s}: {c_tr[y_tr == k].mean():.2f}")
+    frames = np.stack([m_tr[y_tr == k].mean(0) for k in range(3)])
+    print(f"  class means of the mean frame (the expression held) differ by at most {np.abs(frames[2] - frames[0]).max():.1f}"
+          f" (positive vs negative; RMS {np.sqrt(((frames[2] - frames[0]) ** 2).mean()):.2f})")
     class_means = np.stack([d_tr[y_tr == k].mean(0) for k in range(3)])
     print(f"  class means of last-minus-first frame differ by at most {np.abs(class_means[2] - class_means[0]).max():.1f}"
           f" (positive vs negative; RMS {np.sqrt(((class_means[2] - class_means[0]) ** 2).mean()):.2f})")
