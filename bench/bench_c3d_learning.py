@@ -2,24 +2,27 @@
 
     python -m bench.bench_c3d_learning memorise [--steps 120] [--combo SPEC ...]
     python -m bench.bench_c3d_learning toy [--epochs 30] [--signal 1.0] [--combo SPEC ...]
-    python -m bench.bench_c3d_learning rendered OUT [--epochs 30] [--combo SPEC ...]
-    python -m bench.bench_c3d_learning signal OUT
+    python -m bench.bench_c3d_learning rendered OUT/leave-faces-out [--epochs 30] [--combo SPEC ...]
+    python -m bench.bench_c3d_learning signal OUT/leave-faces-out
 
 Tasks:
 - ``memorise``: 32 clips (SYNTHETIC toy clips, 112x112) with RANDOM labels, batches of 16 drawn from
   them: can the network fit anything? Prints the mean training loss of the last 10 steps (ln 3 = 1.099
-  is chance) and the accuracy on the 32 in eval mode after ``--steps`` steps.
+  is chance), the accuracy on the 32 in eval mode after ``--steps`` steps, and the conv channels
+  whose ReLU output is 0 for all 32 clips (dead), at initialisation -> after training.
 - ``toy``: ``models/training/synthetic.py`` clips at 112 px (a bright bar moving up / down / not at all
   on a disc), split by volunteer; trained with ``models.training.train.train_model``.
-- ``rendered``: the rendered SYNTHETIC reaction set written by ``python -m bench.bench_synthetic_set OUT
-  --stages render,extract`` (its volunteer split is re-made here with the same rule and seed).
+- ``rendered``: a rendered SYNTHETIC reaction set, ``OUT/<protocol>`` of ``python -m bench.bench_synthetic_set OUT
+  --protocols leave-faces-out --stages render,extract`` (held-out volunteers wear faces no training volunteer wears),
+  with the folds of that protocol.
 - ``signal``: how big the class signal is in the 112x112 face crops of OUT, in grey levels, and
   a pixel reference (logistic regression on each video's mean last-minus-first frame of its clips).
 
 ``SPEC`` is ``name:key=value,key=value`` over the CPU base setting (the README's table: width 1/16,
 fc 128, dropout 0.5, He init, no BatchNorm, Adam 1e-3 without warm-up, batch 16, clips in [-1, 1]);
 keys: width, fc_dim, dropout, norm (none|batch), init (he|pytorch), lr, warmup (steps), clip_norm
-(unit|sports1m|standardise), batch. Without ``--combo`` the single-factor table of
+(unit|sports1m|standardise), batch; the name ``cpu-preset`` starts from
+``models.reaction.registry.CPU_PRESET`` instead. Without ``--combo`` the single-factor table of
 docs/c3d_learning.md runs. Every row prints training loss, training accuracy, held-out accuracy,
 the held-out predictions' class counts and the seconds it took (one process, ``--threads``).
 SYNTHETIC DATA: these figures say whether the network can learn, nothing about people.
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from argparse import Namespace
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +40,8 @@ import numpy as np
 BASE: dict[str, Any] = {"width": 1 / 16, "fc_dim": 128, "dropout": 0.5, "norm": "none", "init": "he", "lr": 1e-3,
                         "warmup": 0, "clip_norm": "unit", "batch": 16}
 DEFAULT_COMBOS = (
-    "base:", "dropout0:dropout=0", "dropout0.1:dropout=0.1", "init-pytorch:init=pytorch", "lr1e-4:lr=1e-4",
-    "lr3e-4:lr=3e-4", "warmup:warmup=60", "sports1m:clip_norm=sports1m", "standardise:clip_norm=standardise",
-    "batchnorm:norm=batch", "bn+drop0.1:norm=batch,dropout=0.1", "cpu-preset:norm=batch,dropout=0.1,warmup=30",
+    "base:", "init-pytorch:init=pytorch", "dropout0:dropout=0", "lr1e-4:lr=1e-4", "warmup:warmup=60",
+    "standardise:clip_norm=standardise", "batchnorm:norm=batch", "bn+drop0.1:norm=batch,dropout=0.1", "cpu-preset",
 )
 _CASTS = {"width": float, "fc_dim": int, "dropout": float, "norm": str, "init": str, "lr": float, "warmup": int,
           "clip_norm": str, "batch": int}
@@ -52,10 +53,20 @@ class Combo:
     settings: dict[str, Any] = field(default_factory=lambda: dict(BASE))
 
 
+def preset_settings() -> dict[str, Any]:
+    """models.reaction.registry.CPU_PRESET in this bench's keys."""
+    from models.reaction.registry import CPU_PRESET
+
+    model, train = CPU_PRESET["model"], CPU_PRESET["train"]
+    return {**BASE, **{k: model[k] for k in ("width", "fc_dim", "dropout", "norm", "clip_norm")},
+            "lr": train["lr_pbe"], "warmup": train["warmup_steps_pbe"], "batch": train["batch_size"]}
+
+
 def parse_combo(spec: str) -> Combo:
-    """``name:key=value,...`` -> a Combo over BASE (unknown keys: ValueError naming the known ones)."""
+    """``name:key=value,...`` -> a Combo over BASE, or over the CPU preset when the name is
+    ``cpu-preset`` (unknown keys: ValueError naming the known ones)."""
     name, _, rest = spec.partition(":")
-    settings = dict(BASE)
+    settings = preset_settings() if name == "cpu-preset" else dict(BASE)
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, _, value = part.partition("=")
         if key not in _CASTS:
@@ -75,6 +86,30 @@ def configs(combo: Combo, clip_size: int, epochs: int, seed: int) -> tuple[Any, 
     tc = TrainConfig(epochs=epochs, batch_size=s["batch"], lr_pbe=s["lr"], warmup_steps_pbe=s["warmup"], seed=seed,
                      eval_every=0)
     return mc, tc
+
+
+def dead_channels(c3d: Any, x: Any) -> tuple[int, int]:
+    """(conv channels whose ReLU output is 0 for every clip of ``x``, all conv channels), in eval mode."""
+    import torch
+
+    from models.reaction.c3d import CONV_NAMES
+
+    dead = total = 0
+    was = c3d.training
+    c3d.eval()
+    with torch.no_grad():
+        h = x
+        for name in CONV_NAMES:
+            h = getattr(c3d, name)(h)
+            if name in c3d.norms:
+                h = c3d.norms[name](h)
+            h = c3d.relu(h)
+            dead += int((h.amax(dim=(0, 2, 3, 4)) <= 0).sum())
+            total += h.shape[1]
+            if name in c3d.pools:
+                h = c3d.pools[name](h)
+    c3d.train(was)
+    return dead, total
 
 
 def memorise(combo: Combo, steps: int, seed: int) -> dict[str, Any]:
@@ -98,6 +133,7 @@ def memorise(combo: Combo, steps: int, seed: int) -> dict[str, Any]:
     x = clips_to_input(clips, mc.clip_norm)
     rng = np.random.default_rng(seed + 1)
     losses = []
+    dead_at_init = dead_channels(model.pbe, x)[0]
     model.train()
     for _ in range(steps):
         idx = torch.from_numpy(rng.choice(len(x), tc.batch_size, replace=False))
@@ -108,7 +144,9 @@ def memorise(combo: Combo, steps: int, seed: int) -> dict[str, Any]:
     model.eval()
     with torch.no_grad():
         pred = torch.cat([model.pbe(chunk) for chunk in x.split(16)]).argmax(1)
-    return {"train_loss": float(np.mean(losses[-10:])), "train_acc": float((pred == labels).float().mean())}
+    dead, total = dead_channels(model.pbe, x)
+    return {"train_loss": float(np.mean(losses[-10:])), "train_acc": float((pred == labels).float().mean()),
+            "dead": f"{dead_at_init}->{dead}/{total}"}
 
 
 def learn(combo: Combo, train_set: Any, test_set: Any, epochs: int, seed: int) -> dict[str, Any]:
@@ -123,13 +161,12 @@ def learn(combo: Combo, train_set: Any, test_set: Any, epochs: int, seed: int) -
             "macro_f1": m["macro_f1"], "predicted": np.asarray(m["confusion"]).sum(0).tolist()}
 
 
-def rendered_split(out: Path, args: Namespace) -> tuple[Any, Any]:
+def rendered_split(out: Path) -> tuple[Any, Any]:
+    """(train, test) of a rendered protocol folder, with the folds its plan gave the volunteers."""
     from bench.bench_synthetic_set import write_split_manifest
     from models.training.data import load_manifest
 
-    manifest = write_split_manifest(out, Namespace(volunteers=args.volunteers, videos=args.videos,
-                                                   seconds=args.seconds), seed=args.split_seed)
-    folds = load_manifest(manifest)
+    folds = load_manifest(write_split_manifest(out))
     return folds["train"], folds["test"]
 
 
@@ -160,6 +197,9 @@ def signal_report(train_set: Any, test_set: Any) -> None:
     print(f"  brightness between videos (std of each video's mean level): {brightness:.1f}")
     for k, name in enumerate(("negative", "neutral", "positive")):
         print(f"  within-clip change |frame_t - frame_0|, mean over pixels, {name:8s}: {c_tr[y_tr == k].mean():.2f}")
+    frames = np.stack([m_tr[y_tr == k].mean(0) for k in range(3)])
+    print(f"  class means of the mean frame (the expression held) differ by at most {np.abs(frames[2] - frames[0]).max():.1f}"
+          f" (positive vs negative; RMS {np.sqrt(((frames[2] - frames[0]) ** 2).mean()):.2f})")
     class_means = np.stack([d_tr[y_tr == k].mean(0) for k in range(3)])
     print(f"  class means of last-minus-first frame differ by at most {np.abs(class_means[2] - class_means[0]).max():.1f}"
           f" (positive vs negative; RMS {np.sqrt(((class_means[2] - class_means[0]) ** 2).mean()):.2f})")
@@ -173,6 +213,7 @@ def signal_report(train_set: Any, test_set: Any) -> None:
 def _print_row(name: str, settings: dict[str, Any], r: dict[str, Any], seconds: float) -> None:
     changed = ",".join(f"{k}={v}" for k, v in settings.items() if v != BASE[k]) or "(base)"
     held = f"  test_acc {r['test_acc']:.3f}  macro-F1 {r['macro_f1']:.3f}  predicted {r['predicted']}" if "test_acc" in r else ""
+    held += f"  dead conv channels {r['dead']}" if "dead" in r else ""
     print(f"{name:14s} {changed:45s} train_loss {r['train_loss']:.3f}  train_acc {r['train_acc']:.3f}{held}  "
           f"{seconds:.0f} s", flush=True)
 
@@ -180,17 +221,14 @@ def _print_row(name: str, settings: dict[str, Any], r: dict[str, Any], seconds: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_c3d_learning", description=__doc__.split("\n\n")[0])
     parser.add_argument("task", choices=["memorise", "toy", "rendered", "signal"])
-    parser.add_argument("out", nargs="?", type=Path, help="bench_synthetic_set output folder (rendered, signal)")
+    parser.add_argument("out", nargs="?", type=Path,
+                        help="rendered, signal: a protocol folder of bench_synthetic_set's output, e.g. OUT/leave-faces-out")
     parser.add_argument("--combo", action="append", help="name:key=value,... (repeatable; default: the diagnosis table)")
     parser.add_argument("--steps", type=int, default=120, help="memorise: optimiser steps")
     parser.add_argument("--epochs", type=int, default=30, help="toy / rendered: epochs")
     parser.add_argument("--signal", type=float, default=1.0, help="toy: how visible the class is (0..1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--volunteers", type=int, default=120, help="rendered: as given to bench_synthetic_set")
-    parser.add_argument("--videos", type=int, default=3345, help="rendered: as given to bench_synthetic_set")
-    parser.add_argument("--seconds", type=float, default=3.0, help="rendered: as given to bench_synthetic_set")
-    parser.add_argument("--split-seed", type=int, default=0)
     args = parser.parse_args(argv)
     import torch
 
@@ -200,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     if args.task in ("rendered", "signal") and args.out is None:
-        parser.error(f"{args.task} needs OUT, the folder of `python -m bench.bench_synthetic_set OUT --stages render,extract`")
+        parser.error(f"{args.task} needs a protocol folder OUT/<protocol> of "
+                     "`python -m bench.bench_synthetic_set OUT --stages render,extract`")
     print("SYNTHETIC DATA: whether the C3D can learn, nothing about people.")
     if args.task == "memorise":
         print(f"memorise: 32 toy clips 112x112, random labels, {args.steps} steps (chance loss ln 3 = 1.099)")
@@ -210,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         train_set, test_set = make_synthetic_split(test_volunteers=3, n_volunteers=12, videos_per_volunteer=6,
                                                    clip_size=112, clips_per_video=2, signal=args.signal, seed=args.seed)
     else:
-        train_set, test_set = rendered_split(args.out, args)
+        train_set, test_set = rendered_split(args.out)
     if args.task in ("toy", "rendered", "signal"):
         counts = test_set.class_counts()
         print(f"{args.task}: {len(train_set)} train / {len(test_set)} held-out videos {counts} "

@@ -7,6 +7,11 @@ of 4096 units with ReLU and dropout 0.5, then a linear layer to 3 classes (eq. 2
 by the caller). ``width`` scales every channel count and ``fc_dim`` the fc layers so tests can run
 a tiny network of the same shape; ``width=1, fc_dim=4096`` is the paper's network.
 
+Options that are not the paper's (defaults off; measured in docs/c3d_learning.md): ``norm="batch"``
+puts a BatchNorm3d after every conv (before its ReLU): without it a small C3D trained from scratch
+(width 1/16, the CPU size) does not even fit 32 clips; ``init="pytorch"`` keeps PyTorch's
+default init instead of He's. The CPU preset (``models.reaction.registry.CPU_PRESET``) uses BatchNorm.
+
 Feature (eq. 1): the 4096-d fc7 activation (``feature="fc7"``; ``"fc6"`` is an option: the paper
 does not say which one).
 
