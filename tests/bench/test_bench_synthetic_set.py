@@ -47,6 +47,13 @@ def test_toy_run_reports_both_protocols_side_by_side(tmp_path: Path, capsys) -> 
         assert (out / "seen-faces" / "features" / f"{r['video_id']}.npz").is_file()
     timings = json.loads((out / "timings.json").read_text())
     assert timings["seen-faces"]["render"]["linked"] >= len(held)
+    # leave-one-identity-out over the leave-faces-out render: every video predicted once
+    cv = json.loads((out / "identity_cv.json").read_text())
+    with open(out / "leave-faces-out" / "manifest.csv", newline="", encoding="utf-8") as handle:
+        unseen_rows = list(csv.DictReader(handle))
+    assert cv["videos"] == len(unseen_rows) and cv["identities"] == len({r["face_id"] for r in unseen_rows})
+    assert set(cv["norms"]) == {"none", "baseline"} and 0 <= cv["norms"]["baseline"]["lbe-s0"] <= 1
+    assert re.search(r"^  volunteer norm baseline\s+logistic_flow_stats \S+  lbe-s0 [\d.]+$", text, re.M)
     # a second run renders and extracts nothing
     assert main([str(out), *TOY, "--stages", "render,extract"]) == 0
     timings = json.loads((out / "timings.json").read_text())
