@@ -39,6 +39,7 @@ from core.media_limits import MediaLimits
 from core.paths import DataHome, resolve_inside
 from core.store.runs import RunInfo, describe_run, discover_runs
 from app.demo_rendering import annotate_frames, reaction_gradcam, to_rgb
+from app.demo_runs import feature_config, is_demo, pick_checkpoint
 from models.checkpoint import PREFERENCE_KIND, REACTION_KIND
 
 CAM_METHODS = ("gradcam", "gradcam++", "eigencam")
@@ -119,7 +120,7 @@ class DemoService:
         self.max_video_seconds = max_video_seconds
         self.limits = limits or MediaLimits.from_env()
         self._cache: dict[tuple[str, str, float], Any] = {}
-        self._features: dict[tuple[str, float, int], Any] = {}  # the last few videos' features, for explain_lbe
+        self._features: dict[tuple[str, float, int, Any], Any] = {}  # the last few videos' features, for explain_lbe
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ runs
@@ -152,11 +153,13 @@ class DemoService:
         return runs
 
     def runs(self, family: str) -> list[RunChoice]:
+        """The runs holding a ``family`` model, DEMO runs first (labelled so), then newest first."""
         out = []
-        for run in self._own_runs():
+        for run in sorted(self._own_runs(), key=lambda r: not is_demo(r)):  # stable: newest first within each
             if any(family_of(c.kind) == family for c in run.checkpoints):
                 acc = run.metrics.get("accuracy")
-                label = f"{run.run_id}" + (f" (accuracy {acc:.2f})" if isinstance(acc, (int, float)) else "")
+                label = ("DEMO: " if is_demo(run) else "") + run.run_id
+                label += f" (accuracy {acc:.2f})" if isinstance(acc, (int, float)) else ""
                 out.append(RunChoice(label, run.path))
         return out
 
@@ -171,7 +174,7 @@ class DemoService:
             raise CheckpointError(
                 f"{folder.name} holds no {family} model (found: {', '.join(info.kinds) or 'no checkpoint'}); pick another run"
             )
-        ckpt = next(c for c in info.checkpoints if family_of(c.kind) == family)
+        ckpt = pick_checkpoint([c for c in info.checkpoints if family_of(c.kind) == family])
         stamp = (ckpt.path / "model.safetensors").stat().st_mtime if (ckpt.path / "model.safetensors").exists() else 0.0
         key = (family, str(ckpt.path), stamp)
         with self._lock:
@@ -197,7 +200,8 @@ class DemoService:
         predictor = self._load("reaction", run) if video else None
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        features = self._video_features(video)
+        config = feature_config(predictor.config, self.max_video_seconds) if predictor else None
+        features = self._video_features(video, config)
         timings["features"] = time.perf_counter() - t
         t = time.perf_counter()
         out = predictor.predict(features)
@@ -223,19 +227,21 @@ class DemoService:
         from app.lbe_explanation import explain_lbe
 
         predictor = self._load("reaction", run) if video else None
-        features = self._video_features(video)
+        config = feature_config(predictor.config, self.max_video_seconds) if predictor else None
+        features = self._video_features(video, config)
         return explain_lbe(predictor, features, video, target=target)
 
-    def _video_features(self, video: str | Path | None) -> Any:
-        """The video's features, extracted once per file version (the last four are kept)."""
-        from core.reaction.descriptor import FeatureConfig, extract_features
+    def _video_features(self, video: str | Path | None, config: Any = None) -> Any:
+        """The video's features with ``config`` (the run's ``FeatureConfig``), extracted once per file
+        version and settings (the last four are kept)."""
+        from core.reaction.descriptor import extract_features
         from core.reaction.video import check_header
 
         if not video:
             raise MediaError("no video given: upload a reaction video or record one with the webcam")
         path = Path(video)
         stat = path.stat() if path.is_file() else None
-        key = (str(path.resolve()), stat.st_mtime, stat.st_size) if stat else None
+        key = (str(path.resolve()), stat.st_mtime, stat.st_size, config) if stat else None
         with self._lock:
             if key in self._features:
                 return self._features[key]
@@ -243,7 +249,7 @@ class DemoService:
         if duration > self.max_video_seconds:
             raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
                              "(the study records 10 s per outfit): trim it")
-        features = extract_features(video, FeatureConfig(max_seconds=self.max_video_seconds))
+        features = extract_features(video, config)
         if key is not None:
             with self._lock:
                 self._features[key] = features
