@@ -4,7 +4,8 @@
   ``best/`` (the best evaluated epoch, picked on the test fold, so optimistic); a compare run has
   ``runs/<variant>-s<seed>/model`` for every variant and seed. The demo shows the method of the
   paper: the PLM-IPE checkpoint (then the T^2 variant, then any other), ``model/`` before ``best/``,
-  the lowest seed first.
+  the lowest seed first. A preference run (``train-preference``) holds the Fashion-MNIST source
+  model and target models from scratch and by transfer: the demo shows the transfer one.
 - A reaction checkpoint stores the feature-extraction settings its data was made with
   (``config["features"]["config"]``, a ``FeatureConfig`` as a dict); new videos are extracted with
   the same settings, so the model sees what it was trained on. Older runs without them get the
@@ -36,7 +37,10 @@ def _seed_of(ckpt: CheckpointInfo) -> int:
 
 
 def preference_key(ckpt: CheckpointInfo) -> tuple:
-    """Sort key: PLM-IPE first, ``model/`` before ``best/``, lowest seed, then by path."""
+    """Sort key: PLM-IPE first, ``model/`` before ``best/``, lowest seed, then by path. Among preference
+    models: the target-domain model learnt by transfer, then from scratch, the source-domain one last."""
+    if not ckpt.kind.startswith("reaction"):
+        return ckpt.config.get("domain") == "fashion-mnist", "transfer" not in ckpt.path.name, str(ckpt.path)
     variant = ckpt.kind.split("/", 1)[1] if "/" in ckpt.kind else ""
     rank = VARIANT_PREFERENCE.index(variant) if variant in VARIANT_PREFERENCE else len(VARIANT_PREFERENCE)
     is_best = ckpt.path.name == "best" or ckpt.config.get("checkpoint") == "best"

@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -77,6 +77,7 @@ class ReactionAnalysis:
     variant: str = ""
     faces_found: int = 0
     frames: int = 0
+    complete: bool = False  # False while only the landmark model has answered
 
     def probabilities(self, head: str) -> dict[str, float]:
         values = self.probs.get(head)
@@ -89,10 +90,12 @@ class ReactionAnalysis:
                 for i, ((a, b), row) in enumerate(zip(self.clip_times, self.clip_probs))]
 
     def summary_markdown(self) -> str:
-        fused = self.probabilities("fused")
-        best = max(fused, key=fused.get) if fused else "?"
+        head = "fused" if self.complete else "lbe"
+        probs = self.probabilities(head)
+        best = max(probs, key=probs.get) if probs else "?"
         timing = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings_s.items())
-        return (f"**{best}** ({self.variant}); face found in {self.faces_found} of {self.frames} frames. "
+        step = "" if self.complete else " by the landmark model; the pixel model (C3D) is still working…"
+        return (f"**{best}** ({self.variant}){step}; face found in {self.faces_found} of {self.frames} frames. "
                 f"Time: {timing}.")
 
 
@@ -193,34 +196,62 @@ class DemoService:
             return self._cache[key]
 
     # ------------------------------------------------------------------ reaction
-    def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = True,
-                         progress: Callable | None = None, sample_frames: int = 8) -> ReactionAnalysis:
-        from core.reaction.descriptor import FeatureConfig
-
+    def analyse_reaction_steps(self, video: str | Path | None, run: str | Path,
+                               sample_frames: int = 8) -> Iterator[ReactionAnalysis]:
+        """The answer in two steps: first the landmark model's probabilities and the annotated frames
+        (``pbe``/``fused`` still ``None`` unless the run has no LBE), then everything; both are
+        the same object, filled in."""
         predictor = self._load("reaction", run) if video else None
+        config = feature_config(predictor.config, self.max_video_seconds) if predictor else None
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        config = feature_config(predictor.config, self.max_video_seconds) if predictor else None
         features = self._video_features(video, config)
         timings["features"] = time.perf_counter() - t
         t = time.perf_counter()
+        annotated = annotate_frames(video, features, sample_frames, limits=self.limits)
+        timings["frames"] = time.perf_counter() - t
+        clip_len = features.clips.shape[1] if len(features.clips) else config.clip_len
+        fps = features.fps or 30.0
+        result = ReactionAnalysis(
+            probs={"pbe": None, "lbe": None, "fused": None}, clip_probs=None,
+            clip_times=[(i * clip_len / fps, (i + 1) * clip_len / fps) for i in range(len(features.clips))],
+            annotated_frames=annotated, cam_frames=[], timings_s=timings, variant=predictor.variant,
+            faces_found=int(features.face_found.sum()), frames=int(len(features.face_found)),
+        )
+        if predictor.model.lbe is not None and predictor.model.pbe is not None:
+            t = time.perf_counter()
+            result.probs["lbe"] = predictor.predict_lbe(features)
+            timings["landmark model"] = time.perf_counter() - t
+            yield result
+        t = time.perf_counter()
         out = predictor.predict(features)
         timings["predict"] = time.perf_counter() - t
-        clip_len = features.clips.shape[1] if len(features.clips) else FeatureConfig().clip_len
-        fps = features.fps or 30.0
-        clip_times = [(i * clip_len / fps, (i + 1) * clip_len / fps) for i in range(len(features.clips))]
-        annotated = annotate_frames(video, features, sample_frames, limits=self.limits)
-        cams: list[tuple[np.ndarray, str]] = []
-        if gradcam and predictor.c3d_model is not None and len(features.clips):
-            t = time.perf_counter()
-            cams = reaction_gradcam(predictor, features, per_clip=2)
-            timings["gradcam"] = time.perf_counter() - t
-        return ReactionAnalysis(
-            probs={"pbe": out["pbe"], "lbe": out["lbe"], "fused": out["fused"]},
-            clip_probs=out.get("clip_probs"), clip_times=clip_times, annotated_frames=annotated, cam_frames=cams,
-            timings_s=timings, variant=predictor.variant, faces_found=int(features.face_found.sum()),
-            frames=int(len(features.face_found)),
-        )
+        result.probs = {"pbe": out["pbe"], "lbe": out["lbe"], "fused": out["fused"]}
+        result.clip_probs = out.get("clip_probs")
+        result.complete = True
+        yield result
+
+    def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = False,
+                         sample_frames: int = 8) -> ReactionAnalysis:
+        """The whole answer at once; with ``gradcam``, the C3D's Grad-CAM on every clip (slow on a CPU)."""
+        *_, result = self.analyse_reaction_steps(video, run, sample_frames)
+        if gradcam:
+            result.cam_frames = self.clip_gradcam(video, run, None)
+        return result
+
+    def clip_gradcam(self, video: str | Path | None, run: str | Path, clip: int | None,
+                     per_clip: int = 2) -> list[tuple[np.ndarray, str]]:
+        """Grad-CAM of the run's C3D on one clip (1-based; ``None``: every clip) of a video already
+        analysed (its features are reused), overlaid on ``per_clip`` of its frames."""
+        predictor = self._load("reaction", run) if video else None
+        config = feature_config(predictor.config, self.max_video_seconds) if predictor else None
+        features = self._video_features(video, config)
+        if predictor.c3d_model is None:
+            raise CheckpointError(f"the {predictor.variant} model has no pixel model (C3D) to explain; pick a PLM-IPE run")
+        count = len(features.clips)
+        if clip is not None and not 1 <= int(clip) <= count:
+            raise IPEError(f"clip {clip} does not exist: this video has clips 1 to {count}")
+        return reaction_gradcam(predictor, features, per_clip=per_clip, only=None if clip is None else int(clip) - 1)
 
     def explain_lbe(self, video: str | Path | None, run: str | Path, *, target: str = "predicted") -> Any:
         """Which regions and seconds drove the run's LBE on ``video`` (an ``LBEExplanation``)."""

@@ -13,6 +13,8 @@ GR_PORT="${IPE_GRADIO_PORT:-7860}"
 PY=.venv/bin/python
 
 "$PY" -m app init
+# the small DEMO models the demo shows on a fresh clone: made once (minutes on a CPU), then kept
+"$PY" -m app demo-models
 
 # Researcher pages need a password: take $IPE_RESEARCHER_PASSWORD, else make one once and
 # keep it (readable by this user only) in the data home.

@@ -94,3 +94,11 @@ def test_settings_the_machine_cannot_honour_are_refused(runs, monkeypatch, tmp_p
     with pytest.raises(CheckpointError, match="rigid_compensation"):
         DemoService(home).analyse_reaction(
             videos[0][0], _variant_run(home, "bad", lambda c: c["features"]["config"].update(rigid_compensation="x")))
+
+
+def test_the_transfer_model_of_a_preference_run_is_preferred() -> None:
+    found = [CheckpointInfo(Path(f"/r/lab/{name}"), "preference-cnn", {"domain": domain})
+             for name, domain in (("source", "fashion-mnist"), ("vgg-scratch", "catalog"),
+                                  ("vgg-transfer-fmnist", "catalog"))]
+    assert pick_checkpoint(found).path.name == "vgg-transfer-fmnist"
+    assert pick_checkpoint(found[:2]).path.name == "vgg-scratch"  # the catalog's model before Fashion-MNIST's
