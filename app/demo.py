@@ -3,9 +3,10 @@
 Run it with ``python -m app.demo [--host 127.0.0.1] [--port 7860]`` (``scripts/run.sh``
 starts it beside the Streamlit app). It never writes to the DuckDB store: it reads
 trained runs from ``<data home>/runs`` (a run is named by its folder there, never by a server
-path). Nothing about the runs is in the page until it loads: behind ``--auth`` the login page
-says nothing about the server, and sign-in tries back off exponentially per client address
-(``app/login_throttle.py``).
+path); DEMO runs (``python -m app demo-models``) come first and are what the examples
+(``app/demo_examples.py``, made once at start) run with by default. Nothing about the runs is
+in the page until it loads: behind ``--auth`` the login page says nothing about the server, and
+sign-in tries back off exponentially per client address (``app/login_throttle.py``).
 """
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ MAX_UPLOAD = "200mb"
 def _choices(service: serving.DemoService, family: str) -> list[tuple[str, str]]:
     runs = service.runs(family)
     return [(run.label, run.value) for run in runs] or [(NO_RUN, "")]
+
+
+def _examples(items: list[tuple[Path, str]], target: Any, elem_id: str, label: str) -> gr.Examples | None:
+    if not items:
+        return None
+    return gr.Examples([[str(path)] for path, _ in items], [target], label=label, elem_id=elem_id,
+                       example_labels=[caption for _, caption in items])
 
 
 def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path, str]] = (),
@@ -130,6 +138,8 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                     with gr.Row():
                         reaction_go = gr.Button("Predict", variant="primary", elem_id="reaction-go")
                         reaction_refresh = gr.Button("Refresh runs")
+                    reaction_ex = _examples(reaction_examples, video, "reaction-examples",
+                                            "Examples (a click predicts with the run above: the DEMO model by default)")
                 with gr.Column():
                     pbe = gr.Label(label="PBE (pixels, C3D)", num_top_classes=3, elem_id="pbe-probs")
                     lbe = gr.Label(label="LBE (landmarks, LSTM)", num_top_classes=3, elem_id="lbe-probs")
@@ -165,13 +175,9 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                               concurrency_limit=1, concurrency_id="models")
             cam_go.click(on_gradcam, [video, reaction_run, cam_clip], [cams], concurrency_limit=1,
                          concurrency_id="models")
-            if reaction_examples:
-                gr.Examples(
-                    [[str(path)] for path, _ in reaction_examples], [video], label="Examples (click one: it runs "
-                    "with the model chosen above, the DEMO model by default)",
-                    example_labels=[caption for _, caption in reaction_examples], elem_id="reaction-examples",
-                ).load_input_event.then(on_reaction, [video, reaction_run, history], reaction_outputs,
-                                        concurrency_limit=1, concurrency_id="models")
+            if reaction_ex is not None:  # a click fills the video in and predicts
+                reaction_ex.load_input_event.then(on_reaction, [video, reaction_run, history], reaction_outputs,
+                                                  concurrency_limit=1, concurrency_id="models")
             lbe_go.click(
                 on_explain_lbe, [video, reaction_run, lbe_target], [lbe_face, lbe_timeline, lbe_table, lbe_summary],
                 concurrency_limit=1, concurrency_id="models",
@@ -194,6 +200,8 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                     with gr.Row():
                         pref_go = gr.Button("Predict", variant="primary", elem_id="pref-go")
                         pref_refresh = gr.Button("Refresh runs")
+                    pref_ex = _examples(preference_examples, image, "pref-examples",
+                                        "Examples (a click predicts with the run above)")
                 with gr.Column():
                     pref_probs = gr.Label(label="Preference", num_top_classes=2, elem_id="pref-probs")
                     overlay = gr.Image(label="Heat map", type="numpy", interactive=False, elem_id="pref-cam")
@@ -202,12 +210,9 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                 on_image, [image, pref_run, method], [pref_probs, overlay, pref_summary],
                 concurrency_limit=1, concurrency_id="models",
             )
-            if preference_examples:
-                gr.Examples(
-                    [[str(path)] for path, _ in preference_examples], [image], label="Examples (click one)",
-                    example_labels=[caption for _, caption in preference_examples], elem_id="pref-examples",
-                ).load_input_event.then(on_image, [image, pref_run, method], [pref_probs, overlay, pref_summary],
-                                        concurrency_limit=1, concurrency_id="models")
+            if pref_ex is not None:
+                pref_ex.load_input_event.then(on_image, [image, pref_run, method], [pref_probs, overlay, pref_summary],
+                                              concurrency_limit=1, concurrency_id="models")
             pref_refresh.click(refresh_preference, None, pref_run)
 
         with gr.Tab("Models"):

@@ -20,6 +20,7 @@ from typing import Any
 
 from core.errors import CheckpointError
 from core.store.runs import CheckpointInfo, RunInfo
+from models.checkpoint import REACTION_KIND
 
 DEMO_PREFIX = "demo-"
 MODEL_CARD = "MODEL_CARD.md"
@@ -39,7 +40,7 @@ def _seed_of(ckpt: CheckpointInfo) -> int:
 def preference_key(ckpt: CheckpointInfo) -> tuple:
     """Sort key: PLM-IPE first, ``model/`` before ``best/``, lowest seed, then by path. Among preference
     models: the target-domain model learnt by transfer, then from scratch, the source-domain one last."""
-    if not ckpt.kind.startswith("reaction"):
+    if not ckpt.kind.startswith(REACTION_KIND):
         return ckpt.config.get("domain") == "fashion-mnist", "transfer" not in ckpt.path.name, str(ckpt.path)
     variant = ckpt.kind.split("/", 1)[1] if "/" in ckpt.kind else ""
     rank = VARIANT_PREFERENCE.index(variant) if variant in VARIANT_PREFERENCE else len(VARIANT_PREFERENCE)

@@ -4,9 +4,11 @@
 model lazily the first time it is used and keeps it (keyed by folder and modification
 time, so a retrained run is reloaded), and turns inputs into results:
 
-- :meth:`DemoService.analyse_reaction`: a video -> features (``core.reaction.descriptor``) ->
-  PBE / LBE / fused probabilities, a per-clip timeline of the pixel model, frames with
-  landmarks, regions and flow drawn on them, and Grad-CAM of the C3D over time
+- :meth:`DemoService.analyse_reaction_steps`: a video -> features (``core.reaction.descriptor``,
+  with the run's extraction settings) -> first the LBE's probabilities and frames with
+  landmarks, regions and flow drawn on them, then the PBE / fused probabilities and a per-clip
+  timeline of the pixel model (``analyse_reaction``: both at once).
+- :meth:`DemoService.clip_gradcam`: on demand, Grad-CAM of the C3D on one clip
   (pytorch-grad-cam's 3-D GradCAM on the last conv block, upsampled to 16x112x112 and
   overlaid per frame).
 - :meth:`DemoService.explain_lbe`: on demand, after ``analyse_reaction`` (whose features it
@@ -249,6 +251,8 @@ class DemoService:
         if predictor.c3d_model is None:
             raise CheckpointError(f"the {predictor.variant} model has no pixel model (C3D) to explain; pick a PLM-IPE run")
         count = len(features.clips)
+        if count == 0:
+            raise MediaError("the video is shorter than one 16-frame clip: the pixel model has nothing to explain")
         if clip is not None and not 1 <= int(clip) <= count:
             raise IPEError(f"clip {clip} does not exist: this video has clips 1 to {count}")
         return reaction_gradcam(predictor, features, per_clip=per_clip, only=None if clip is None else int(clip) - 1)

@@ -23,7 +23,7 @@ class DemoModelsConfig:
     videos: int = 48  # 8 volunteers x 6 videos: large enough to learn smile/frown, small enough for minutes
     volunteers: int = 8
     seconds: float = 2.0
-    reaction_epochs: int = 40
+    reaction_epochs: int = 30  # ~9 CPU-s an epoch with --preset cpu on 36 videos
     preference_source_limit: int = 6000  # Fashion-MNIST images for the source model
     preference_epochs: int = 8
     simulated_labeler: str = "warm-footwear"
@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seconds", type=float, default=defaults.seconds, help="length of each synthetic video")
     parser.add_argument("--reaction-epochs", type=int, default=defaults.reaction_epochs)
     parser.add_argument("--preference-epochs", type=int, default=defaults.preference_epochs)
+    parser.add_argument("--preference-source-limit", type=int, default=defaults.preference_source_limit,
+                        help="Fashion-MNIST images for the source model")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="processes for rendering and extraction")
     parser.add_argument("--only", choices=["reaction", "preference"], help="make only one of the two")
     parser.set_defaults(func=run)
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = DemoModelsConfig(videos=args.videos, volunteers=args.volunteers, seconds=args.seconds,
                               reaction_epochs=args.reaction_epochs, preference_epochs=args.preference_epochs,
+                              preference_source_limit=args.preference_source_limit,
                               workers=args.workers)
     home = DataHome.resolve(args.home).ensure()
     if args.only in (None, "reaction"):

@@ -10,13 +10,14 @@ import pytest
 from core.errors import CheckpointError
 from core.store.runs import CheckpointInfo
 from app.demo_runs import pick_checkpoint
+from models.checkpoint import reaction_kind
 from app.serving import DemoService
 from tests.demo_fixtures import reaction_videos, tiny_reaction_run
 
 
 def _info(path: str, variant: str, seed: int = 0, best: bool = False) -> CheckpointInfo:
     config = {"train": {"seed": seed}, **({"checkpoint": "best"} if best else {})}
-    return CheckpointInfo(Path(path), f"reaction/{variant}", config)
+    return CheckpointInfo(Path(path), reaction_kind(variant), config)
 
 
 def test_plm_ipe_model_is_preferred_over_other_variants_best_and_later_seeds() -> None:
@@ -24,7 +25,7 @@ def test_plm_ipe_model_is_preferred_over_other_variants_best_and_later_seeds() -
     assert pick_checkpoint(compare).path == Path("/r/runs/plm-ipe-s0/model")  # not the first by path (early-fusion)
     train = [_info("/r/best", "plm-ipe", best=True), _info("/r/model", "plm-ipe")]
     assert pick_checkpoint(train).path == Path("/r/model")  # the last epoch, not the test-picked one
-    assert pick_checkpoint([_info("/r/a/model", "lbe"), _info("/r/b/model", "late-fusion")]).kind == "reaction/late-fusion"
+    assert pick_checkpoint([_info("/r/a/model", "lbe"), _info("/r/b/model", "late-fusion")]).kind == reaction_kind("late-fusion")
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,15 @@ def test_the_transfer_model_of_a_preference_run_is_preferred() -> None:
                                   ("vgg-transfer-fmnist", "catalog"))]
     assert pick_checkpoint(found).path.name == "vgg-transfer-fmnist"
     assert pick_checkpoint(found[:2]).path.name == "vgg-scratch"  # the catalog's model before Fashion-MNIST's
+
+
+def test_demo_runs_come_first_and_say_so(runs) -> None:
+    home, _ = runs
+    unfinished = _variant_run(home, "demo-unfinished", lambda c: None)  # no card: an interrupted demo-models
+    finished = _variant_run(home, "demo-reaction", lambda c: None)
+    (home.runs / finished / "MODEL_CARD.md").write_text("# DEMO\nSYNTHETIC\n")
+    import os
+    os.utime(home.runs / "compare-tiny", None)  # the newest run, yet listed after the DEMO one
+    labels = [r.label for r in DemoService(home).runs("reaction")]
+    assert labels[0].startswith("DEMO: demo-reaction")
+    assert not any(label.startswith("DEMO") for label in labels[1:]) and any(unfinished in label for label in labels)
