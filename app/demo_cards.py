@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -92,13 +93,16 @@ def make_demo_reaction(home: DataHome, config: Any) -> Path | None:
     _step("3/3 train PLM-IPE (--preset cpu)", ["-m", "app", "train", "--manifest", str(manifest), "--preset", "cpu",
                                                "--epochs", str(config.reaction_epochs), "--run-id", REACTION_RUN], home)
     summary = json.loads((folder / "metrics.json").read_text())
+    with manifest.open(newline="") as src:
+        folds = Counter(row.get("fold", "?") for row in csv.DictReader(src))
     card = [
         "# DEMO reaction model (PLM-IPE, CPU size)", "", f"**{NOT_PEOPLE}**", "",
         "## Data", f"{config.videos} SYNTHETIC reaction videos of {config.volunteers} synthetic volunteers, "
         f"{config.seconds:g} s each (`data/synthetic_reactions.py`: built-in face photos animated with a smile for a "
         "liked outfit, a frown or nothing for a disliked one, a mix for neutral; some label noise).",
-        "", "## Split", "Leave-faces-out: the test volunteers wear face identities never seen in training "
-        "(`data/synthetic_protocol.py`).",
+        "", "## Split", f"{folds.get('train', 0)} training and {folds.get('test', 0)} test videos (videos whose face the "
+        "tracker lost are left out). Leave-faces-out: the test volunteers wear face identities never seen in "
+        "training (`data/synthetic_protocol.py`).",
         "", "## Training", f"`python -m app train --preset cpu --epochs {config.reaction_epochs}` (C3D width 1/16, "
         "LBE LSTM; the paper's fusion). Settings and the feature extractor's settings: `model/config.json`.",
         "", "## Metrics (held-out synthetic volunteers, last epoch)", "| head | accuracy | macro-F1 |", "|---|---|---|",

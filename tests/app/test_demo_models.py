@@ -31,7 +31,8 @@ def test_demo_models_are_made_once_with_cards_and_listed_first(home) -> None:
     for run in (REACTION_RUN, PREFERENCE_RUN):
         card = (home.runs / run / "MODEL_CARD.md").read_text()
         assert "SYNTHETIC" in card and "says nothing about real people" in card and "## Limits" in card
-    assert "| fused |" in (home.runs / REACTION_RUN / "MODEL_CARD.md").read_text()  # its held-out figures
+    reaction_card = (home.runs / REACTION_RUN / "MODEL_CARD.md").read_text()
+    assert "| fused |" in reaction_card and " training and " in reaction_card  # its held-out figures and split
     assert "simulated labeler" in (home.runs / PREFERENCE_RUN / "MODEL_CARD.md").read_text()
     service = DemoService(home)
     assert service.runs("reaction")[0].label.startswith(f"DEMO: {REACTION_RUN}")
