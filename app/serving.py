@@ -203,8 +203,9 @@ class DemoService:
         """The answer in two steps: first the landmark model's probabilities and the annotated frames
         (``pbe``/``fused`` still ``None`` unless the run has no LBE), then everything; both are
         the same object, filled in."""
-        predictor = self._load("reaction", run) if video else None
-        config = feature_config(predictor.config, self.max_video_seconds) if predictor else None
+        self._check_video(video)  # from the header, before any model or frame is loaded
+        predictor = self._load("reaction", run)
+        config = feature_config(predictor.config, self.max_video_seconds)
         timings: dict[str, float] = {}
         t = time.perf_counter()
         features = self._video_features(video, config)
@@ -245,8 +246,9 @@ class DemoService:
                      per_clip: int = 2) -> list[tuple[np.ndarray, str]]:
         """Grad-CAM of the run's C3D on one clip (1-based; ``None``: every clip) of a video already
         analysed (its features are reused), overlaid on ``per_clip`` of its frames."""
-        predictor = self._load("reaction", run) if video else None
-        config = feature_config(predictor.config, self.max_video_seconds) if predictor else None
+        self._check_video(video)
+        predictor = self._load("reaction", run)
+        config = feature_config(predictor.config, self.max_video_seconds)
         features = self._video_features(video, config)
         if predictor.c3d_model is None:
             raise CheckpointError(f"the {predictor.variant} model has no pixel model (C3D) to explain; pick a PLM-IPE run")
@@ -261,29 +263,34 @@ class DemoService:
         """Which regions and seconds drove the run's LBE on ``video`` (an ``LBEExplanation``)."""
         from app.lbe_explanation import explain_lbe
 
-        predictor = self._load("reaction", run) if video else None
-        config = feature_config(predictor.config, self.max_video_seconds) if predictor else None
-        features = self._video_features(video, config)
+        self._check_video(video)
+        predictor = self._load("reaction", run)
+        features = self._video_features(video, feature_config(predictor.config, self.max_video_seconds))
         return explain_lbe(predictor, features, video, target=target)
 
-    def _video_features(self, video: str | Path | None, config: Any = None) -> Any:
-        """The video's features with ``config`` (the run's ``FeatureConfig``), extracted once per file
-        version and settings (the last four are kept)."""
-        from core.reaction.descriptor import extract_features
+    def _check_video(self, video: str | Path | None) -> None:
+        """Refuse a missing, too large or too long video from its header alone (nothing decoded)."""
         from core.reaction.video import check_header
 
         if not video:
             raise MediaError("no video given: upload a reaction video or record one with the webcam")
+        duration = check_header(video, self.limits).duration_s
+        if duration > self.max_video_seconds:
+            raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
+                             "(the study records 10 s per outfit): trim it")
+
+    def _video_features(self, video: str | Path | None, config: Any) -> Any:
+        """The video's features with ``config`` (the run's ``FeatureConfig``), extracted once per file
+        version and settings (the last four are kept)."""
+        from core.reaction.descriptor import extract_features
+
+        self._check_video(video)
         path = Path(video)
         stat = path.stat() if path.is_file() else None
         key = (str(path.resolve()), stat.st_mtime, stat.st_size, config) if stat else None
         with self._lock:
             if key in self._features:
                 return self._features[key]
-        duration = check_header(video, self.limits).duration_s  # before decoding anything
-        if duration > self.max_video_seconds:
-            raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
-                             "(the study records 10 s per outfit): trim it")
         features = extract_features(video, config)
         if key is not None:
             with self._lock:
