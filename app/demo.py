@@ -3,16 +3,17 @@
 Run it with ``python -m app.demo [--host 127.0.0.1] [--port 7860]`` (``scripts/run.sh``
 starts it beside the Streamlit app). It never writes to the DuckDB store: it reads
 trained runs from ``<data home>/runs`` (a run is named by its folder there, never by a server
-path). Nothing about the runs is in the page until it loads: behind ``--auth`` the login page
-says nothing about the server, and sign-in tries back off exponentially per client address
-(``app/login_throttle.py``).
+path); DEMO runs (``python -m app demo-models``) come first and are what the examples
+(``app/demo_examples.py``, made once at start) run with by default. Nothing about the runs is
+in the page until it loads: behind ``--auth`` the login page says nothing about the server, and
+sign-in tries back off exponentially per client address (``app/login_throttle.py``).
 """
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -35,8 +36,17 @@ def _choices(service: serving.DemoService, family: str) -> list[tuple[str, str]]
     return [(run.label, run.value) for run in runs] or [(NO_RUN, "")]
 
 
-def build_demo(service: serving.DemoService) -> gr.Blocks:
-    """Build the Blocks app around ``service`` (which owns the models and their cache)."""
+def _examples(items: list[tuple[Path, str]], target: Any, elem_id: str, label: str) -> gr.Examples | None:
+    if not items:
+        return None
+    return gr.Examples([[str(path)] for path, _ in items], [target], label=label, elem_id=elem_id,
+                       example_labels=[caption for _, caption in items])
+
+
+def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path, str]] = (),
+               preference_examples: list[tuple[Path, str]] = ()) -> gr.Blocks:
+    """Build the Blocks app around ``service`` (which owns the models and their cache); the examples
+    are ``(file, caption)`` pairs under a folder the demo serves (``app/demo_examples.py``)."""
 
     def refresh_reaction() -> Any:
         choices = _choices(service, "reaction")
@@ -46,24 +56,32 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
         choices = _choices(service, "preference")
         return gr.Dropdown(choices=choices, value=choices[0][1])
 
-    def on_reaction(video: str | None, run: str, with_cam: bool, history: list, progress=gr.Progress()) -> tuple:
+    def on_reaction(video: str | None, run: str, history: list) -> Iterator[tuple]:
+        """The landmark model's answer and the annotated frames first, the pixel model's after."""
         try:
-            result = service.analyse_reaction(video, run, gradcam=with_cam, progress=progress)
+            for result in service.analyse_reaction_steps(video, run):
+                if result.complete:
+                    fused = result.probabilities("fused")
+                    history = (history + [f"{Path(str(video)).name}: {max(fused, key=fused.get)} ({result.variant})"])[-10:]
+                yield (
+                    result.probabilities("pbe") or None,
+                    result.probabilities("lbe") or None,
+                    result.probabilities("fused") or None,
+                    result.annotated_frames,
+                    result.timeline_table(),
+                    [],
+                    result.summary_markdown(),
+                    history,
+                    "Your recent predictions (this browser session only): " + "; ".join(history),
+                )
         except IPEError as err:
             raise gr.Error(str(err), duration=None) from err
-        fused = result.probabilities("fused")
-        history = (history + [f"{Path(str(video)).name}: {max(fused, key=fused.get)} ({result.variant})"])[-10:]
-        return (
-            result.probabilities("pbe"),
-            result.probabilities("lbe"),
-            result.probabilities("fused"),
-            result.annotated_frames,
-            result.timeline_table(),
-            result.cam_frames,
-            result.summary_markdown(),
-            history,
-            "Your recent predictions (this browser session only): " + "; ".join(history),
-        )
+
+    def on_gradcam(video: str | None, run: str, clip: float | None) -> list:
+        try:
+            return service.clip_gradcam(video, run, int(clip or 1), per_clip=4)
+        except IPEError as err:
+            raise gr.Error(str(err), duration=None) from err
 
     def on_explain_lbe(video: str | None, run: str, target: str) -> tuple:
         try:
@@ -117,10 +135,11 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                         label="Trained PLM-IPE run", choices=LOADING, value=LOADING[0][1],
                         elem_id="reaction-run",
                     )
-                    with_cam = gr.Checkbox(label="Grad-CAM of the C3D over time", value=True)
                     with gr.Row():
                         reaction_go = gr.Button("Predict", variant="primary", elem_id="reaction-go")
                         reaction_refresh = gr.Button("Refresh runs")
+                    reaction_ex = _examples(reaction_examples, video, "reaction-examples",
+                                            "Examples (a click predicts with the run above: the DEMO model by default)")
                 with gr.Column():
                     pbe = gr.Label(label="PBE (pixels, C3D)", num_top_classes=3, elem_id="pbe-probs")
                     lbe = gr.Label(label="LBE (landmarks, LSTM)", num_top_classes=3, elem_id="lbe-probs")
@@ -130,7 +149,12 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
             recent = gr.Markdown()
             frames = gr.Gallery(label="Landmarks, regions and flow on sampled frames", columns=4, height=320)
             timeline = gr.Dataframe(label="Pixel model per clip (16 frames each)", interactive=False)
-            cams = gr.Gallery(label="Grad-CAM of the C3D over time", columns=4, height=320)
+            with gr.Accordion("Grad-CAM of the C3D on one clip (on demand: seconds per clip on a CPU)", open=False):
+                with gr.Row():
+                    cam_clip = gr.Number(label="Clip (see the table above)", value=1, minimum=1, precision=0,
+                                         elem_id="cam-clip")
+                    cam_go = gr.Button("Grad-CAM of this clip", elem_id="cam-go")
+                cams = gr.Gallery(label="Grad-CAM of the C3D", columns=4, height=320, elem_id="cam-frames")
             with gr.Accordion("Which face regions and moments drove the LBE (integrated gradients)", open=False):
                 gr.Markdown("Computed when you ask, on the video analysed above (a few seconds on a CPU). "
                             "Method: `docs/attribution.md`.")
@@ -146,13 +170,14 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                 lbe_table = gr.Dataframe(headers=["region", "share"], label="Regions that weighed most",
                                          interactive=False)
                 lbe_summary = gr.Markdown(elem_id="lbe-summary")
-            reaction_go.click(
-                on_reaction,
-                [video, reaction_run, with_cam, history],
-                [pbe, lbe, fused, frames, timeline, cams, reaction_summary, history, recent],
-                concurrency_limit=1,
-                concurrency_id="models",
-            )
+            reaction_outputs = [pbe, lbe, fused, frames, timeline, cams, reaction_summary, history, recent]
+            reaction_go.click(on_reaction, [video, reaction_run, history], reaction_outputs,
+                              concurrency_limit=1, concurrency_id="models")
+            cam_go.click(on_gradcam, [video, reaction_run, cam_clip], [cams], concurrency_limit=1,
+                         concurrency_id="models")
+            if reaction_ex is not None:  # a click fills the video in and predicts
+                reaction_ex.load_input_event.then(on_reaction, [video, reaction_run, history], reaction_outputs,
+                                                  concurrency_limit=1, concurrency_id="models")
             lbe_go.click(
                 on_explain_lbe, [video, reaction_run, lbe_target], [lbe_face, lbe_timeline, lbe_table, lbe_summary],
                 concurrency_limit=1, concurrency_id="models",
@@ -175,6 +200,8 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                     with gr.Row():
                         pref_go = gr.Button("Predict", variant="primary", elem_id="pref-go")
                         pref_refresh = gr.Button("Refresh runs")
+                    pref_ex = _examples(preference_examples, image, "pref-examples",
+                                        "Examples (a click predicts with the run above)")
                 with gr.Column():
                     pref_probs = gr.Label(label="Preference", num_top_classes=2, elem_id="pref-probs")
                     overlay = gr.Image(label="Heat map", type="numpy", interactive=False, elem_id="pref-cam")
@@ -183,6 +210,9 @@ def build_demo(service: serving.DemoService) -> gr.Blocks:
                 on_image, [image, pref_run, method], [pref_probs, overlay, pref_summary],
                 concurrency_limit=1, concurrency_id="models",
             )
+            if pref_ex is not None:
+                pref_ex.load_input_event.then(on_image, [image, pref_run, method], [pref_probs, overlay, pref_summary],
+                                              concurrency_limit=1, concurrency_id="models")
             pref_refresh.click(refresh_preference, None, pref_run)
 
         with gr.Tab("Models"):
@@ -216,12 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     service = serving.DemoService(DataHome.resolve(args.home))
     guard_pil(service.limits)  # PIL refuses to decode images far over the limit, wherever it is called
-    demo = build_demo(service)
+    from app.demo_examples import examples_folder, preference_examples, reaction_examples
+
+    demo = build_demo(service, reaction_examples(service.home), preference_examples(service.home))
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     demo.queue(default_concurrency_limit=1, max_size=32)
     demo.launch(
         server_name=args.host, server_port=args.port, auth=auth, share=False,
-        footer_links=[], allowed_paths=[str(service.runs_root)], show_error=True, max_file_size=MAX_UPLOAD,
+        footer_links=[], allowed_paths=[str(service.runs_root), str(examples_folder(service.home)), str(service.home.root / "catalog")], show_error=True, max_file_size=MAX_UPLOAD,
         app_kwargs={"middleware": [LoginThrottle.middleware()]},
     )
     return 0

@@ -75,8 +75,10 @@ def annotate_frames(video: str | Path, features: Any, count: int, *,
     return out
 
 
-def reaction_gradcam(predictor: Any, features: Any, *, per_clip: int = 2) -> list[tuple[np.ndarray, str]]:
-    """GradCAM of the C3D (3-D, last conv block) for each clip, overlaid on ``per_clip`` frames of it."""
+def reaction_gradcam(predictor: Any, features: Any, *, per_clip: int = 2,
+                     only: int | None = None) -> list[tuple[np.ndarray, str]]:
+    """GradCAM of the C3D (3-D, last conv block) for each clip (or clip ``only``, 0-based), overlaid on
+    ``per_clip`` frames of it; the target is the class the C3D gives the clips explained."""
     import torch
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
@@ -86,17 +88,20 @@ def reaction_gradcam(predictor: Any, features: Any, *, per_clip: int = 2) -> lis
 
     model = predictor.c3d_model
     mode = getattr(getattr(predictor.model, "config", None), "clip_norm", "unit")
-    inputs = torch.from_numpy(clips_to_tensor_input(features.clips, mode))
+    first = 0 if only is None else only
+    clips = features.clips if only is None else features.clips[only:only + 1]
+    inputs = torch.from_numpy(clips_to_tensor_input(clips, mode))
     with torch.no_grad():
         target = int(model(inputs).mean(0).argmax())
     out = []
     with GradCAM(model=model, target_layers=predictor.target_layers) as cam:
         heats = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(target)] * len(inputs))  # (N, 16, H, W)
     fps = features.fps or 30.0
-    for c, clip in enumerate(features.clips):
+    for c, clip in enumerate(clips):
         for k in np.linspace(0, clip.shape[0] - 1, per_clip).astype(int):
             image = overlay(clip[k], heats[c, k])
-            out.append((image, f"clip {c + 1}, {(c * clip.shape[0] + k) / fps:.2f} s — {CLASS_NAMES[target]}"))
+            n = first + c
+            out.append((image, f"clip {n + 1}, {(n * clip.shape[0] + k) / fps:.2f} s — {CLASS_NAMES[target]}"))
     return out
 
 

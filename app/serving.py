@@ -4,9 +4,11 @@
 model lazily the first time it is used and keeps it (keyed by folder and modification
 time, so a retrained run is reloaded), and turns inputs into results:
 
-- :meth:`DemoService.analyse_reaction`: a video -> features (``core.reaction.descriptor``) ->
-  PBE / LBE / fused probabilities, a per-clip timeline of the pixel model, frames with
-  landmarks, regions and flow drawn on them, and Grad-CAM of the C3D over time
+- :meth:`DemoService.analyse_reaction_steps`: a video -> features (``core.reaction.descriptor``,
+  with the run's extraction settings) -> first the LBE's probabilities and frames with
+  landmarks, regions and flow drawn on them, then the PBE / fused probabilities and a per-clip
+  timeline of the pixel model (``analyse_reaction``: both at once).
+- :meth:`DemoService.clip_gradcam`: on demand, Grad-CAM of the C3D on one clip
   (pytorch-grad-cam's 3-D GradCAM on the last conv block, upsampled to 16x112x112 and
   overlaid per frame).
 - :meth:`DemoService.explain_lbe`: on demand, after ``analyse_reaction`` (whose features it
@@ -29,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -39,6 +41,7 @@ from core.media_limits import MediaLimits
 from core.paths import DataHome, resolve_inside
 from core.store.runs import RunInfo, describe_run, discover_runs
 from app.demo_rendering import annotate_frames, reaction_gradcam, to_rgb
+from app.demo_runs import feature_config, is_demo, pick_checkpoint
 from models.checkpoint import PREFERENCE_KIND, REACTION_KIND
 
 CAM_METHODS = ("gradcam", "gradcam++", "eigencam")
@@ -76,6 +79,7 @@ class ReactionAnalysis:
     variant: str = ""
     faces_found: int = 0
     frames: int = 0
+    complete: bool = False  # False while only the landmark model has answered
 
     def probabilities(self, head: str) -> dict[str, float]:
         values = self.probs.get(head)
@@ -88,10 +92,12 @@ class ReactionAnalysis:
                 for i, ((a, b), row) in enumerate(zip(self.clip_times, self.clip_probs))]
 
     def summary_markdown(self) -> str:
-        fused = self.probabilities("fused")
-        best = max(fused, key=fused.get) if fused else "?"
+        head = "fused" if self.complete else "lbe"
+        probs = self.probabilities(head)
+        best = max(probs, key=probs.get) if probs else "?"
         timing = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings_s.items())
-        return (f"**{best}** ({self.variant}); face found in {self.faces_found} of {self.frames} frames. "
+        step = "" if self.complete else " by the landmark model; the pixel model (C3D) is still working…"
+        return (f"**{best}** ({self.variant}){step}; face found in {self.faces_found} of {self.frames} frames. "
                 f"Time: {timing}.")
 
 
@@ -119,7 +125,7 @@ class DemoService:
         self.max_video_seconds = max_video_seconds
         self.limits = limits or MediaLimits.from_env()
         self._cache: dict[tuple[str, str, float], Any] = {}
-        self._features: dict[tuple[str, float, int], Any] = {}  # the last few videos' features, for explain_lbe
+        self._features: dict[tuple[str, float, int, Any], Any] = {}  # the last few videos' features, for explain_lbe
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ runs
@@ -152,11 +158,13 @@ class DemoService:
         return runs
 
     def runs(self, family: str) -> list[RunChoice]:
+        """The runs holding a ``family`` model, DEMO runs first (labelled so), then newest first."""
         out = []
-        for run in self._own_runs():
+        for run in sorted(self._own_runs(), key=lambda r: not is_demo(r)):  # stable: newest first within each
             if any(family_of(c.kind) == family for c in run.checkpoints):
                 acc = run.metrics.get("accuracy")
-                label = f"{run.run_id}" + (f" (accuracy {acc:.2f})" if isinstance(acc, (int, float)) else "")
+                label = ("DEMO: " if is_demo(run) else "") + run.run_id
+                label += f" (accuracy {acc:.2f})" if isinstance(acc, (int, float)) else ""
                 out.append(RunChoice(label, run.path))
         return out
 
@@ -171,7 +179,7 @@ class DemoService:
             raise CheckpointError(
                 f"{folder.name} holds no {family} model (found: {', '.join(info.kinds) or 'no checkpoint'}); pick another run"
             )
-        ckpt = next(c for c in info.checkpoints if family_of(c.kind) == family)
+        ckpt = pick_checkpoint([c for c in info.checkpoints if family_of(c.kind) == family])
         stamp = (ckpt.path / "model.safetensors").stat().st_mtime if (ckpt.path / "model.safetensors").exists() else 0.0
         key = (family, str(ckpt.path), stamp)
         with self._lock:
@@ -190,41 +198,74 @@ class DemoService:
             return self._cache[key]
 
     # ------------------------------------------------------------------ reaction
-    def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = True,
-                         progress: Callable | None = None, sample_frames: int = 8) -> ReactionAnalysis:
-        from core.reaction.descriptor import FeatureConfig
-
+    def analyse_reaction_steps(self, video: str | Path | None, run: str | Path,
+                               sample_frames: int = 8) -> Iterator[ReactionAnalysis]:
+        """The answer in two steps: first the landmark model's probabilities and the annotated frames
+        (``pbe``/``fused`` still ``None`` unless the run has no LBE), then everything; both are
+        the same object, filled in."""
         self._check_video(video)  # from the header, before any model or frame is loaded
         predictor = self._load("reaction", run)
+        config = feature_config(predictor.config, self.max_video_seconds)
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        features = self._video_features(video)
+        features = self._video_features(video, config)
         timings["features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        annotated = annotate_frames(video, features, sample_frames, limits=self.limits)
+        timings["frames"] = time.perf_counter() - t
+        clip_len = features.clips.shape[1] if len(features.clips) else config.clip_len
+        fps = features.fps or 30.0
+        result = ReactionAnalysis(
+            probs={"pbe": None, "lbe": None, "fused": None}, clip_probs=None,
+            clip_times=[(i * clip_len / fps, (i + 1) * clip_len / fps) for i in range(len(features.clips))],
+            annotated_frames=annotated, cam_frames=[], timings_s=timings, variant=predictor.variant,
+            faces_found=int(features.face_found.sum()), frames=int(len(features.face_found)),
+        )
+        if predictor.model.lbe is not None and predictor.model.pbe is not None:
+            t = time.perf_counter()
+            result.probs["lbe"] = predictor.predict_lbe(features)
+            timings["landmark model"] = time.perf_counter() - t
+            yield result
         t = time.perf_counter()
         out = predictor.predict(features)
         timings["predict"] = time.perf_counter() - t
-        clip_len = features.clips.shape[1] if len(features.clips) else FeatureConfig().clip_len
-        fps = features.fps or 30.0
-        clip_times = [(i * clip_len / fps, (i + 1) * clip_len / fps) for i in range(len(features.clips))]
-        annotated = annotate_frames(video, features, sample_frames, limits=self.limits)
-        cams: list[tuple[np.ndarray, str]] = []
-        if gradcam and predictor.c3d_model is not None and len(features.clips):
-            t = time.perf_counter()
-            cams = reaction_gradcam(predictor, features, per_clip=2)
-            timings["gradcam"] = time.perf_counter() - t
-        return ReactionAnalysis(
-            probs={"pbe": out["pbe"], "lbe": out["lbe"], "fused": out["fused"]},
-            clip_probs=out.get("clip_probs"), clip_times=clip_times, annotated_frames=annotated, cam_frames=cams,
-            timings_s=timings, variant=predictor.variant, faces_found=int(features.face_found.sum()),
-            frames=int(len(features.face_found)),
-        )
+        result.probs = {"pbe": out["pbe"], "lbe": out["lbe"], "fused": out["fused"]}
+        result.clip_probs = out.get("clip_probs")
+        result.complete = True
+        yield result
+
+    def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = False,
+                         sample_frames: int = 8) -> ReactionAnalysis:
+        """The whole answer at once; with ``gradcam``, the C3D's Grad-CAM on every clip (slow on a CPU)."""
+        *_, result = self.analyse_reaction_steps(video, run, sample_frames)
+        if gradcam:
+            result.cam_frames = self.clip_gradcam(video, run, None)
+        return result
+
+    def clip_gradcam(self, video: str | Path | None, run: str | Path, clip: int | None,
+                     per_clip: int = 2) -> list[tuple[np.ndarray, str]]:
+        """Grad-CAM of the run's C3D on one clip (1-based; ``None``: every clip) of a video already
+        analysed (its features are reused), overlaid on ``per_clip`` of its frames."""
+        self._check_video(video)
+        predictor = self._load("reaction", run)
+        config = feature_config(predictor.config, self.max_video_seconds)
+        features = self._video_features(video, config)
+        if predictor.c3d_model is None:
+            raise CheckpointError(f"the {predictor.variant} model has no pixel model (C3D) to explain; pick a PLM-IPE run")
+        count = len(features.clips)
+        if count == 0:
+            raise MediaError("the video is shorter than one 16-frame clip: the pixel model has nothing to explain")
+        if clip is not None and not 1 <= int(clip) <= count:
+            raise IPEError(f"clip {clip} does not exist: this video has clips 1 to {count}")
+        return reaction_gradcam(predictor, features, per_clip=per_clip, only=None if clip is None else int(clip) - 1)
 
     def explain_lbe(self, video: str | Path | None, run: str | Path, *, target: str = "predicted") -> Any:
         """Which regions and seconds drove the run's LBE on ``video`` (an ``LBEExplanation``)."""
         from app.lbe_explanation import explain_lbe
 
-        predictor = self._load("reaction", run) if video else None
-        features = self._video_features(video)
+        self._check_video(video)
+        predictor = self._load("reaction", run)
+        features = self._video_features(video, feature_config(predictor.config, self.max_video_seconds))
         return explain_lbe(predictor, features, video, target=target)
 
     def _check_video(self, video: str | Path | None) -> None:
@@ -238,18 +279,19 @@ class DemoService:
             raise MediaError(f"the video is {duration:.1f} s long; the demo takes at most {self.max_video_seconds:.0f} s "
                              "(the study records 10 s per outfit): trim it")
 
-    def _video_features(self, video: str | Path | None) -> Any:
-        """The video's features, extracted once per file version (the last four are kept)."""
-        from core.reaction.descriptor import FeatureConfig, extract_features
+    def _video_features(self, video: str | Path | None, config: Any) -> Any:
+        """The video's features with ``config`` (the run's ``FeatureConfig``), extracted once per file
+        version and settings (the last four are kept)."""
+        from core.reaction.descriptor import extract_features
 
         self._check_video(video)
         path = Path(video)
         stat = path.stat() if path.is_file() else None
-        key = (str(path.resolve()), stat.st_mtime, stat.st_size) if stat else None
+        key = (str(path.resolve()), stat.st_mtime, stat.st_size, config) if stat else None
         with self._lock:
             if key in self._features:
                 return self._features[key]
-        features = extract_features(video, FeatureConfig(max_seconds=self.max_video_seconds))
+        features = extract_features(video, config)
         if key is not None:
             with self._lock:
                 self._features[key] = features

@@ -13,6 +13,9 @@ GR_PORT="${IPE_GRADIO_PORT:-7860}"
 PY=.venv/bin/python
 
 "$PY" -m app init
+# the small DEMO models the demo shows on a fresh clone: made once (minutes on a CPU), then kept;
+# if they cannot be made the apps still start (the message above says why)
+"$PY" -m app demo-models || echo "DEMO models not made; the demo starts without them (run: $PY -m app demo-models)"
 
 # Researcher pages need a password: take $IPE_RESEARCHER_PASSWORD, else make one once and
 # keep it (readable by this user only) in the data home.

@@ -30,7 +30,8 @@ def reaction_videos(folder: Path, per_class: int = 3, seconds: float = 1.1) -> l
     return out
 
 
-def tiny_reaction_run(run_dir: Path, videos: list[tuple[Path, int]], epochs: int = 3) -> Path:
+def tiny_reaction_run(run_dir: Path, videos: list[tuple[Path, int]], epochs: int = 3, variant: str = "plm-ipe",
+                      seed: int = 0) -> Path:
     import torch
 
     from models.reaction.c3d import C3DConfig
@@ -43,11 +44,11 @@ def tiny_reaction_run(run_dir: Path, videos: list[tuple[Path, int]], epochs: int
     torch.set_num_threads(1)
     records = [(p.stem, f"vol{i % 3}", label, extract_features(p)) for i, (p, label) in enumerate(videos)]
     data = FeatureSet.from_features(records)
-    model_config = ModelConfig(variant="plm-ipe", c3d=C3DConfig(width=1 / 16, fc_dim=64), lbe=LBEConfig(hidden=32))
-    train_config = TrainConfig(epochs=epochs, batch_size=4, lr_pbe=1e-3)
+    model_config = ModelConfig(variant=variant, c3d=C3DConfig(width=1 / 16, fc_dim=64), lbe=LBEConfig(hidden=32))
+    train_config = TrainConfig(epochs=epochs, batch_size=4, lr_pbe=1e-3, seed=seed)
     result = train_model(model_config, data, data, train_config)
     return save_run(run_dir, result, model_config, train_config, split_id=None, data_fingerprint=data.fingerprint(),
-                    synthetic=True)
+                    synthetic=True, features=data.features)
 
 
 def tiny_preference_run(run_dir: Path, catalog: Path, epochs: int = 6, size: int = 64) -> Path:

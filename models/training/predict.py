@@ -45,18 +45,21 @@ class ReactionPredictor:
         """The per-volunteer normalisation the run was trained with ("none" for runs saved before the option)."""
         return (self.config.get("train") or {}).get("volunteer_norm", "none")
 
-    def predict(self, features: Any, baseline: Sequence[Any] = ()) -> dict[str, Any]:
-        """Class probabilities of one video. With a run trained with ``volunteer_norm="baseline"``
-        the video's flow is standardised with the first second of itself plus ``baseline`` (other
-        ``ReactionFeatures`` of the same volunteer, when there are any), as in training."""
+    def _batch(self, features: Any, baseline: Sequence[Any], *, clips: bool) -> Any:
         from models.training.data import make_batch
         from models.training.volunteer_norm import apply_volunteer_norm
 
         records = [("video", "volunteer", 0, features)] + [(f"baseline-{k}", "volunteer", 0, b)
                                                            for k, b in enumerate(baseline)]
         fs = apply_volunteer_norm(FeatureSet.from_features(records), self.volunteer_norm)
-        batch = make_batch(fs, [0], rng=None, need_clips=self.model.pbe is not None, need_flow=self.model.lbe is not None,
-                           clip_norm=self.model.config.clip_norm)
+        return make_batch(fs, [0], rng=None, need_clips=clips and self.model.pbe is not None,
+                          need_flow=self.model.lbe is not None, clip_norm=self.model.config.clip_norm)
+
+    def predict(self, features: Any, baseline: Sequence[Any] = ()) -> dict[str, Any]:
+        """Class probabilities of one video. With a run trained with ``volunteer_norm="baseline"``
+        the video's flow is standardised with the first second of itself plus ``baseline`` (other
+        ``ReactionFeatures`` of the same volunteer, when there are any), as in training."""
+        batch = self._batch(features, baseline, clips=True)
         with torch.no_grad():
             probs = self.model.video_probs(batch)
         out: dict[str, Any] = {k: (probs[k][0].tolist() if k in probs else None) for k in ("pbe", "lbe")}
@@ -64,6 +67,15 @@ class ReactionPredictor:
         out["fused"] = probs["fused"][0].tolist() if "fused" in probs else out[primary]
         out["clip_probs"] = probs["clip_probs"].numpy().astype(np.float32) if "clip_probs" in probs else None
         return out
+
+    def predict_lbe(self, features: Any, baseline: Sequence[Any] = ()) -> list[float] | None:
+        """The landmark model's probabilities alone (no clips are prepared, the C3D is not run): a
+        first answer while the pixel model works; ``None`` for a variant without an LBE."""
+        if self.model.lbe is None:
+            return None
+        batch = self._batch(features, baseline, clips=False)
+        with torch.no_grad():
+            return self.model.lbe(batch.flow, batch.valid, batch.lengths).float().softmax(-1)[0].tolist()
 
 
 def load_reaction_run(folder: str | Path) -> ReactionPredictor:

@@ -214,3 +214,21 @@ def test_images_are_previewed_and_oversized_media_refused_from_headers(trained, 
     frames = DemoService(home, limits=MediaLimits(max_video_frames=20))
     with pytest.raises(MediaError, match="33 frames, more than the 20"):
         frames.analyse_reaction(videos[0][0], service.runs("reaction")[0].value)
+
+
+def test_the_landmark_models_answer_comes_first_and_grad_cam_on_demand(trained) -> None:
+    home, videos = trained
+    service = DemoService(home)
+    run = service.runs("reaction")[0].value
+    seen = [(step.complete, dict(step.probs), len(step.annotated_frames))
+            for step in service.analyse_reaction_steps(videos[-1][0], run)]
+    assert [complete for complete, _, _ in seen] == [False, True]
+    (_, first, frames_first), (_, last, _) = seen
+    assert first["pbe"] is None and first["fused"] is None and frames_first > 0  # frames come with the first answer
+    assert np.allclose(first["lbe"], last["lbe"], atol=1e-5) and last["pbe"] is not None
+    assert service.analyse_reaction(videos[-1][0], run).cam_frames == []  # Grad-CAM is off by default
+    cams = service.clip_gradcam(videos[-1][0], run, 2, per_clip=3)
+    assert len(cams) == 3 and all(caption.startswith("clip 2,") for _, caption in cams)
+    assert cams[0][0].shape == (112, 112, 3) and cams[0][0].dtype == np.uint8
+    with pytest.raises(IPEError, match="clips 1 to 2"):
+        service.clip_gradcam(videos[-1][0], run, 3)
