@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.preference.efficientnet import target_layers as eff_layers
     from models.preference.explain import compute_heatmaps
     from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
-    from models.preference.train import TrainConfig, fit, to_tensor
+    from models.preference.train import PreferenceTrainConfig, fit, to_tensor
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -47,13 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         ("EfficientNet-Lite0 224x224 fine-tune", lambda: EfficientNetPreference(EfficientNetConfig(224)), 224, 3, 32, 16, 64),
     ]
     warm = PreferenceCNN(PreferenceCNNConfig(28, 1))  # first-call overheads out of the timings
-    fit(warm, rng.integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8), np.arange(64) % 2, TrainConfig(epochs=1))
+    fit(warm, rng.integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8), np.arange(64) % 2, PreferenceTrainConfig(epochs=1))
     models = {}
     for name, build, size, channels, n, batch, scale_to in cases:
         model = build()
         x = rng.integers(0, 256, size=(n, size, size, channels), dtype=np.uint8)
         y = rng.integers(0, 2, size=n)
-        wall, cpu = _timed(lambda: fit(model, x, y, TrainConfig(epochs=1, batch_size=batch)))
+        wall, cpu = _timed(lambda: fit(model, x, y, PreferenceTrainConfig(epochs=1, batch_size=batch)))
         what = "60,000-image epoch" if scale_to == 60000 else "64-item demo catalog epoch"
         print(f"{name:<44} {n:>6} {wall:>8.2f} {cpu:>8.2f} {1000 * cpu / n:>10.2f}  "
               f"{cpu / n * scale_to:,.1f} CPU s per {what}")

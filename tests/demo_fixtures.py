@@ -56,7 +56,7 @@ def tiny_preference_run(run_dir: Path, catalog: Path, epochs: int = 6, size: int
 
     from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig
     from models.preference.predict import save_preference_model
-    from models.preference.train import TrainConfig, fit
+    from models.preference.train import PreferenceTrainConfig, fit
 
     torch.set_num_threads(1)
     if not (catalog / "items.csv").is_file():
@@ -65,5 +65,5 @@ def tiny_preference_run(run_dir: Path, catalog: Path, epochs: int = 6, size: int
     images = np.stack([np.asarray(Image.open(catalog / r["path"]).convert("RGB").resize((size, size))) for r in rows])
     labels = np.array([1 if r["color_family"] == "warm" else 0 for r in rows])
     model = PreferenceCNN(PreferenceCNNConfig(image_size=size, in_channels=3, widths=(8, 16, 32), hidden=(32, 16)))
-    fit(model, images, labels, TrainConfig(epochs=epochs, batch_size=16, lr=3e-3))
+    fit(model, images, labels, PreferenceTrainConfig(epochs=epochs, batch_size=16, lr=3e-3))
     return save_preference_model(run_dir / "model", model, {"labeler": "simulated-warm", "metrics": {}})

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from core.labeling.preference_data import simulated_data, store_data, target_set
     from models.preference.cnn import PreferenceCNNConfig
     from models.preference.experiment import ExperimentConfig, run_experiment, write_run_summary
-    from models.preference.train import TrainConfig
+    from models.preference.train import PreferenceTrainConfig
 
     if not args.labeler and not args.simulated:
         raise IPEError("name at least one --labeler NAME or --simulated RULE")
@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
         protocol=args.protocol, target_size=args.size, target_channels=1 if args.gray else 3,
         efficientnet=not args.no_efficientnet and not args.gray, efficientnet_size=args.efficientnet_size,
         cnn=PreferenceCNNConfig(widths=widths),
-        source_train=TrainConfig(epochs=args.source_epochs, batch_size=args.source_batch, seed=args.seed, progress=True),
-        target_train=TrainConfig(epochs=args.epochs, batch_size=32, seed=args.seed, progress=True),
-        efficientnet_train=TrainConfig(epochs=args.efficientnet_epochs, batch_size=16, lr=3e-4, seed=args.seed,
+        source_train=PreferenceTrainConfig(epochs=args.source_epochs, batch_size=args.source_batch, seed=args.seed, progress=True),
+        target_train=PreferenceTrainConfig(epochs=args.epochs, batch_size=32, seed=args.seed, progress=True),
+        efficientnet_train=PreferenceTrainConfig(epochs=args.efficientnet_epochs, batch_size=16, lr=3e-4, seed=args.seed,
                                        progress=True),
         cam_method=args.cam, seed=args.seed)
     run_id = args.run_id or "preference-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -6,19 +6,12 @@ folder; both list folders with :func:`image_files`.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from core.files import sha256_file
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def image_files(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[tuple[Path, str]]:
@@ -36,7 +29,7 @@ def image_files(folder: str | os.PathLike[str], *, recursive: bool = True) -> li
         real = path.resolve()
         if not real.is_file() or not real.is_relative_to(root):
             continue
-        sha = file_sha256(real)
+        sha = sha256_file(real)
         if sha not in seen:
             seen.add(sha)
             out.append((path, sha))

@@ -22,7 +22,8 @@ import numpy as np
 from PIL import Image
 
 from core.errors import IPEError, MediaError
-from core.labeling.image_files import IMAGE_SUFFIXES, file_sha256, image_files
+from core.files import sha256_file
+from core.labeling.image_files import IMAGE_SUFFIXES, image_files
 from core.media_limits import open_image
 ANSWER_TO_LABEL = {"preferred": 1, "not_preferred": 0}
 
@@ -85,7 +86,7 @@ def from_catalog(folder: str | os.PathLike[str], *, kind: str | None = None) -> 
         if not path.is_file():
             raise ImageSetError(f"{csv_path}: item {row.get('item_id')} points at missing file {path}")
         attributes = {k: v for k, v in row.items() if k != "path"}
-        records.append(ImageRecord(file_sha256(path), path=path, attributes=attributes))
+        records.append(ImageRecord(sha256_file(path), path=path, attributes=attributes))
     if not records:
         raise ImageSetError(f"{csv_path} lists no items{'' if kind is None else f' of kind {kind!r}'}")
     return ImageSet(f"catalog:{csv_path.parent.name}", tuple(records))

@@ -30,7 +30,7 @@ from core.labeling.preference_data import LabeledData
 from models.checkpoint import PREFERENCE_KIND
 from models.preference.cnn import PreferenceCNNConfig, target_layers
 from models.preference.predict import save_preference_model
-from models.preference.train import (SplitConfig, TrainConfig, TransferConfig, build_cnn, make_split,
+from models.preference.train import (SplitConfig, PreferenceTrainConfig, TransferConfig, build_cnn, make_split,
                                      run_protocol, to_tensor, transfer_experiment)
 
 MIN_LABELS = 10
@@ -48,9 +48,9 @@ class ExperimentConfig:
     efficientnet: bool = True
     efficientnet_size: int = 96
     cnn: PreferenceCNNConfig = PreferenceCNNConfig()
-    source_train: TrainConfig = TrainConfig(epochs=3, batch_size=128)
-    target_train: TrainConfig = TrainConfig(epochs=15, batch_size=32)
-    efficientnet_train: TrainConfig = TrainConfig(epochs=5, batch_size=16, lr=3e-4)
+    source_train: PreferenceTrainConfig = PreferenceTrainConfig(epochs=3, batch_size=128)
+    target_train: PreferenceTrainConfig = PreferenceTrainConfig(epochs=15, batch_size=32)
+    efficientnet_train: PreferenceTrainConfig = PreferenceTrainConfig(epochs=5, batch_size=16, lr=3e-4)
     target_test_fraction: float = 0.2
     target_val_fraction: float = 0.2
     cam_method: str = "gradcam"

@@ -29,7 +29,7 @@ PROTOCOLS = ("model1", "model2")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class PreferenceTrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
@@ -115,7 +115,7 @@ def confusion(y_true: np.ndarray, p_preferred: np.ndarray, threshold: float = 0.
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": n, "accuracy": (tp + tn) / n if n else float("nan")}
 
 
-def fit(model: nn.Module, x_train: np.ndarray, y_train: np.ndarray, config: TrainConfig,
+def fit(model: nn.Module, x_train: np.ndarray, y_train: np.ndarray, config: PreferenceTrainConfig,
         x_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> FitResult:
     """Adam + cross-entropy (softmax over the two classes); with a validation set, keep the best epoch."""
     torch.manual_seed(config.seed)
@@ -176,7 +176,7 @@ class ProtocolResult:
 
 
 def run_protocol(images: np.ndarray, labels: np.ndarray, split: dict[str, np.ndarray],
-                 model: nn.Module, config: TrainConfig) -> ProtocolResult:
+                 model: nn.Module, config: PreferenceTrainConfig) -> ProtocolResult:
     """Train on split["train"] (selecting on split["val"] if present) and tabulate every split."""
     val = split.get("val")
     result = fit(model, images[split["train"]], labels[split["train"]], config,
@@ -189,9 +189,9 @@ def run_protocol(images: np.ndarray, labels: np.ndarray, split: dict[str, np.nda
 @dataclass(frozen=True)
 class TransferConfig:
     cnn: PreferenceCNNConfig = PreferenceCNNConfig()
-    target_train: TrainConfig = TrainConfig(epochs=10, batch_size=32)
+    target_train: PreferenceTrainConfig = PreferenceTrainConfig(epochs=10, batch_size=32)
     efficientnet: bool = True
-    efficientnet_train: TrainConfig = TrainConfig(epochs=5, batch_size=16, lr=3e-4)
+    efficientnet_train: PreferenceTrainConfig = PreferenceTrainConfig(epochs=5, batch_size=16, lr=3e-4)
 
 
 def build_cnn(config: PreferenceCNNConfig, size: int, channels: int, seed: int = 0) -> PreferenceCNN:

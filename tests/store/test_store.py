@@ -42,7 +42,7 @@ def test_opening_again_in_another_mode_in_the_same_process_says_what_to_do(home)
             Store.open(home, read_only=True)
 
 
-def test_repository_round_trips(home, tmp_path) -> None:
+def test_catalog_items_and_outfits_round_trip(home, tmp_path) -> None:
     with store_with_catalog(home, tmp_path) as store:
         items = store.list_items()
         assert {i["kind"] for i in items} == {"top", "bottom"} and len(items) == 6
@@ -51,6 +51,9 @@ def test_repository_round_trips(home, tmp_path) -> None:
         outfits = store.list_outfits()
         assert len(outfits) == 9 and os.path.isfile(outfits[0]["top_path"])
 
+
+def test_volunteers_sessions_and_views_round_trip(home, tmp_path) -> None:
+    with store_with_catalog(home, tmp_path) as store:
         vol = store.add_volunteer(age_band="25-34", gender="female", extra={"country": "IT"}, consent=CONSENT)
         assert vol["volunteer_id"].startswith("v-") and len(vol["withdrawal_code"]) == 14
         assert vol["consent_version"] == "test-1" and vol["consent_training"] is True
@@ -72,7 +75,13 @@ def test_repository_round_trips(home, tmp_path) -> None:
         assert store.outfit_coverage()["o0"] == 1 and store.outfit_coverage()["o2"] == 0
         store.finish_session(sid, stopped_early=True)
         assert store.get_session(sid)["stopped_early"] is True
+        stats = store.stats()
+        assert stats["views_by_status"] == {"ok": 1, "skipped": 1, "short": 0, "failed": 0}
+        assert stats["classes"]["positive"] == 1
 
+
+def test_image_labels_round_trip_with_undo(home) -> None:
+    with Store.open(home) as store:
         lab = store.add_labeler("anna")
         assert store.add_labeler("anna") == lab
         label = store.add_image_label(
@@ -84,14 +93,14 @@ def test_repository_round_trips(home, tmp_path) -> None:
         assert store.list_image_labels(lab) == []
         assert len(store.list_image_labels(lab, include_undone=True)) == 1
 
+
+def test_feature_cache_and_model_runs_round_trip(home) -> None:
+    with Store.open(home) as store:
         store.put_feature_cache(video_sha256="h", extractor="flow", version="1", path="features/h.npz", meta={"n": 1})
         assert store.get_feature_cache("h", "flow", "1")["meta"] == {"n": 1}
         assert store.get_feature_cache("h", "flow", "2") is None
         run = store.add_model_run(kind="plm-ipe", config={"a": 1}, metrics={"acc": 0.5}, checkpoint_path="runs/x")
-        assert store.list_model_runs("plm-ipe")[0]["run_id"] == run
-
-        stats = store.stats()
-        assert stats["views_by_status"]["ok"] == 1 and stats["classes"]["positive"] == 1
+        assert store.list_model_runs("plm-ipe")[0]["run_id"] == run and store.list_model_runs("other") == []
 
 
 @pytest.mark.parametrize("rating", [-1, 101, 50.5, True, "70"])

@@ -15,7 +15,7 @@ from models.checkpoint import save_checkpoint
 from models.preference.explain import compute_heatmaps, peak_in_mask
 from models.preference.cnn import PreferenceCNN, PreferenceCNNConfig, target_layers
 from models.preference.predict import load_preference_model, save_preference_model
-from models.preference.train import (SplitConfig, TrainConfig, confusion, make_split, predict_proba,
+from models.preference.train import (SplitConfig, PreferenceTrainConfig, confusion, make_split, predict_proba,
                                      run_protocol, to_tensor)
 
 torch.set_num_threads(1)
@@ -50,7 +50,7 @@ def labeled(catalog, tmp_path_factory):
 def trained(labeled):
     _, x, y = labeled
     split = make_split(y, SplitConfig("model2", seed=0))
-    result = run_protocol(x, y, split, PreferenceCNN(SMALL), TrainConfig(epochs=12, batch_size=16, lr=2e-3))
+    result = run_protocol(x, y, split, PreferenceCNN(SMALL), PreferenceTrainConfig(epochs=12, batch_size=16, lr=2e-3))
     return result, split
 
 
