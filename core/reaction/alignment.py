@@ -7,8 +7,8 @@ expressed in a unit square: eye midpoint at (0.5, 0.36), inter-ocular distance 0
 inter-ocular distance 33 % of the width, so brows, forehead points and chin fit).
 The transform (scale, rotation, translation) is Umeyama's least-squares similarity.
 
-:func:`canonical_depth` gives the 68 points a depth, so the shape can be turned in 3-D (the
-generator renders turned heads with it) and a tracker can judge a fit whatever the head's pose.
+:func:`canonical_depth` gives the 68 points a coarse depth, so the shape can be turned in 3-D
+(the generator renders turned heads with it).
 """
 from __future__ import annotations
 

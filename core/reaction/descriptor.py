@@ -62,9 +62,7 @@ from core.reaction.alignment import (
 from core.reaction.face_regions import N_REGIONS, region_label_map
 
 EXTRACTOR = "plm-ipe-features"
-# 3: deformation, not head motion (robust per-frame alignment, k-frame flow, rigid-motion
-# compensation, noise floor) and a tracker gate that holds on turned faces
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "3"  # part of the feature cache's key: change it whenever the features change
 ALIGN_POINTS = {
     "stable": STABLE_POINTS,
     "jaw": np.r_[0, 1, 15, 16, 27:36, 36, 39, 42, 45],  # also the top of the jaw line (legacy)
@@ -95,7 +93,7 @@ class FeatureConfig:
     bins: int = 8
     magnitude_norm: str = "iod"
     magnitude_scale: float = 10.0
-    noise_floor: float = 0.02  # subtracted from every "iod" magnitude (clipped at 0)
+    noise_floor: float = 0.02  # subtracted from every magnitude in "iod" units (clipped at 0), before "max"
     clip_len: int = 16
     clip_size: int = 112
     clip_mode: str = "face"  # "face": face-centred square crop; "full": centre square of the frame
@@ -116,8 +114,8 @@ class FeatureConfig:
     def legacy(cls, **changes) -> "FeatureConfig":
         """The descriptor of extractor version 2: each frame aligned on points including the jaw with
         a transform smoothed over time, flow between consecutive frames, no compensation, no floor."""
-        settings = dict(winsize=9, align_points="jaw", align_outlier=0.0, align_smoothing=0.6, flow_step=1, rigid_compensation="none",
-                        noise_floor=0.0)
+        settings = dict(winsize=9, align_points="jaw", align_outlier=0.0, align_smoothing=0.6, flow_step=1,
+                        rigid_compensation="none", noise_floor=0.0)
         return cls(**{**settings, **changes})
 
     def key(self) -> str:
@@ -230,7 +228,10 @@ class FlowState:
     def _align(self, frame: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         config, size = self.config, self.config.face_size
         src, dst = points[self.points], self.canon[self.points]
-        m = robust_similarity(src, dst, outlier=config.align_outlier) if config.align_outlier > 0 else similarity_transform(src, dst)
+        if config.align_outlier > 0:
+            m = robust_similarity(src, dst, outlier=config.align_outlier)
+        else:
+            m = similarity_transform(src, dst)
         if self._prev_m is not None and config.align_smoothing > 0:
             m = (1 - config.align_smoothing) * m + config.align_smoothing * self._prev_m
         self._prev_m = m
