@@ -3,9 +3,11 @@
 Why: the descriptor of a face that does nothing is not zero, and it differs from face to face:
 landmark jitter, skin texture and image sharpness put a face-specific level of small motion
 into every region, and the region layout follows the face's shape. A model trained on a few
-faces can learn those levels as if they were reactions and then misread a new face. Measured
-on the SYNTHETIC set (``bench/bench_synthetic_set.py``), held-out accuracy falls when the
-held-out volunteers' faces were never seen in training.
+faces can learn those levels as if they were reactions and then misread a new face: with the
+synthetic set's held-out volunteers re-rendered on real faces never seen, the LBE fell from 0.74
+to 0.47. Measured on the SYNTHETIC set itself (docs/synthetic_faces.md) this option did not raise
+unseen-face accuracy (LBE 0.736 either way, 3 seeds; macro-F1 0.55 -> 0.67), so it is off by
+default; it is there to be tried on real volunteers.
 
 What ``volunteer_norm="baseline"`` does: every video's steps are standardised per channel with
 its volunteer's **baseline**, the mean and standard deviation of the valid steps in the first
@@ -20,7 +22,8 @@ volunteer's own videos, which a study has for every new volunteer before any rat
 and the same rule works for one video alone: at prediction time a video without a known
 volunteer is standardised with its own first second (``models/training/predict.py``).
 Low-motion frames chosen by magnitude were the other candidate; they depend on where the
-threshold falls, and a held smile is as still as a resting face, so they mix both.
+threshold falls, and a held smile is as still as a resting face, so they mix both (on the
+synthetic set neither did better, docs/synthetic_faces.md).
 
 ``STD_FLOOR`` keeps a nearly constant channel (a region dlib never moves, or a baseline of a
 few steps) from being blown up; a volunteer with no valid baseline step falls back to all
