@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_args(parser)
     add_model_args(parser)
     add_train_args(parser)
-    parser.set_defaults(func=run)
+    # None: not given (the dataclass default, or with --resume the stopped run's own)
+    parser.set_defaults(func=run, epochs=None)
 
 
 # the arguments a run is started with, kept in <run>/train_args.json so that --resume needs only the run
@@ -75,7 +76,6 @@ def _run_folder(args: argparse.Namespace, runs: "Path") -> "Path":
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import sys
     from dataclasses import replace
 
     from app.cli_args import fit_to_data, load_data, model_kw, train_config
@@ -84,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
     from models.reaction.registry import model_config
     from models.training.distributed import barrier, init_from_env, shutdown
     from models.training.run_folder import save_run
-    from models.training.train import resolve_device, train_model
+    from models.training.train import TrainConfig, resolve_device, train_model
 
-    args.epochs_given = any(a == "--epochs" or a.startswith("--epochs=") for a in sys.argv)
+    args.epochs_given = args.epochs is not None
+    if not args.epochs_given:
+        args.epochs = TrainConfig.epochs
     home = DataHome.resolve(args.home).ensure()
     folder = _run_folder(args, home.runs)
     ctx, device = init_from_env(resolve_device(args.device))
