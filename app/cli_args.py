@@ -107,7 +107,8 @@ def model_kw(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def train_config(args: argparse.Namespace, seed: int = 0) -> Any:
-    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
+    epochs = TrainConfig.epochs if args.epochs is None else args.epochs  # train leaves it None when not given
+    return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
                        seed=seed, device=args.device, compile=args.compile, eval_every=args.eval_every,
                        warmup_steps_pbe=args.warmup_steps_pbe, volunteer_norm=args.volunteer_norm,
                        checkpoint_every=getattr(args, "checkpoint_every", TrainConfig.checkpoint_every))
