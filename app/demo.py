@@ -36,6 +36,16 @@ def _choices(service: serving.DemoService, family: str) -> list[tuple[str, str]]
     return [(run.label, run.value) for run in runs] or [(NO_RUN, "")]
 
 
+def _visitor_error(err: IPEError, *uploads: Any) -> gr.Error:
+    """The error as the visitor should read it: an upload is named by its file name, not by the
+    server's temporary path."""
+    text = str(err)
+    for upload in uploads:
+        if isinstance(upload, (str, Path)) and str(upload).strip():
+            text = text.replace(str(upload), Path(str(upload)).name)
+    return gr.Error(text, duration=None)
+
+
 def _examples(items: list[tuple[Path, str]], target: Any, elem_id: str, label: str) -> gr.Examples | None:
     if not items:
         return None
@@ -75,26 +85,26 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                     "Your recent predictions (this browser session only): " + "; ".join(history),
                 )
         except IPEError as err:
-            raise gr.Error(str(err), duration=None) from err
+            raise _visitor_error(err, video) from err
 
     def on_gradcam(video: str | None, run: str, clip: float | None) -> list:
         try:
             return service.clip_gradcam(video, run, int(clip or 1), per_clip=4)
         except IPEError as err:
-            raise gr.Error(str(err), duration=None) from err
+            raise _visitor_error(err, video) from err
 
     def on_explain_lbe(video: str | None, run: str, target: str) -> tuple:
         try:
             result = service.explain_lbe(video, run, target=target)
         except IPEError as err:
-            raise gr.Error(str(err), duration=None) from err
+            raise _visitor_error(err, video) from err
         return result.face, result.timeline, result.table(), result.summary_markdown()
 
     def on_image(image: Any, run: str, method: str) -> tuple:
         try:
             result = service.analyse_image(image, run, method=method)
         except IPEError as err:
-            raise gr.Error(str(err), duration=None) from err
+            raise _visitor_error(err, image) from err
         return result.probabilities(), result.overlay, result.summary_markdown()
 
     def on_models(extra_path: str) -> tuple:
@@ -133,7 +143,7 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                     )
                     reaction_run = gr.Dropdown(
                         label="Trained PLM-IPE run", choices=LOADING, value=LOADING[0][1],
-                        elem_id="reaction-run",
+                        elem_id="reaction-run", allow_custom_value=True,  # the server checks every name; "" = the first run
                     )
                     with gr.Row():
                         reaction_go = gr.Button("Predict", variant="primary", elem_id="reaction-go")
@@ -192,7 +202,7 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                                      elem_id="pref-image")
                     pref_run = gr.Dropdown(
                         label="Labeler's preference model", choices=LOADING, value=LOADING[0][1],
-                        elem_id="pref-run",
+                        elem_id="pref-run", allow_custom_value=True,  # the server checks every name; "" = the first run
                     )
                     method = gr.Radio(
                         label="Explanation method", choices=list(serving.CAM_METHODS), value="gradcam"

@@ -168,11 +168,17 @@ class DemoService:
                 out.append(RunChoice(label, run.path))
         return out
 
-    def _load(self, family: str, folder: str | Path) -> Any:
-        if not folder:
+    def default_run(self, family: str) -> Path:
+        """The run an empty selection means: the first one listed (a DEMO run when there is one).
+        A click can reach the server before the page has been sent the run list."""
+        runs = self.runs(family)
+        if not runs:
             hint = TRAIN_REACTION_HINT if family == "reaction" else TRAIN_PREFERENCE_HINT
             raise IPEError(f"no trained {family} model yet: {hint}")
-        folder = self.resolve_run(folder)
+        return runs[0].path
+
+    def _load(self, family: str, folder: str | Path) -> Any:
+        folder = self.resolve_run(folder) if str(folder).strip() else self.default_run(family)
         info = describe_run(folder)
         kinds = {family_of(c.kind) for c in info.checkpoints}
         if family not in kinds:

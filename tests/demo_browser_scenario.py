@@ -15,6 +15,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.browser_support import CHROMIUM, audited_server, chromium_args, free_port, non_loopback_connections  # noqa: E402
 
 
+async def answer_or_error(page, answer, *, timeout: float) -> None:
+    """Wait for ``answer``; an error toast instead fails at once, with its text."""
+    error = page.locator(".toast-body.error")
+    await answer.or_(error).first.wait_for(timeout=timeout)
+    if await error.count() and not await answer.count():
+        raise AssertionError(f"the demo answered with an error: {await error.first.inner_text()}")
+
+
 async def main(home: Path, video: Path, image: Path, broken: Path, out: Path) -> None:
     from playwright.async_api import async_playwright
 
@@ -36,8 +44,8 @@ async def main(home: Path, video: Path, image: Path, broken: Path, out: Path) ->
             await page.locator("#reaction-video video").wait_for(timeout=60_000)
             await page.locator("#reaction-go").click()
             # the landmark model answers first; the summary says so until the pixel model has too
-            await page.locator("#reaction-summary").filter(has_not_text="still working").locator("strong").wait_for(
-                timeout=180_000)
+            await answer_or_error(page, page.locator("#reaction-summary").filter(has_not_text="still working")
+                                  .locator("strong"), timeout=180_000)
             report["reaction_s"] = round(time.monotonic() - t, 2)
             report["labels"] = {k: await page.locator(f"#{k}-probs").inner_text() for k in ("pbe", "lbe", "fused")}
             report["summary"] = await page.locator("#reaction-summary").inner_text()
@@ -50,11 +58,14 @@ async def main(home: Path, video: Path, image: Path, broken: Path, out: Path) ->
                 page.get_by_text("could not")).first
             await error.wait_for(timeout=60_000)
             report["broken_error"] = await error.inner_text()
+            for close in await page.locator(".toast-close").all():  # dismiss it before the next step
+                await close.click()
+            await page.locator(".toast-body.error").first.wait_for(state="detached", timeout=10_000)
             # 3) an image -> a heat map
             await page.get_by_role("tab", name="Preference").click()
             await page.locator("#pref-image input[type=file]").set_input_files(str(image))
             await page.locator("#pref-go").click()
-            await page.locator("#pref-cam img").wait_for(timeout=120_000)
+            await answer_or_error(page, page.locator("#pref-cam img"), timeout=120_000)
             report["pref_labels"] = await page.locator("#pref-probs").inner_text()
             report["heat_map_src"] = (await page.locator("#pref-cam img").get_attribute("src"))[:40]
             await browser.close()

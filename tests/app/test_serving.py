@@ -75,6 +75,17 @@ def test_lbe_explanation_on_demand_reuses_the_features(trained) -> None:
         service.explain_lbe(None, run)
 
 
+def test_an_empty_selection_means_the_first_listed_run(trained) -> None:
+    """A click can reach the server before the page has been sent the run list (its value is
+    still empty): the first listed run answers, as it would have been selected."""
+    home, videos = trained
+    service = DemoService(home)
+    assert service.default_run("reaction") == service.runs("reaction")[0].path
+    result = service.analyse_reaction(videos[0][0], "")
+    assert result.complete and result.variant == service.analyse_reaction(videos[0][0], "reaction-tiny").variant
+    assert service.analyse_image(next((home.root / "catalog").rglob("*.png")), "").overlay is not None
+
+
 def test_reaction_errors_are_clear(trained, tmp_path) -> None:
     home, videos = trained
     service = DemoService(home, max_video_seconds=0.5)
@@ -85,8 +96,11 @@ def test_reaction_errors_are_clear(trained, tmp_path) -> None:
     broken.write_bytes(b"not a video at all" * 50)
     with pytest.raises(MediaError, match="not a readable video"):
         DemoService(home).analyse_reaction(broken, run)
+    from core.paths import DataHome
+
+    empty = DataHome.resolve(tmp_path / "empty-home").ensure()
     with pytest.raises(IPEError, match="no trained reaction model yet"):
-        DemoService(home).analyse_reaction(videos[0][0], "")
+        DemoService(empty).analyse_reaction(videos[0][0], "")
     with pytest.raises(CheckpointError, match="no reaction model"):
         DemoService(home).analyse_reaction(videos[0][0], service.runs("preference")[0].path)
     from data.video_files import write_mp4
