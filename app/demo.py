@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -115,9 +116,9 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
         return demo_rendering.runs_markdown(runs), demo_rendering.run_figures(runs)
 
     def on_load() -> tuple:
-        """Everything about the runs, filled in once the page (after any login) has loaded."""
-        runs = service.describe_all(None)
-        return (refresh_reaction(), refresh_preference(), demo_rendering.runs_markdown(runs), demo_rendering.run_figures(runs))
+        """The run lists, filled in once the page (after any login) has loaded; the Models tab's
+        table and figures are made when that tab is opened (drawing them is the slow part)."""
+        return refresh_reaction(), refresh_preference()
 
     def on_recommend(volunteer_id: str) -> str:
         try:
@@ -157,7 +158,8 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                     reaction_summary = gr.Markdown(elem_id="reaction-summary")
             history = gr.State([])  # per-user: the recent predictions of this browser session
             recent = gr.Markdown()
-            frames = gr.Gallery(label="Landmarks, regions and flow on sampled frames", columns=4, height=320)
+            frames = gr.Gallery(label="Landmarks, regions and flow on sampled frames", columns=4, height=320,
+                                elem_id="reaction-frames")
             timeline = gr.Dataframe(label="Pixel model per clip (16 frames each)", interactive=False)
             with gr.Accordion("Grad-CAM of the C3D on one clip (on demand: seconds per clip on a CPU)", open=False):
                 with gr.Row():
@@ -225,13 +227,14 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                                               concurrency_limit=1, concurrency_id="models")
             pref_refresh.click(refresh_preference, None, pref_run)
 
-        with gr.Tab("Models"):
+        with gr.Tab("Models") as models_tab:
             extra = gr.Textbox(label="Show another run or checkpoint folder of this data home's runs/ "
                                      "(its id or path; optional)", elem_id="extra-run")
             models_go = gr.Button("List runs", elem_id="models-go")
             runs_md = gr.Markdown(elem_id="runs-table")
             figures = gr.Gallery(label="Confusion matrices and curves", columns=3)
             models_go.click(on_models, [extra], [runs_md, figures])
+            models_tab.select(on_models, [extra], [runs_md, figures])
 
         if serving.recommend_available():
             with gr.Tab("Recommend"):
@@ -240,7 +243,7 @@ def build_demo(service: serving.DemoService, reaction_examples: list[tuple[Path,
                 rec_go = gr.Button("Recommend")
                 rec_out = gr.Markdown()
                 rec_go.click(on_recommend, [volunteer], [rec_out])
-        demo.load(on_load, None, [reaction_run, pref_run, runs_md, figures])
+        demo.load(on_load, None, [reaction_run, pref_run])
     return demo
 
 
@@ -256,9 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     service = serving.DemoService(DataHome.resolve(args.home))
     guard_pil(service.limits)  # PIL refuses to decode images far over the limit, wherever it is called
-    from app.demo_examples import examples_folder, preference_examples, reaction_examples
+    from app.demo_examples import examples_folder, keep_example_answers, preference_examples, reaction_examples
 
-    demo = build_demo(service, reaction_examples(service.home), preference_examples(service.home))
+    reactions = reaction_examples(service.home)
+    service.warm_up()  # the first run's model and its imports are loaded before the page is served
+    # the examples' answers are kept once (by demo-models, or here in the background) so a click answers at once
+    threading.Thread(target=keep_example_answers, args=(service, [path for path, _ in reactions]),
+                     name="keep-example-answers", daemon=True).start()
+    demo = build_demo(service, reactions, preference_examples(service.home))
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     demo.queue(default_concurrency_limit=1, max_size=32)
     demo.launch(

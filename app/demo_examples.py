@@ -10,7 +10,9 @@ light on black).
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +21,7 @@ from core.paths import DataHome
 REAL_SECONDS = 10.0  # the study records 10 s per outfit
 FASHION_MNIST_EXAMPLES = (0, 1, 2)  # test-set indices: an ankle boot, a pullover, trousers
 CATALOG_EXAMPLES = 3
+log = logging.getLogger(__name__)
 
 
 def examples_folder(home: DataHome) -> Path:
@@ -90,3 +93,20 @@ def preference_examples(home: DataHome) -> list[tuple[Path, str]]:
     except IPEError:
         pass  # Fashion-MNIST is not installed: the catalog's examples remain
     return out
+
+
+def keep_example_answers(service: Any, videos: list[Path]) -> list[Path]:
+    """Keep the answers of the example ``videos`` by the first listed reaction run (a DEMO run when
+    there is one), first example first, so that clicking one answers at once
+    (``app/demo_answers.py``); does nothing when no reaction run exists yet."""
+    from core.errors import IPEError
+
+    if not service.runs("reaction"):
+        return []
+    kept = []
+    for video in videos:
+        try:
+            kept.append(service.keep_answer(video))
+        except IPEError as err:  # an example the model cannot read is left to be computed on a click
+            log.warning("no kept answer for the example %s: %s", video.name, err)
+    return kept

@@ -27,23 +27,26 @@ face, a checkpoint of the wrong kind) raises :class:`core.errors.IPEError` with 
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from core.errors import CheckpointError, IPEError, MediaError
-from core.labels import CLASS_NAMES
 from core.media_limits import MediaLimits
 from core.paths import DataHome, resolve_inside
 from core.store.runs import RunInfo, describe_run, discover_runs
+from app.demo_answers import answer_key, load_answer, model_digest, save_answer
+from app.demo_examples import examples_folder
+from app.demo_results import PreferenceAnalysis, ReactionAnalysis, RunChoice
 from app.demo_rendering import annotate_frames, reaction_gradcam, to_rgb
 from app.demo_runs import feature_config, is_demo, pick_checkpoint
 from models.checkpoint import PREFERENCE_KIND, REACTION_KIND
 
+log = logging.getLogger(__name__)
 CAM_METHODS = ("gradcam", "gradcam++", "eigencam")
 TRAIN_REACTION_HINT = "train one with `python -m app train --help` (or `python -m app compare`)"
 TRAIN_PREFERENCE_HINT = "train one with `python -m app train-preference --help`"
@@ -57,65 +60,6 @@ def family_of(kind: str) -> str:
     return "other"
 
 
-@dataclass(frozen=True)
-class RunChoice:
-    label: str
-    path: Path
-
-    @property
-    def value(self) -> str:
-        """What the interface passes back: the run's folder name (never a server path)."""
-        return self.path.name
-
-
-@dataclass
-class ReactionAnalysis:
-    probs: dict[str, list[float] | None]
-    clip_probs: np.ndarray | None
-    clip_times: list[tuple[float, float]]
-    annotated_frames: list[tuple[np.ndarray, str]]
-    cam_frames: list[tuple[np.ndarray, str]]
-    timings_s: dict[str, float] = field(default_factory=dict)
-    variant: str = ""
-    faces_found: int = 0
-    frames: int = 0
-    complete: bool = False  # False while only the landmark model has answered
-
-    def probabilities(self, head: str) -> dict[str, float]:
-        values = self.probs.get(head)
-        return {} if values is None else {name: float(p) for name, p in zip(CLASS_NAMES, values)}
-
-    def timeline_table(self) -> list[list[Any]]:
-        if self.clip_probs is None:
-            return []
-        return [[i + 1, f"{a:.2f}-{b:.2f} s", *[round(float(p), 3) for p in row]]
-                for i, ((a, b), row) in enumerate(zip(self.clip_times, self.clip_probs))]
-
-    def summary_markdown(self) -> str:
-        head = "fused" if self.complete else "lbe"
-        probs = self.probabilities(head)
-        best = max(probs, key=probs.get) if probs else "?"
-        timing = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings_s.items())
-        step = "" if self.complete else " by the landmark model; the pixel model (C3D) is still working…"
-        return (f"**{best}** ({self.variant}){step}; face found in {self.faces_found} of {self.frames} frames. "
-                f"Time: {timing}.")
-
-
-@dataclass
-class PreferenceAnalysis:
-    p_preferred: float
-    overlay: np.ndarray
-    heat: np.ndarray
-    method: str
-    seconds: float
-
-    def probabilities(self) -> dict[str, float]:
-        return {"preferred": self.p_preferred, "not preferred": 1.0 - self.p_preferred}
-
-    def summary_markdown(self) -> str:
-        return f"P(preferred) = {self.p_preferred:.3f}; {self.method} heat map in {self.seconds:.2f} s."
-
-
 class DemoService:
     """Owns the models of one data home; safe to share between Gradio worker threads."""
 
@@ -126,6 +70,8 @@ class DemoService:
         self.limits = limits or MediaLimits.from_env()
         self._cache: dict[tuple[str, str, float], Any] = {}
         self._features: dict[tuple[str, float, int, Any], Any] = {}  # the last few videos' features, for explain_lbe
+        self.answers = examples_folder(home) / "answers"  # kept answers of the example videos
+        self._model_digests: dict[tuple[str, float], str] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ runs
@@ -212,6 +158,10 @@ class DemoService:
         self._check_video(video)  # from the header, before any model or frame is loaded
         predictor = self._load("reaction", run)
         config = feature_config(predictor.config, self.max_video_seconds)
+        kept = load_answer(self.answers, self._answer_key(video, predictor, config, sample_frames))
+        if kept is not None:
+            yield ReactionAnalysis(**kept, kept=True)
+            return
         timings: dict[str, float] = {}
         t = time.perf_counter()
         features = self._video_features(video, config)
@@ -239,6 +189,40 @@ class DemoService:
         result.clip_probs = out.get("clip_probs")
         result.complete = True
         yield result
+
+    def keep_answer(self, video: str | Path, run: str | Path = "", sample_frames: int = 8) -> Path:
+        """Compute ``video``'s whole answer by ``run`` (default: the first listed) and keep it, so
+        that the next request for the same video and model answers at once. For the demo's own
+        examples only: the demo never keeps what visitors upload."""
+        predictor = self._load("reaction", run)
+        key = self._answer_key(video, predictor, feature_config(predictor.config, self.max_video_seconds), sample_frames)
+        if load_answer(self.answers, key) is not None:
+            return self.answers / key
+        *_, result = self.analyse_reaction_steps(video, run, sample_frames)
+        fields = {k: v for k, v in vars(result).items() if k != "kept"}
+        return save_answer(self.answers, key, fields)
+
+    def warm_up(self) -> None:
+        """Load the first listed reaction model (and the libraries it needs) and hash its weights,
+        so the first request pays for neither; nothing happens when there is no run yet."""
+        try:
+            self._model_digest(self._load("reaction", ""))
+        except IPEError as err:  # no run, or a broken one: the page says so when it is used
+            log.info("nothing to warm up: %s", err)
+
+    def _model_digest(self, predictor: Any) -> str:
+        weights = Path(predictor.folder) / "model.safetensors"
+        stamp = (str(predictor.folder), weights.stat().st_mtime if weights.is_file() else 0.0)
+        with self._lock:
+            digest = self._model_digests.get(stamp)
+        if digest is None:  # hashing the weights once per version: a full-width C3D is ~300 MB
+            digest = model_digest(Path(predictor.folder))
+            with self._lock:
+                self._model_digests[stamp] = digest
+        return digest
+
+    def _answer_key(self, video: str | Path, predictor: Any, config: Any, sample_frames: int) -> str:
+        return answer_key(video, self._model_digest(predictor), (config, sample_frames, self.max_video_seconds))
 
     def analyse_reaction(self, video: str | Path | None, run: str | Path, *, gradcam: bool = False,
                          sample_frames: int = 8) -> ReactionAnalysis:

@@ -61,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
     home = DataHome.resolve(args.home).ensure()
     if args.only in (None, "reaction"):
         make_demo_reaction(home, config)
+        from app.demo_examples import keep_example_answers, reaction_examples
+        from app.serving import DemoService
+
+        print("Keeping the answers of the demo's example videos (a click on one then answers at once)...")
+        keep_example_answers(DemoService(home), [path for path, _ in reaction_examples(home)])
     if args.only in (None, "preference"):
         make_demo_preference(home, config)
     return 0

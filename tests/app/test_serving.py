@@ -246,3 +246,54 @@ def test_the_landmark_models_answer_comes_first_and_grad_cam_on_demand(trained) 
     assert cams[0][0].shape == (112, 112, 3) and cams[0][0].dtype == np.uint8
     with pytest.raises(IPEError, match="clips 1 to 2"):
         service.clip_gradcam(videos[-1][0], run, 3)
+
+
+def test_a_kept_example_answer_comes_at_once_and_only_for_the_same_video_and_model(trained, tmp_path) -> None:
+    """app/demo_answers.py: an example's whole answer is kept once; the same content (even as an
+    upload elsewhere) gets it back in one step, another video or retrained weights do not."""
+    import shutil
+
+    from app.demo_answers import load_answer
+
+    home, videos = trained
+    service = DemoService(home)
+    service.answers = tmp_path / "answers"
+    example = videos[-1][0]
+    fresh = service.analyse_reaction(example, "")
+    kept_file = service.keep_answer(example)
+    assert kept_file.parent == service.answers and service.keep_answer(example) == kept_file  # made once
+    upload = tmp_path / "upload" / "any-name.mp4"
+    upload.parent.mkdir()
+    shutil.copyfile(example, upload)
+    steps = list(service.analyse_reaction_steps(upload, ""))
+    assert len(steps) == 1 and steps[0].kept and steps[0].complete
+    for head in ("pbe", "lbe", "fused"):
+        assert steps[0].probabilities(head) == pytest.approx(fresh.probabilities(head), abs=1e-6)
+    assert [c for _, c in steps[0].annotated_frames] == [c for _, c in fresh.annotated_frames]
+    from PIL import Image
+
+    kept_frame = np.asarray(Image.open(steps[0].annotated_frames[0][0]), dtype=np.float32)
+    assert kept_frame.shape == fresh.annotated_frames[0][0].shape
+    assert np.abs(kept_frame - fresh.annotated_frames[0][0]).mean() < 3.0  # the same frame, as a JPEG
+    assert "Kept answer" in steps[0].summary_markdown()
+    other = list(service.analyse_reaction_steps(videos[0][0], ""))
+    assert not other[-1].kept and len(other) == 2  # another video: computed, landmark answer first
+    assert len(list(service.answers.iterdir())) == 1  # and not kept: the demo keeps nothing of uploads
+    (kept_file / "answer.json").write_text("{not json")  # a damaged answer is computed again, not an error
+    assert load_answer(service.answers, kept_file.name) is None
+    assert not list(service.analyse_reaction_steps(example, ""))[-1].kept
+    assert service.keep_answer(example) == kept_file and list(service.analyse_reaction_steps(example, ""))[-1].kept
+    assert [p.name for p in service.answers.iterdir()] == [kept_file.name]  # replaced whole, nothing left beside
+
+
+def test_retrained_weights_never_meet_an_old_kept_answer(tmp_path) -> None:
+    from core.paths import DataHome
+
+    home = DataHome.resolve(tmp_path / "home").ensure()
+    videos = reaction_videos(tmp_path / "videos", per_class=1)
+    tiny_reaction_run(home.runs / "r", videos, epochs=1)
+    service = DemoService(home)
+    service.keep_answer(videos[0][0])
+    tiny_reaction_run(home.runs / "r", videos, epochs=2, seed=1)  # the same run folder, new weights
+    steps = list(DemoService(home).analyse_reaction_steps(videos[0][0], ""))
+    assert not steps[-1].kept
