@@ -11,8 +11,12 @@ new consent is stored. Wrong codes back off exponentially per client (``core/thr
 Nothing touches the camera before consent.
 
 One WebRTC connection (SENDONLY) per visit, opened by the volunteer's own click on the camera
-button in the sidebar at the camera check; the component keeps its place in the sidebar until
-the last outfit, and its sink hands frames to whichever take is current. A take
+button at the camera check. The component sits in the main column (phones collapse the
+sidebar) at the same place of the page from the camera check to the last outfit: the page's
+second element, after one container that holds each stage's content, so Streamlit keeps the
+same component (and its connection) across the stages. Its sink hands frames to whichever take
+is current. The outfit is shown large; the volunteer sees their own picture at the camera check,
+and during takes only when the study sets ``IPE_SELF_VIEW`` (stored with the session). A take
 (``core.collection.recorder.TakeRecorder``) starts when its outfit is shown and takes frames until 10 s
 of media time or "done"; it is committed with its rating in one atomic store call,
 idempotent per (session, position).
@@ -31,6 +35,7 @@ import time
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from annotation.rating import forget, rating_input
 from annotation.resources import client_key, code_throttle, get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
 from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
@@ -129,9 +134,9 @@ def camera_playing() -> bool:
 
 
 def camera() -> None:
-    """Render the visit's one camera component in the sidebar (so it keeps its place from the
-    camera check to the last outfit), feeding :func:`session_camera`."""
-    with st.sidebar:
+    """Render the visit's one camera component, feeding :func:`session_camera`; called as the
+    page's second element in every stage that has it (see the module doc)."""
+    with st.container(key="camera-panel"):
         st.caption("Your camera. Recording happens only while an outfit is shown.")
         webrtc_streamer(
             key=CAMERA_KEY, mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
@@ -141,16 +146,18 @@ def camera() -> None:
 
 
 def camera_stage() -> None:
-    st.title("Camera check")
-    st.write(f"Click **{CAMERA_BUTTONS['start']}** in the panel on the left and allow the camera. Sit so your "
-             "whole face is visible, with light in front of you.")
-    if flow.get("withdrawal_code"):
-        st.info(("Welcome back. Your withdrawal code has changed; the old one no longer works. " if flow.get(
-            "code_rotated") else "") + "Keep your withdrawal code: it is how you have your data deleted, or take "
-                "part again. It is shown here and at the end, and never again.")
-        st.code(flow["withdrawal_code"], language=None)
+    head = st.container()
     check = session_camera()
     camera()
+    with head:
+        st.title("Camera check")
+        st.write(f"Press **{CAMERA_BUTTONS['start']}** below and allow the camera. Sit so your whole face is "
+                 "visible, with light in front of you.")
+        if flow.get("withdrawal_code"):
+            st.info(("Welcome back. Your withdrawal code has changed; the old one no longer works. " if flow.get(
+                "code_rotated") else "") + "Keep your withdrawal code: it is how you have your data deleted, or "
+                    "take part again. It is shown here and at the end, and never again.")
+            st.code(flow["withdrawal_code"], language=None)
 
     # The start button lives in the fragment with the face check, and the fragment is the page's
     # last call: with 4 volunteers on 2 cores, a timer rerun of the fragment racing a full-app run
@@ -162,6 +169,7 @@ def camera_stage() -> None:
         else:
             from core.reaction.face_models import hog_detector
 
+            st.image(check.latest, width=240, caption="Your camera picture (only you see it)")
             if len(hog_detector()(check.latest, 0)):
                 st.success("Your face is visible. You can start.")
             else:
@@ -174,18 +182,27 @@ def camera_stage() -> None:
 
 def start_session(check: SessionCamera) -> None:
     if check.latest is None:
-        st.warning(f"Turn the camera on first ({CAMERA_BUTTONS['start']}, in the panel on the left).")
+        st.warning(f"Turn the camera on first ({CAMERA_BUTTONS['start']}, below).")
         return
     volunteer_id = flow["volunteer_id"]
     session_id, _ = start_planned_session(store, volunteer_id, n=config.outfits_per_session,
                                           seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode,
-                                          device_info={"user_agent": st.context.headers.get("User-Agent", "")})
+                                          device_info={"user_agent": st.context.headers.get("User-Agent", "")},
+                                          self_view=config.self_view)
     if session_id is None:
         st.error("You have already rated every outfit in the catalog — thank you!")
         return
     key = new_resume_key(store, session_id)
     st.query_params.update(s=session_id, k=key)
     go("session", session_id=session_id, resume_key=key)
+
+
+# the outfit large: top above bottom, together about 76 % of the window's height beside the
+# controls on wide screens; full width, one under the other, on phones (where columns stack)
+OUTFIT_CSS = """<style>
+.st-key-outfit img { height: 38vh; width: auto; max-width: 100%; object-fit: contain; }
+@media (max-width: 640px) { .st-key-outfit img { width: 100%; height: auto; } }
+</style>"""
 
 
 def _take(session_id: str, position: int) -> dict:
@@ -221,6 +238,7 @@ def session_stage() -> None:
     take = _take(session_id, position)
     recorder: TakeRecorder = take["recorder"]
     cam = session_camera()
+    cam.preview_during_takes = config.self_view
     camera_on = camera_playing()
     if recorder.recording and recorder.media_seconds and not camera_on:
         # the connection dropped in the middle of the take (the browser stops the camera when it
@@ -233,43 +251,51 @@ def session_stage() -> None:
         cam.start_take(recorder, lambda: request_keyframe(st.session_state.get(CAMERA_KEY)))
     else:
         cam.end_take()
+    head = st.container()
     camera()
     camera_on = camera_playing()  # again: rendering resets a component the page had not shown for a while
 
-    st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
-    left, right = st.columns([3, 2])
-    with left:
-        a, b = st.columns(2)
-        a.image(outfit["top_path"], caption="top", use_container_width=True)
-        b.image(outfit["bottom_path"], caption="bottom", use_container_width=True)
+    with head:
+        st.html(OUTFIT_CSS)
+        st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
+        left, right = st.columns([3, 2])
+    with left, st.container(key="outfit"):
+        st.image(outfit["top_path"], caption="top")
+        st.image(outfit["bottom_path"], caption="bottom")
     with right:
         if recorder.recording and not camera_on and not recorder.media_seconds:
             dropped = take.get("after_drop", False)
             st.warning(("The camera stopped during the recording. " if dropped else "Your camera is off: ") +
-                       f"click **{CAMERA_BUTTONS['start']}** in the panel on the left. The recording of this "
+                       f"press **{CAMERA_BUTTONS['start']}** below the outfit. The recording of this "
                        "outfit starts " + ("again " if dropped else "") + "as soon as it runs.")
         slot = st.container()  # the recording status goes here, rendered last (see camera_stage)
         if not recorder.recording:
             with st.spinner("Saving the recording…"):
                 recorder.wait(15)
-            rating = st.slider("How much do you like this outfit?", 0, 100, 50, key=f"rating-{key}")
-            if st.button("Confirm", type="primary", key=f"confirm-{key}"):
+            rating, touched_at = rating_input(f"rating-{key}", "How much do you like this outfit? "
+                                              "(0 not at all, 100 very much)", "not set yet")
+            if rating is None:
+                st.caption("Move the slider to your answer; Confirm unlocks once you have set it.")
+            if st.button("Confirm", type="primary", key=f"confirm-{key}", disabled=rating is None):
                 status = recorder.status(config.min_record_seconds)
                 video = recorder.path if status != "failed" and recorder.path.is_file() else None
                 if video is None:
                     recorder.path.unlink(missing_ok=True)
                 try:
                     store.commit_recording(session_id=session_id, outfit_id=outfit["outfit_id"], position=position,
-                                           temp_video=video, rating=int(rating), status=status,
-                                           shown_at=take["shown_at"], rated_at=utcnow(), video_meta=recorder.meta())
+                                           temp_video=video, rating=rating, status=status,
+                                           shown_at=take["shown_at"], rated_at=utcnow(), touched_at=touched_at,
+                                           video_meta=recorder.meta())
                 except StoreError as err:
                     st.error(f"Could not save this answer: {err}")
                     return
                 takes.pop(key, None)
+                forget(f"rating-{key}")
                 st.rerun()
-    c1, c2 = st.columns(2)
+        c1, c2 = st.columns(2)
     if c1.button("Skip this outfit", key=f"skip-{key}"):
         _discard(key)
+        forget(f"rating-{key}")
         store.commit_recording(session_id=session_id, outfit_id=outfit["outfit_id"], position=position,
                                temp_video=None, rating=None, status="skipped", shown_at=take["shown_at"])
         st.rerun()
@@ -288,8 +314,10 @@ def recording_status(recorder: TakeRecorder, cam: SessionCamera, key: str) -> No
     if not recorder.recording:
         st.rerun(scope="app")
     seconds = recorder.media_seconds
-    st.write(f"Recording… {seconds:.1f} s of {config.max_record_seconds:g} s" if seconds else "Starting the camera…")
-    if st.button("Done looking", type="primary", key=f"done-{key}"):
+    st.caption(f"Recording… {seconds:.1f} s of {config.max_record_seconds:g} s" if seconds else "Starting the camera…")
+    if config.self_view and cam.latest is not None:
+        st.image(cam.latest, width=160, caption="You")
+    if st.button("Done looking", key=f"done-{key}"):
         recorder.stop()
         cam.end_take()
         st.rerun(scope="app")
