@@ -23,8 +23,9 @@ HERE = Path(__file__).resolve().parent
 STAFF_PAGES = {"labeling_page": ("Label images", ":material/label:"),
                "researcher_page": ("Researchers", ":material/lock:")}
 
-st.set_page_config(page_title="Outfit reactions study", page_icon=":material/checkroom:", layout="wide")
-volunteer = st.Page(str(HERE / "volunteer_page.py"), title="Take part", icon=":material/checkroom:", default=True)
+# a local file: a Material or emoji favicon is fetched from Google's or a CDN's servers by the browser
+st.set_page_config(page_title="Outfit reactions study", page_icon=str(HERE / "favicon.png"), layout="wide")
+volunteer = st.Page(str(HERE / "volunteer_page.py"), title="Take part", default=True)
 staff = [st.Page(str(HERE / f"{name}.py"), title=title, icon=icon, url_path=name)
          for name, (title, icon) in STAFF_PAGES.items() if (HERE / f"{name}.py").is_file()]
 page = st.navigation([volunteer, *staff], position="hidden")

@@ -12,10 +12,10 @@ Nothing touches the camera before consent.
 
 One WebRTC connection (SENDONLY) per visit, opened by the volunteer's own click on the camera
 button at the camera check. The component sits in the main column (phones collapse the
-sidebar) at the same place of the page from the camera check to the last outfit: the page's
-second element, after one container that holds each stage's content, so Streamlit keeps the
-same component (and its connection) across the stages. Its sink hands frames to whichever take
-is current. The outfit is shown large; the volunteer sees their own picture at the camera check,
+sidebar) and is the first element of every run from the camera check to the last outfit, so
+Streamlit keeps the same component (and its connection) across the stages; CSS shows it below
+the stage's content (first, so no run that a newer rerun interrupts can end before it). Its
+sink hands frames to whichever take is current. The outfit is shown large; the volunteer sees their own picture at the camera check,
 and during takes only when the study sets ``IPE_SELF_VIEW`` (stored with the session). A take
 (``core.collection.recorder.TakeRecorder``) starts when its outfit is shown and takes frames until 10 s
 of media time or "done"; it is committed with its rating in one atomic store call,
@@ -47,7 +47,19 @@ from core.store import utcnow
 from core.store.access import new_resume_key, returning_volunteer, session_for_key
 from core.throttle import wait_message
 
+# The camera panel comes first in the page (see the module doc) but is shown last. The outfit
+# large: top above bottom, together about 76 % of the window's height beside the controls on
+# wide screens; full width, one under the other, on phones (where columns stack). Captions dark
+# enough to read (Streamlit's, at 60 % opacity, have 3.1:1 contrast on white; WCAG asks 4.5:1).
+PAGE_CSS = """<style>
+div:has(> .st-key-camera-panel), .st-key-camera-panel { order: 99; }
+.st-key-outfit img { height: 38vh; object-fit: contain; }
+@media (max-width: 640px) { .st-key-outfit img { height: auto; } }
+[data-testid="stCaptionContainer"] { opacity: 1 !important; color: rgb(72, 74, 84) !important; }
+</style>"""
+
 configure_aiortc()
+st.html(PAGE_CSS)  # style only: Streamlit puts it in its event container, not among the page's elements
 store = get_store()
 config = get_config()
 flow: dict = st.session_state.setdefault("flow", {"stage": "consent"})
@@ -135,7 +147,7 @@ def camera_playing() -> bool:
 
 def camera() -> None:
     """Render the visit's one camera component, feeding :func:`session_camera`; called as the
-    page's second element in every stage that has it (see the module doc)."""
+    run's first element in every stage that has it (see the module doc)."""
     with st.container(key="camera-panel"):
         st.caption("Your camera. Recording happens only while an outfit is shown.")
         webrtc_streamer(
@@ -146,18 +158,16 @@ def camera() -> None:
 
 
 def camera_stage() -> None:
-    head = st.container()
     check = session_camera()
     camera()
-    with head:
-        st.title("Camera check")
-        st.write(f"Press **{CAMERA_BUTTONS['start']}** below and allow the camera. Sit so your whole face is "
-                 "visible, with light in front of you.")
-        if flow.get("withdrawal_code"):
-            st.info(("Welcome back. Your withdrawal code has changed; the old one no longer works. " if flow.get(
-                "code_rotated") else "") + "Keep your withdrawal code: it is how you have your data deleted, or "
-                    "take part again. It is shown here and at the end, and never again.")
-            st.code(flow["withdrawal_code"], language=None)
+    st.title("Camera check")
+    st.write(f"Press **{CAMERA_BUTTONS['start']}** below and allow the camera. Sit so your whole face is "
+             "visible, with light in front of you.")
+    if flow.get("withdrawal_code"):
+        st.info(("Welcome back. Your withdrawal code has changed; the old one no longer works. " if flow.get(
+            "code_rotated") else "") + "Keep your withdrawal code: it is how you have your data deleted, or "
+                "take part again. It is shown here and at the end, and never again.")
+        st.code(flow["withdrawal_code"], language=None)
 
     # The start button lives in the fragment with the face check, and the fragment is the page's
     # last call: with 4 volunteers on 2 cores, a timer rerun of the fragment racing a full-app run
@@ -169,7 +179,8 @@ def camera_stage() -> None:
         else:
             from core.reaction.face_models import hog_detector
 
-            st.image(check.latest, width=240, caption="Your camera picture (only you see it)")
+            st.image(check.latest, width=240, caption="Your camera picture (only you see it)",
+                     alt="your camera picture")
             if len(hog_detector()(check.latest, 0)):
                 st.success("Your face is visible. You can start.")
             else:
@@ -197,12 +208,6 @@ def start_session(check: SessionCamera) -> None:
     go("session", session_id=session_id, resume_key=key)
 
 
-# the outfit large: top above bottom, together about 76 % of the window's height beside the
-# controls on wide screens; full width, one under the other, on phones (where columns stack)
-OUTFIT_CSS = """<style>
-.st-key-outfit img { height: 38vh; width: auto; max-width: 100%; object-fit: contain; }
-@media (max-width: 640px) { .st-key-outfit img { width: 100%; height: auto; } }
-</style>"""
 
 
 def _take(session_id: str, position: int) -> dict:
@@ -251,17 +256,14 @@ def session_stage() -> None:
         cam.start_take(recorder, lambda: request_keyframe(st.session_state.get(CAMERA_KEY)))
     else:
         cam.end_take()
-    head = st.container()
     camera()
     camera_on = camera_playing()  # again: rendering resets a component the page had not shown for a while
 
-    with head:
-        st.html(OUTFIT_CSS)
-        st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
-        left, right = st.columns([3, 2])
+    st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
+    left, right = st.columns([3, 2])
     with left, st.container(key="outfit"):
-        st.image(outfit["top_path"], caption="top")
-        st.image(outfit["bottom_path"], caption="bottom")
+        st.image(outfit["top_path"], caption="top", alt="the outfit's top", width="stretch")
+        st.image(outfit["bottom_path"], caption="bottom", alt="the outfit's bottom", width="stretch")
     with right:
         if recorder.recording and not camera_on and not recorder.media_seconds:
             dropped = take.get("after_drop", False)
@@ -272,26 +274,7 @@ def session_stage() -> None:
         if not recorder.recording:
             with st.spinner("Saving the recording…"):
                 recorder.wait(15)
-            rating, touched_at = rating_input(f"rating-{key}", "How much do you like this outfit? "
-                                              "(0 not at all, 100 very much)", "not set yet")
-            if rating is None:
-                st.caption("Move the slider to your answer; Confirm unlocks once you have set it.")
-            if st.button("Confirm", type="primary", key=f"confirm-{key}", disabled=rating is None):
-                status = recorder.status(config.min_record_seconds)
-                video = recorder.path if status != "failed" and recorder.path.is_file() else None
-                if video is None:
-                    recorder.path.unlink(missing_ok=True)
-                try:
-                    store.commit_recording(session_id=session_id, outfit_id=outfit["outfit_id"], position=position,
-                                           temp_video=video, rating=rating, status=status,
-                                           shown_at=take["shown_at"], rated_at=utcnow(), touched_at=touched_at,
-                                           video_meta=recorder.meta())
-                except StoreError as err:
-                    st.error(f"Could not save this answer: {err}")
-                    return
-                takes.pop(key, None)
-                forget(f"rating-{key}")
-                st.rerun()
+            rating_and_confirm(session_id, outfit["outfit_id"], position, take)
         c1, c2 = st.columns(2)
     if c1.button("Skip this outfit", key=f"skip-{key}"):
         _discard(key)
@@ -308,6 +291,35 @@ def session_stage() -> None:
             recording_status(recorder, cam, key)
 
 
+@st.fragment
+def rating_and_confirm(session_id: str, outfit_id: str, position: int, take: dict) -> None:
+    """The rating and Confirm. A fragment: each move of the slider (one per arrow key) reruns only
+    this, not the page. Seen in the browser test: 81 arrow presses, each rerunning the whole page
+    (images, store queries) on the loaded box, and the camera was off afterwards (the browser
+    reported playing=False: streamlit-webrtc's frontend ends on a 'disconnected' connection)."""
+    key = f"{session_id}-{position}"
+    recorder: TakeRecorder = take["recorder"]
+    rating, touched_at = rating_input(f"rating-{key}", "How much do you like this outfit? "
+                                      "(0 not at all, 100 very much)", "not set yet")
+    if rating is None:
+        st.caption("Move the slider to your answer; Confirm unlocks once you have set it.")
+    if st.button("Confirm", type="primary", key=f"confirm-{key}", disabled=rating is None):
+        status = recorder.status(config.min_record_seconds)
+        video = recorder.path if status != "failed" and recorder.path.is_file() else None
+        if video is None:
+            recorder.path.unlink(missing_ok=True)
+        try:
+            store.commit_recording(session_id=session_id, outfit_id=outfit_id, position=position,
+                                   temp_video=video, rating=rating, status=status, shown_at=take["shown_at"],
+                                   rated_at=utcnow(), touched_at=touched_at, video_meta=recorder.meta())
+        except StoreError as err:
+            st.error(f"Could not save this answer: {err}")
+            return
+        takes.pop(key, None)
+        forget(f"rating-{key}")
+        st.rerun(scope="app")
+
+
 @st.fragment(run_every=1.0)
 def recording_status(recorder: TakeRecorder, cam: SessionCamera, key: str) -> None:
     """Seconds recorded and the "done" button; the whole page reruns when the take ends."""
@@ -316,7 +328,7 @@ def recording_status(recorder: TakeRecorder, cam: SessionCamera, key: str) -> No
     seconds = recorder.media_seconds
     st.caption(f"Recording… {seconds:.1f} s of {config.max_record_seconds:g} s" if seconds else "Starting the camera…")
     if config.self_view and cam.latest is not None:
-        st.image(cam.latest, width=160, caption="You")
+        st.image(cam.latest, width=160, caption="You", alt="your camera picture")
     if st.button("Done looking", key=f"done-{key}"):
         recorder.stop()
         cam.end_take()
