@@ -12,11 +12,11 @@ Nothing touches the camera before consent.
 
 One WebRTC connection (SENDONLY) per visit, opened by the volunteer's own click on the camera
 button at the camera check. The component sits in the main column (phones collapse the
-sidebar) and is the first element of every run from the camera check to the last outfit, so
-Streamlit keeps the same component (and its connection) across the stages; CSS shows it below
-the stage's content (first, so no run that a newer rerun interrupts can end before it). Its
-sink hands frames to whichever take is current. The outfit is shown large; the volunteer sees their own picture at the camera check,
-and during takes only when the study sets ``IPE_SELF_VIEW`` (stored with the session). A take
+sidebar) and is the first element of every run from the camera check to the last outfit, so it
+has the same place in both stages and Streamlit keeps the same component (and its connection);
+CSS shows it below the stage's content. Its sink hands frames to whichever take is current.
+The outfit is shown large; the volunteer sees their own picture at the camera check, and during
+takes only when the study sets ``IPE_SELF_VIEW`` (stored with the session). A take
 (``core.collection.recorder.TakeRecorder``) starts when its outfit is shown and takes frames until 10 s
 of media time or "done"; it is committed with its rating in one atomic store call,
 idempotent per (session, position).
@@ -205,8 +205,6 @@ def start_session(check: SessionCamera) -> None:
     key = new_resume_key(store, session_id)
     st.query_params.update(s=session_id, k=key)
     go("session", session_id=session_id, resume_key=key)
-
-
 
 
 def _take(session_id: str, position: int) -> dict:
