@@ -36,6 +36,7 @@ class SessionCamera:
         self.count = 0
         self.latest = None  # RGB array of a recent frame, for the face check
         self.take: TakeRecorder | None = None
+        self.preview_during_takes = False  # the study's self-view: keep preview frames during takes too
         self.frames_skipped_for_keyframe = 0
         self.sink = VideoSinkTrack(self.on_frame)
         self._clock = clock
@@ -63,7 +64,7 @@ class SessionCamera:
         take = self.take
         if take is not None and self._ready_for(frame):
             take.on_frame(frame)
-        if self.count % PREVIEW_EVERY == 1 and take is None:
+        if self.count % PREVIEW_EVERY == 1 and (take is None or self.preview_during_takes):
             self.latest = frame.to_ndarray(format="rgb24")
 
     def _ready_for(self, frame: Any) -> bool:

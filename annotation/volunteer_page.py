@@ -11,8 +11,12 @@ new consent is stored. Wrong codes back off exponentially per client (``core/thr
 Nothing touches the camera before consent.
 
 One WebRTC connection (SENDONLY) per visit, opened by the volunteer's own click on the camera
-button in the sidebar at the camera check; the component keeps its place in the sidebar until
-the last outfit, and its sink hands frames to whichever take is current. A take
+button at the camera check. The component sits in the main column (phones collapse the
+sidebar) and is the first element of every run from the camera check to the last outfit, so it
+has the same place in both stages and Streamlit keeps the same component (and its connection);
+CSS shows it below the stage's content. Its sink hands frames to whichever take is current.
+The outfit is shown large; the volunteer sees their own picture at the camera check, and during
+takes only when the study sets ``IPE_SELF_VIEW`` (stored with the session). A take
 (``core.collection.recorder.TakeRecorder``) starts when its outfit is shown and takes frames until 10 s
 of media time or "done"; it is committed with its rating in one atomic store call,
 idempotent per (session, position).
@@ -26,25 +30,40 @@ starts exactly one connection.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from annotation.i18n import Catalog
+from annotation.rating import forget, rating_input
 from annotation.resources import client_key, code_throttle, get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
 from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
-from core.collection.consent import CHOICES, CONSENT_VERSION, consent_text
+from core.collection.consent import CHOICES
 from core.errors import StoreError
 from core.collection.recorder import TakeRecorder
 from core.collection.session_plan import start_planned_session
 from core.store import utcnow
 from core.store.access import new_resume_key, returning_volunteer, session_for_key
-from core.throttle import wait_message
+
+# The camera panel comes first in the page (see the module doc) but is shown last. The outfit
+# large: top above bottom, together about 76 % of the window's height beside the controls on
+# wide screens; full width, one under the other, on phones (where columns stack). Captions dark
+# enough to read (Streamlit's, at 60 % opacity, have 3.1:1 contrast on white; WCAG asks 4.5:1).
+PAGE_CSS = """<style>
+div:has(> .st-key-camera-panel), .st-key-camera-panel { order: 99; }
+.st-key-outfit img { height: 38vh; object-fit: contain; }
+@media (max-width: 640px) { .st-key-outfit img { height: auto; } }
+[data-testid="stCaptionContainer"] { opacity: 1 !important; color: rgb(72, 74, 84) !important; }
+</style>"""
 
 configure_aiortc()
+st.html(PAGE_CSS)  # style only: Streamlit puts it in its event container, not among the page's elements
 store = get_store()
 config = get_config()
+t = Catalog(config.language)  # every text a volunteer reads comes from here (annotation/locales)
 flow: dict = st.session_state.setdefault("flow", {"stage": "consent"})
 takes: dict = st.session_state.setdefault("takes", {})
 
@@ -62,8 +81,7 @@ if url_session and flow.get("session_id") != url_session:
         st.query_params.clear()
         if flow.get("session_id") and flow.get("resume_key"):  # keep this browser's own session in its URL
             st.query_params.update(s=flow["session_id"], k=flow["resume_key"])
-        st.warning("This link does not continue a session here: a session continues only in the browser that "
-                   "started it. You can start below.")
+        st.warning(t("consent.foreign_link"))
     elif session["finished_at"]:
         st.query_params.clear()
         flow.clear()
@@ -76,46 +94,48 @@ if url_session and flow.get("session_id") != url_session:
 
 # --------------------------------------------------------------------------- stages
 def consent_stage() -> None:
-    st.title("Thank you for helping with this study")
-    st.markdown(consent_text(config.max_record_seconds, config.retention))
-    st.caption(f"Consent text version {CONSENT_VERSION}")
-    choices = {key: st.checkbox(label, key=f"consent_{key}") for key, label in CHOICES.items()}
-    returning = st.text_input("Taken part before? Your withdrawal code (optional)", key="returning",
-                              placeholder="ABCD-EFGH-JKLM")
-    if st.button("I agree — continue", type="primary", disabled=not choices["recording"]):
-        consent = {"version": CONSENT_VERSION, "accepted_at": utcnow(), **choices}
+    version = f"{t('consent.version')}/{t.language}"  # what was agreed to: the text's version and language
+    st.title(t("consent.title"))
+    st.markdown(t("consent.text", max_seconds=config.max_record_seconds, retention=config.retention))
+    st.caption(t("consent.version_caption", version=version))
+    choices = {key: st.checkbox(t(f"consent.{key}"), key=f"consent_{key}") for key in CHOICES}
+    returning = st.text_input(t("consent.returning"), key="returning", placeholder="ABCD-EFGH-JKLM")
+    if st.button(t("consent.agree"), type="primary", disabled=not choices["recording"]):
+        consent = {"version": version, "accepted_at": utcnow(), **choices}
         if returning.strip():
             client = client_key()
             wait = code_throttle().wait_s(client)
             if wait > 0:
-                st.error(wait_message(wait))
+                st.error(t("consent.too_many_tries", seconds=math.ceil(wait)))
                 return
             volunteer = returning_volunteer(store, returning, consent)
             if volunteer is None:
                 code_throttle().failed(client)
-                st.error("No volunteer has that withdrawal code. Check it, or leave the field empty to start as new.")
+                st.error(t("consent.unknown_code"))
                 return
             code_throttle().succeeded(client)
             go("camera", volunteer_id=volunteer["volunteer_id"], withdrawal_code=volunteer["withdrawal_code"],
                code_rotated=True)
         go("profile", consent=consent)
     if not choices["recording"]:
-        st.info("Recording and analysis are needed to take part; the other two choices are optional.")
+        st.info(t("consent.required"))
 
 
 def profile_stage() -> None:
-    st.title("About you")
-    age = st.selectbox("Age band", config.age_bands, index=None, placeholder="choose")
-    gender = st.selectbox("Gender", config.genders, index=None, placeholder="choose")
-    extra = {label: st.text_input(f"{label} (optional)") for label in config.extra_fields}
-    if st.button("Continue", type="primary", disabled=not (age and gender)):
+    st.title(t("profile.title"))
+    age = st.selectbox(t("profile.age"), config.age_bands, index=None, placeholder=t("profile.choose"),
+                       format_func=t.option)
+    gender = st.selectbox(t("profile.gender"), config.genders, index=None, placeholder=t("profile.choose"),
+                          format_func=t.option)
+    extra = {label: st.text_input(t("profile.optional", label=label)) for label in config.extra_fields}
+    if st.button(t("profile.continue"), type="primary", disabled=not (age and gender)):
         volunteer = store.add_volunteer(age_band=age, gender=gender, extra={k: v for k, v in extra.items() if v},
                                         consent=flow["consent"])
         go("camera", volunteer_id=volunteer["volunteer_id"], withdrawal_code=volunteer["withdrawal_code"])
 
 
 CAMERA_KEY = "camera"  # the component's key (streamlit-webrtc keeps its context under it in session_state)
-CAMERA_BUTTONS = {"start": "Turn camera on", "stop": "Turn camera off"}
+CAMERA_BUTTONS = {name: t(f"camera.{name}") for name in ("start", "stop", "select_device")}
 
 
 def session_camera() -> SessionCamera:
@@ -129,10 +149,10 @@ def camera_playing() -> bool:
 
 
 def camera() -> None:
-    """Render the visit's one camera component in the sidebar (so it keeps its place from the
-    camera check to the last outfit), feeding :func:`session_camera`."""
-    with st.sidebar:
-        st.caption("Your camera. Recording happens only while an outfit is shown.")
+    """Render the visit's one camera component, feeding :func:`session_camera`; called as the
+    run's first element in every stage that has it (see the module doc)."""
+    with st.container(key="camera-panel"):
+        st.caption(t("camera.panel"))
         webrtc_streamer(
             key=CAMERA_KEY, mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
             media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=session_camera().sink,
@@ -141,16 +161,13 @@ def camera() -> None:
 
 
 def camera_stage() -> None:
-    st.title("Camera check")
-    st.write(f"Click **{CAMERA_BUTTONS['start']}** in the panel on the left and allow the camera. Sit so your "
-             "whole face is visible, with light in front of you.")
-    if flow.get("withdrawal_code"):
-        st.info(("Welcome back. Your withdrawal code has changed; the old one no longer works. " if flow.get(
-            "code_rotated") else "") + "Keep your withdrawal code: it is how you have your data deleted, or take "
-                "part again. It is shown here and at the end, and never again.")
-        st.code(flow["withdrawal_code"], language=None)
     check = session_camera()
     camera()
+    st.title(t("camera.title"))
+    st.write(t("camera.instructions", start=CAMERA_BUTTONS["start"]))
+    if flow.get("withdrawal_code"):
+        st.info((t("camera.code_rotated") + " " if flow.get("code_rotated") else "") + t("camera.keep_code"))
+        st.code(flow["withdrawal_code"], language=None)
 
     # The start button lives in the fragment with the face check, and the fragment is the page's
     # last call: with 4 volunteers on 2 cores, a timer rerun of the fragment racing a full-app run
@@ -158,15 +175,16 @@ def camera_stage() -> None:
     @st.fragment(run_every=1.0)
     def face_status_and_start() -> None:
         if check.latest is None:
-            st.info("Waiting for the camera…")
+            st.info(t("camera.waiting"))
         else:
             from core.reaction.face_models import hog_detector
 
+            st.image(check.latest, width=240, caption=t("camera.preview"), alt=t("camera.preview_alt"))
             if len(hog_detector()(check.latest, 0)):
-                st.success("Your face is visible. You can start.")
+                st.success(t("camera.face_ok"))
             else:
-                st.warning("No face found yet: move into the picture or add light.")
-        if st.button("Start the session", type="primary"):
+                st.warning(t("camera.no_face"))
+        if st.button(t("camera.start_session"), type="primary"):
             start_session(check)
 
     face_status_and_start()
@@ -174,14 +192,15 @@ def camera_stage() -> None:
 
 def start_session(check: SessionCamera) -> None:
     if check.latest is None:
-        st.warning(f"Turn the camera on first ({CAMERA_BUTTONS['start']}, in the panel on the left).")
+        st.warning(t("camera.turn_on_first", start=CAMERA_BUTTONS["start"]))
         return
     volunteer_id = flow["volunteer_id"]
     session_id, _ = start_planned_session(store, volunteer_id, n=config.outfits_per_session,
                                           seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode,
-                                          device_info={"user_agent": st.context.headers.get("User-Agent", "")})
+                                          device_info={"user_agent": st.context.headers.get("User-Agent", "")},
+                                          self_view=config.self_view)
     if session_id is None:
-        st.error("You have already rated every outfit in the catalog — thank you!")
+        st.error(t("camera.all_rated"))
         return
     key = new_resume_key(store, session_id)
     st.query_params.update(s=session_id, k=key)
@@ -221,6 +240,7 @@ def session_stage() -> None:
     take = _take(session_id, position)
     recorder: TakeRecorder = take["recorder"]
     cam = session_camera()
+    cam.preview_during_takes = config.self_view
     camera_on = camera_playing()
     if recorder.recording and recorder.media_seconds and not camera_on:
         # the connection dropped in the middle of the take (the browser stops the camera when it
@@ -236,44 +256,28 @@ def session_stage() -> None:
     camera()
     camera_on = camera_playing()  # again: rendering resets a component the page had not shown for a while
 
-    st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
+    st.progress(position / len(plan), text=t("outfit.progress", position=position + 1, total=len(plan)))
     left, right = st.columns([3, 2])
-    with left:
-        a, b = st.columns(2)
-        a.image(outfit["top_path"], caption="top", use_container_width=True)
-        b.image(outfit["bottom_path"], caption="bottom", use_container_width=True)
+    with left, st.container(key="outfit"):
+        st.image(outfit["top_path"], caption=t("outfit.top"), alt=t("outfit.top_alt"), width="stretch")
+        st.image(outfit["bottom_path"], caption=t("outfit.bottom"), alt=t("outfit.bottom_alt"), width="stretch")
     with right:
         if recorder.recording and not camera_on and not recorder.media_seconds:
-            dropped = take.get("after_drop", False)
-            st.warning(("The camera stopped during the recording. " if dropped else "Your camera is off: ") +
-                       f"click **{CAMERA_BUTTONS['start']}** in the panel on the left. The recording of this "
-                       "outfit starts " + ("again " if dropped else "") + "as soon as it runs.")
+            message = "outfit.camera_dropped" if take.get("after_drop", False) else "outfit.camera_off"
+            st.warning(t(message, start=CAMERA_BUTTONS["start"]))
         slot = st.container()  # the recording status goes here, rendered last (see camera_stage)
         if not recorder.recording:
-            with st.spinner("Saving the recording…"):
+            with st.spinner(t("outfit.saving")):
                 recorder.wait(15)
-            rating = st.slider("How much do you like this outfit?", 0, 100, 50, key=f"rating-{key}")
-            if st.button("Confirm", type="primary", key=f"confirm-{key}"):
-                status = recorder.status(config.min_record_seconds)
-                video = recorder.path if status != "failed" and recorder.path.is_file() else None
-                if video is None:
-                    recorder.path.unlink(missing_ok=True)
-                try:
-                    store.commit_recording(session_id=session_id, outfit_id=outfit["outfit_id"], position=position,
-                                           temp_video=video, rating=int(rating), status=status,
-                                           shown_at=take["shown_at"], rated_at=utcnow(), video_meta=recorder.meta())
-                except StoreError as err:
-                    st.error(f"Could not save this answer: {err}")
-                    return
-                takes.pop(key, None)
-                st.rerun()
-    c1, c2 = st.columns(2)
-    if c1.button("Skip this outfit", key=f"skip-{key}"):
+            rating_and_confirm(session_id, outfit["outfit_id"], position, take)
+        c1, c2 = st.columns(2)
+    if c1.button(t("outfit.skip"), key=f"skip-{key}"):
         _discard(key)
+        forget(f"rating-{key}")
         store.commit_recording(session_id=session_id, outfit_id=outfit["outfit_id"], position=position,
                                temp_video=None, rating=None, status="skipped", shown_at=take["shown_at"])
         st.rerun()
-    if c2.button("Stop the session", key=f"stop-{key}"):
+    if c2.button(t("outfit.stop"), key=f"stop-{key}"):
         _discard(key)
         store.finish_session(session_id, stopped_early=True)
         go("thanks")
@@ -282,38 +286,68 @@ def session_stage() -> None:
             recording_status(recorder, cam, key)
 
 
+@st.fragment
+def rating_and_confirm(session_id: str, outfit_id: str, position: int, take: dict) -> None:
+    """The rating and Confirm. A fragment: each move of the slider (one per arrow key) reruns only
+    this, not the page. Seen in the browser test: 81 arrow presses, each rerunning the whole page
+    (images, store queries) on the loaded box, and the camera was off afterwards (the browser
+    reported playing=False: streamlit-webrtc's frontend ends on a 'disconnected' connection)."""
+    key = f"{session_id}-{position}"
+    recorder: TakeRecorder = take["recorder"]
+    rating, touched_at = rating_input(f"rating-{key}", t("outfit.question"), t("outfit.not_set"))
+    if rating is None:
+        st.caption(t("outfit.set_it"))
+    if st.button(t("outfit.confirm"), type="primary", key=f"confirm-{key}", disabled=rating is None):
+        status = recorder.status(config.min_record_seconds)
+        video = recorder.path if status != "failed" and recorder.path.is_file() else None
+        if video is None:
+            recorder.path.unlink(missing_ok=True)
+        try:
+            store.commit_recording(session_id=session_id, outfit_id=outfit_id, position=position,
+                                   temp_video=video, rating=rating, status=status, shown_at=take["shown_at"],
+                                   rated_at=utcnow(), touched_at=touched_at, video_meta=recorder.meta())
+        except StoreError as err:
+            st.error(t("outfit.not_saved", error=err))
+            return
+        takes.pop(key, None)
+        forget(f"rating-{key}")
+        st.rerun(scope="app")
+
+
 @st.fragment(run_every=1.0)
 def recording_status(recorder: TakeRecorder, cam: SessionCamera, key: str) -> None:
     """Seconds recorded and the "done" button; the whole page reruns when the take ends."""
     if not recorder.recording:
         st.rerun(scope="app")
     seconds = recorder.media_seconds
-    st.write(f"Recording… {seconds:.1f} s of {config.max_record_seconds:g} s" if seconds else "Starting the camera…")
-    if st.button("Done looking", type="primary", key=f"done-{key}"):
+    st.caption(t("outfit.recording", seconds=seconds, limit=config.max_record_seconds) if seconds
+               else t("outfit.starting"))
+    if config.self_view and cam.latest is not None:
+        st.image(cam.latest, width=160, caption=t("outfit.you"), alt=t("camera.preview_alt"))
+    if st.button(t("outfit.done"), key=f"done-{key}"):
         recorder.stop()
         cam.end_take()
         st.rerun(scope="app")
 
 
 def thanks_stage() -> None:
-    st.title("Thank you!")
+    st.title(t("thanks.title"))
     if flow.get("withdrawal_code"):  # only in the browser session that made (or rotated) it
-        st.write("Your answers are saved. Keep this **withdrawal code** to have everything deleted later:")
+        st.write(t("thanks.saved_with_code"))
         st.code(flow["withdrawal_code"], language=None)
-        st.caption(f"Volunteer id: {flow.get('volunteer_id', '')}")
+        st.caption(t("thanks.volunteer_id", volunteer_id=flow.get("volunteer_id", "")))
     else:
-        st.write("Your answers are saved. Your withdrawal code was shown when you started; it is not shown again.")
-    if st.button("Rate more outfits (new session)"):
+        st.write(t("thanks.saved"))
+    if st.button(t("thanks.again")):
         st.query_params.clear()
         go("camera", session_id=None, resume_key=None)
 
 
 def finished_stage() -> None:
     """A finished session opened from its link: it says so and nothing else (no code, no id)."""
-    st.title("This session is finished")
-    st.write("Thank you! Its answers are saved. To take part again, start anew (with your withdrawal code, "
-             "if you have one).")
-    if st.button("Start again"):
+    st.title(t("thanks.finished_title"))
+    st.write(t("thanks.finished"))
+    if st.button(t("thanks.start_again")):
         flow.clear()
         go("consent")
 

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
                                             'list of labels, e.g. `["height", "favourite colour"]`')
     research_mode: Literal["off", "recommender"] = Field(_C.research_mode, description="`recommender`: a returning "
                                                          "volunteer's outfits are ordered by the recommender")
+    self_view: bool = Field(_C.self_view, description="show volunteers their own camera picture while an outfit is "
+                            "shown (stored with each session); off: only at the camera check")
+    language: str = Field(_C.language, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$",
+                          description="language of the volunteer pages: the catalogue `annotation/locales/<language>.toml`")
     turn_url: str | None = Field(None, description="TURN server for remote volunteers on the live WebRTC path "
                                  "(`turn:host:port`); none by default, and no public STUN ever")
     turn_user: str | None = Field(None, description="TURN user name")
@@ -97,7 +101,8 @@ class Settings(BaseSettings):
     def collection(self) -> CollectionConfig:
         return CollectionConfig(outfits_per_session=self.outfits_per_session, max_record_seconds=self.max_record_seconds,
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
-                                extra_fields=self.profile_fields, research_mode=self.research_mode)
+                                extra_fields=self.profile_fields, research_mode=self.research_mode,
+                                self_view=self.self_view, language=self.language)
 
     def media_limits(self) -> MediaLimits:
         return MediaLimits(max_image_pixels=self.max_image_pixels, max_video_pixels=self.max_video_pixels,

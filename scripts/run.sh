@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up (if needed), initialise the data home with the demo catalog, and start the product:
 # the Streamlit collection/labeling app (and the Gradio demo once it exists). Ctrl-C stops all.
+# One Streamlit server serves volunteers (/), labelers (/labeling_page) and researchers
+# (/researcher_page): one process must own the DuckDB store. Its settings: .streamlit/config.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -44,7 +46,9 @@ fi
 
 sleep 3
 echo
-echo "  collection app (volunteers, labelers, researchers): http://$HOST:$ST_PORT"
+echo "  study link for volunteers (nothing else on it):     http://$HOST:$ST_PORT/"
+echo "  labelers:                                         http://$HOST:$ST_PORT/labeling_page"
+echo "  researchers (password):                           http://$HOST:$ST_PORT/researcher_page"
 [ -f app/demo.py ] && echo "  model demo (Gradio):                              http://$HOST:$GR_PORT"
 echo "  data home: $IPE_HOME   (Ctrl-C to stop)"
 wait

@@ -86,9 +86,8 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
         timeline[f"take{k}_to_slider_s"] = round(time.monotonic() - t, 2)
         slider = page.get_by_role("slider")
         await slider.focus()
-        steps = ratings[k] - 50
-        for _ in range(abs(steps)):
-            await slider.press("ArrowRight" if steps > 0 else "ArrowLeft")
+        for _ in range(ratings[k] + 1):  # from "not set" to 0, then up
+            await slider.press("ArrowRight")
         await asyncio.sleep(0.3)
         await page.get_by_role("button", name="Confirm").click()
         result["ratings"].append(ratings[k])

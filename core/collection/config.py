@@ -16,3 +16,5 @@ class CollectionConfig:
     genders: tuple[str, ...] = ("female", "male", "non-binary", "prefer not to say")
     extra_fields: tuple[str, ...] = field(default_factory=tuple)  # IPE_PROFILE_FIELDS: JSON list of labels
     research_mode: str = "off"  # IPE_RESEARCH_MODE: "recommender" orders a returning volunteer's outfits
+    self_view: bool = False  # IPE_SELF_VIEW: show the volunteer their own camera picture during takes
+    language: str = "en"  # IPE_LANGUAGE: the catalogue of the volunteer pages' text (annotation/locales)

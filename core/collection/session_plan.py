@@ -64,8 +64,8 @@ def plan_for_volunteer(store: Store, volunteer_id: str, *, n: int = 15, seed: in
 
 
 def start_planned_session(store: Store, volunteer_id: str, *, n: int = 15, seed: int | str = 0,
-                          research_mode: str = "off", device_info: dict[str, Any] | None = None
-                          ) -> tuple[str | None, list[str]]:
+                          research_mode: str = "off", device_info: dict[str, Any] | None = None,
+                          self_view: bool | None = None) -> tuple[str | None, list[str]]:
     """Plan the next session and start it in one step: ``(session_id, plan)``, or ``(None, [])``
     when the volunteer has seen every outfit.
 
@@ -77,5 +77,6 @@ def start_planned_session(store: Store, volunteer_id: str, *, n: int = 15, seed:
         plan, mode = plan_for_volunteer(store, volunteer_id, n=n, seed=seed, research_mode=research_mode)
         if not plan:
             return None, []
-        session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode, device_info=device_info)
+        session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode, device_info=device_info,
+                                         self_view=self_view)
     return session_id, plan

@@ -143,6 +143,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 created_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
         ],
     ),
+    (
+        3,
+        "when the volunteer first touched the rating; whether the session showed a self-view",
+        [
+            # the rating has no accepted default: the first touch tells "chose 50" from "never moved"
+            "ALTER TABLE view ADD COLUMN touched_at TIMESTAMP",
+            "ALTER TABLE session ADD COLUMN self_view BOOLEAN",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -76,16 +76,19 @@ class VolunteerTables(StoreConnection):
         device_info: dict | None = None,
         plan: list[str] | None = None,
         research_mode: str | None = None,
+        self_view: bool | None = None,
     ) -> str:
+        """Start a session; ``self_view``: whether the volunteer saw their own camera picture during takes."""
         session_id = new_id("s")
         with self.write_lock():  # the check and the insert: a withdrawal cannot come between them
             self.require_volunteer(volunteer_id, what="no session was started")
             with self.transaction() as cur:
                 execute(
                     cur,
-                    "INSERT INTO session (session_id, volunteer_id, started_at, device_info, plan, research_mode) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [session_id, volunteer_id, utcnow(), to_json(device_info or {}), to_json(plan or []), research_mode],
+                    "INSERT INTO session (session_id, volunteer_id, started_at, device_info, plan, research_mode, self_view) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [session_id, volunteer_id, utcnow(), to_json(device_info or {}), to_json(plan or []), research_mode,
+                     self_view],
                 )
         return session_id
 

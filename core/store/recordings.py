@@ -37,6 +37,17 @@ def _check_view_values(status: str, rating: int | None, position: int, temp: Pat
         raise StoreError("a skipped view has no rating")
 
 
+def _check_touch(touched_at: datetime | None, rating: int | None, shown_at: datetime,
+                 rated_at: datetime | None) -> None:
+    if touched_at is None:
+        return
+    if rating is None or rated_at is None:
+        raise StoreError("a first touch of the rating needs a rating and its time (rated_at)")
+    if not shown_at <= touched_at <= rated_at:
+        raise StoreError(f"the rating's first touch ({touched_at}) must lie between the outfit shown ({shown_at}) "
+                         f"and the rating confirmed ({rated_at})")
+
+
 def _move_into_place(temp: Path, folder: Path, final: Path, staged_name: str) -> None:
     """fsync ``temp`` and rename it to ``final``; across file systems copy beside the target first."""
     fsync_file(temp)
@@ -89,17 +100,20 @@ class RecordingTables(VolunteerTables):
         status: str,
         shown_at: datetime,
         rated_at: datetime | None = None,
+        touched_at: datetime | None = None,
         video_meta: dict[str, Any] | None = None,
         _after_rename: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         """Store one view (a recording + its rating, or a skip) atomically.
 
         Idempotent on ``(session_id, position)``: committing the same slot again returns
-        the existing row and deletes the new temporary file. ``_after_rename`` is a test
+        the existing row and deletes the new temporary file. ``touched_at``: when the volunteer
+        first set the rating (between ``shown_at`` and ``rated_at``). ``_after_rename`` is a test
         seam, called between the rename and the insert (crash tests kill the process there).
         """
         temp = Path(temp_video) if temp_video is not None else None
         _check_view_values(status, rating, position, temp)
+        _check_touch(touched_at, rating, shown_at, rated_at)
         if self.one("SELECT outfit_id FROM outfit WHERE outfit_id = ?", [outfit_id]) is None:
             raise StoreError(f"unknown outfit {outfit_id!r}")
         if temp is not None and (not temp.is_file() or temp.stat().st_size == 0):
@@ -139,10 +153,10 @@ class RecordingTables(VolunteerTables):
                     execute(
                         cur,
                         "INSERT INTO view (view_id, session_id, volunteer_id, outfit_id, position, status, rating, "
-                        "shown_at, rated_at, lead_time_s, video_path, video_sha256, frames, fps, duration_s, width, "
-                        "height, video_meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "shown_at, rated_at, touched_at, lead_time_s, video_path, video_sha256, frames, fps, duration_s, "
+                        "width, height, video_meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [view_id, session_id, session["volunteer_id"], outfit_id, int(position), status, rating,
-                         shown_at, rated_at, lead, video_rel, sha, meta.get("frames"), meta.get("fps"),
+                         shown_at, rated_at, touched_at, lead, video_rel, sha, meta.get("frames"), meta.get("fps"),
                          meta.get("duration_s"), meta.get("width"), meta.get("height"), to_json(meta)],
                     )
             except BaseException:

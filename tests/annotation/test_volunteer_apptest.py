@@ -94,8 +94,10 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
     assert not at.exception, at.exception
     session_id, key = at.query_params["s"], at.query_params["k"]
     # outfit 1: the stand-in camera plays 1.5 s; the take stops itself at 1.0 s of media time
-    assert any(s.label.startswith("How much") for s in at.slider), [m.value for m in at.markdown]
-    at.slider[0].set_value(80)
+    assert any(s.label.startswith("How much") for s in at.select_slider), [m.value for m in at.markdown]
+    assert at.select_slider[0].value == "unset" and _button(at, "Confirm").disabled  # no accepted default
+    at.select_slider[0].set_value(80).run()
+    assert not _button(at, "Confirm").disabled
     _button(at, "Confirm").click().run()
     # outfit 2: skipped
     _button(at, "Skip this outfit").click().run()
@@ -104,6 +106,9 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
     with _store(home) as store:
         views = store.views_for_session(session_id)
         assert [(v["position"], v["status"], v["rating"]) for v in views] == [(0, "ok", 80), (1, "skipped", None)]
+        assert views[0]["shown_at"] <= views[0]["touched_at"] <= views[0]["rated_at"]
+        assert views[1]["touched_at"] is None
+        assert store.get_session(session_id)["self_view"] is False
         assert views[0]["frames"] == 30 and views[0]["width"] == 640 and views[0]["fps"] == 30.0
         assert (home.root / views[0]["video_path"]).is_file()
         volunteer = store.get_volunteer(views[0]["volunteer_id"])
@@ -116,7 +121,7 @@ def test_consent_gates_the_camera_and_the_flow_resumes(camera, home) -> None:
     assert not again.exception
     progress = again.get("progress")
     assert len(progress) == 1 and "3 / 3" in progress[0].proto.text
-    again.slider[0].set_value(10)
+    again.select_slider[0].set_value(10).run()
     _button(again, "Confirm").click().run()
     assert again.session_state["flow"]["stage"] == "thanks"
     code = volunteer["withdrawal_code"]
@@ -170,7 +175,7 @@ def test_a_take_cut_by_a_dropped_camera_starts_again(camera, home) -> None:
     assert not first_take["recorder"].path.exists()  # the cut take's file is gone
     camera.on, camera.take_frames = True, FRAMES
     at.run()
-    at.slider[0].set_value(35)
+    at.select_slider[0].set_value(35).run()
     _button(at, "Confirm").click().run()
     with _store(home) as store:
         (view,) = store.views_for_session(at.query_params["s"])
@@ -184,7 +189,7 @@ def test_a_take_cut_by_a_dropped_camera_starts_again(camera, home) -> None:
 def test_stop_session_keeps_what_was_committed(camera, home) -> None:
     at = _to_camera_check("18-24", "male")
     _button(at, "Start the session").click().run()
-    at.slider[0].set_value(55)
+    at.select_slider[0].set_value(55).run()
     _button(at, "Confirm").click().run()
     _button(at, "Stop the session").click().run()
     assert at.session_state["flow"]["stage"] == "thanks"
@@ -256,7 +261,7 @@ def test_a_session_link_needs_its_key_and_a_finished_one_shows_nothing_of_the_vo
         stranger = _open(query)
         assert not stranger.exception, stranger.exception
         assert stranger.session_state["flow"]["stage"] == "consent"
-        assert not stranger.get("progress") and not any(s.label.startswith("How much") for s in stranger.slider)
+        assert not stranger.get("progress") and not any(s.label.startswith("How much") for s in stranger.select_slider)
         assert any("does not continue a session" in w.value for w in stranger.warning)
         assert "s" not in stranger.query_params
     with _store(home) as store:
@@ -349,3 +354,23 @@ def test_researcher_sign_in_backs_off_after_wrong_passwords(monkeypatch, home) -
     _button(other, "Sign in").click().run()
     assert any("Too many wrong tries" in e.value for e in other.error) and not other.metric
     resources.get_store.clear()
+
+
+@pytest.mark.parametrize("self_view", [False, True])
+def test_self_view_during_takes_only_when_the_study_sets_it(camera, home, monkeypatch, self_view) -> None:
+    monkeypatch.setenv("IPE_SELF_VIEW", "1" if self_view else "0")
+    import annotation.resources as resources
+    resources.get_config.clear()
+    camera.take_frames = FRAMES[:9]  # 0.3 s: the take is still recording after this run
+    at = _to_camera_check("45-54", "female")
+    assert _captions(at) == ["Your camera picture (only you see it)"]
+    _button(at, "Start the session").click().run()
+    assert not at.exception, at.exception
+    assert _button(at, "Done looking")  # the take is running
+    assert ("You" in _captions(at)) is self_view
+    with _store(home) as store:
+        assert store.get_session(at.query_params["s"])["self_view"] is self_view
+
+
+def _captions(at: AppTest) -> list[str]:
+    return [img.caption for element in at.get("image") for img in element.proto.imgs if img.caption]
