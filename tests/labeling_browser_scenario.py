@@ -51,12 +51,14 @@ def main(home: Path, out: Path) -> None:
             caption = frame.locator("#caption").inner_text()
             t0 = time.perf_counter()
             page.wait_for_timeout(wait_ms)
+            waited = time.perf_counter() - t0  # the image was painted before t0: a lower bound of the response
             if button:
                 frame.get_by_role("button", name=button).click()
             else:
                 page.keyboard.press(key)  # on the page's document: no click into the iframe needed
-            steps.append({"key": key or button, "wait_ms": round((time.perf_counter() - t0) * 1000),
-                          "caption": caption, "region": region})
+            # the key event happened before the press call returned: an upper bound of the response
+            steps.append({"key": key or button, "wait_ms": round(waited * 1000),
+                          "done_ms": round((time.perf_counter() - t0) * 1000), "caption": caption, "region": region})
             if region:  # the decisive-region click comes after the answer; the time was taken at the key
                 frame.get_by_text("Click the part of the image").wait_for()
                 box = frame.locator("#img").bounding_box()
