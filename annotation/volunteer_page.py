@@ -31,6 +31,7 @@ import time
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from annotation.browser_recorder.page import browser_camera, browser_session_stage
 from annotation.resources import client_key, code_throttle, get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
 from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
@@ -142,15 +143,19 @@ def camera() -> None:
 
 def camera_stage() -> None:
     st.title("Camera check")
-    st.write(f"Click **{CAMERA_BUTTONS['start']}** in the panel on the left and allow the camera. Sit so your "
-             "whole face is visible, with light in front of you.")
+    st.write((f"Click **{CAMERA_BUTTONS['start']}** in the panel on the left and allow the camera. "
+              if config.capture == "webrtc" else "Allow the camera when your browser asks. ") +
+             "Sit so your whole face is visible, with light in front of you.")
     if flow.get("withdrawal_code"):
         st.info(("Welcome back. Your withdrawal code has changed; the old one no longer works. " if flow.get(
             "code_rotated") else "") + "Keep your withdrawal code: it is how you have your data deleted, or take "
                 "part again. It is shown here and at the end, and never again.")
         st.code(flow["withdrawal_code"], language=None)
-    check = session_camera()
-    camera()
+    if config.capture == "browser":
+        check = browser_camera(store, config, preview=True)
+    else:
+        check = session_camera()
+        camera()
 
     # The start button lives in the fragment with the face check, and the fragment is the page's
     # last call: with 4 volunteers on 2 cores, a timer rerun of the fragment racing a full-app run
@@ -209,6 +214,8 @@ def _discard(key: str) -> None:
 
 
 def session_stage() -> None:
+    if config.capture == "browser":
+        return browser_session_stage(store, config, flow, go)
     session_id = flow["session_id"]
     session = store.get_session(session_id)
     plan = session["plan"]

@@ -55,10 +55,20 @@ class Settings(BaseSettings):
                                             'list of labels, e.g. `["height", "favourite colour"]`')
     research_mode: Literal["off", "recommender"] = Field(_C.research_mode, description="`recommender`: a returning "
                                                          "volunteer's outfits are ordered by the recommender")
+    capture: Literal["webrtc", "browser"] = Field(_C.capture, description="how takes are recorded: `webrtc` "
+                                                  "streams the camera to the server live (lab stations); `browser` "
+                                                  "records each take in the volunteer's browser and uploads it in "
+                                                  "chunks (remote studies; needs HTTPS off this machine)")
     turn_url: str | None = Field(None, description="TURN server for remote volunteers on the live WebRTC path "
                                  "(`turn:host:port`); none by default, and no public STUN ever")
     turn_user: str | None = Field(None, description="TURN user name")
     turn_credential: SecretStr | None = Field(None, description="TURN credential")
+    tls_cert: Path | None = Field(None, description="certificate (PEM) for HTTPS (`scripts/run.sh`); with `IPE_TLS_KEY`")
+    tls_key: Path | None = Field(None, description="private key (PEM) of `IPE_TLS_CERT`")
+    tls: Literal["auto", "on", "off"] = Field("auto", description="`auto`: HTTPS when `IPE_TLS_CERT` is set or "
+                                              "`IPE_HOST` is not a loopback address (then with a self-signed "
+                                              "certificate made once under `<home>/tls`); `on`: always HTTPS; `off`: "
+                                              "plain HTTP")
     # labeling
     label_subgroup: int = Field(_L.subgroup_size, ge=1, description="images per subgroup before a pause")
     label_break_s: float = Field(_L.break_s, ge=0, description="pause between subgroups, in seconds")
@@ -97,7 +107,8 @@ class Settings(BaseSettings):
     def collection(self) -> CollectionConfig:
         return CollectionConfig(outfits_per_session=self.outfits_per_session, max_record_seconds=self.max_record_seconds,
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
-                                extra_fields=self.profile_fields, research_mode=self.research_mode)
+                                extra_fields=self.profile_fields, research_mode=self.research_mode,
+                                capture=self.capture)
 
     def media_limits(self) -> MediaLimits:
         return MediaLimits(max_image_pixels=self.max_image_pixels, max_video_pixels=self.max_video_pixels,

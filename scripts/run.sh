@@ -29,12 +29,24 @@ if [ -z "${IPE_RESEARCHER_PASSWORD:-}" ]; then
   echo "researcher password: stored in $pw_file"
 fi
 
+# HTTPS (browsers give the camera only to https:// pages, or http:// on this machine itself):
+# IPE_TLS_CERT/IPE_TLS_KEY, else a self-signed certificate made once under the data home when
+# IPE_HOST is not a loopback address (IPE_TLS=on|off overrides; README "Serving other machines")
+mapfile -t tls < <("$PY" -m app tls)
+tls_args=()
+SCHEME=http
+if [ "${#tls[@]}" -eq 2 ]; then
+  tls_args=(--server.sslCertFile "${tls[0]}" --server.sslKeyFile "${tls[1]}")
+  SCHEME=https
+fi
+
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 
-"$PY" -m streamlit run annotation/home.py \
+# annotation/serve.py is the app with the browser-capture upload routes beside it
+"$PY" -m streamlit run annotation/serve.py \
   --server.headless true --server.address "$HOST" --server.port "$ST_PORT" \
-  --browser.gatherUsageStats false --server.fileWatcherType none &
+  --browser.gatherUsageStats false --server.fileWatcherType none "${tls_args[@]}" &
 pids+=($!)
 
 if [ -f app/demo.py ]; then
@@ -44,7 +56,7 @@ fi
 
 sleep 3
 echo
-echo "  collection app (volunteers, labelers, researchers): http://$HOST:$ST_PORT"
+echo "  collection app (volunteers, labelers, researchers): $SCHEME://$HOST:$ST_PORT"
 [ -f app/demo.py ] && echo "  model demo (Gradio):                              http://$HOST:$GR_PORT"
 echo "  data home: $IPE_HOME   (Ctrl-C to stop)"
 wait

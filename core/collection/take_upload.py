@@ -97,12 +97,12 @@ class TakeUploads:
 
     # ------------------------------------------------------------------ slots
     def open(self, *, session_id: str, position: int, outfit_id: str, shown_at: str) -> str:
-        """A new slot for this take; every older unfinished slot of the session is closed."""
+        """A new slot for this take; every older unfinished, unrated slot of the session is closed."""
         token = secrets.token_urlsafe(32)
         with self._lock:
             for key, slot in self._slots():
-                if slot.session_id == session_id and slot.state == "recording":
-                    self._delete(key)
+                if slot.session_id == session_id and slot.state == "recording" and slot.rating is None:
+                    self._delete(key)  # a rated take may still be finishing its upload: it stays
             slot = Slot(session_id=session_id, position=int(position), outfit_id=outfit_id, shown_at=shown_at,
                         opened_at=time.time())
             (self.root / token_key(token)).mkdir()

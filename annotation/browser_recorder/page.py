@@ -1,0 +1,131 @@
+"""The volunteer page's camera and outfit stages when takes are recorded in the browser
+(``IPE_CAPTURE=browser``; ``annotation/volunteer_page.py`` calls these instead of its WebRTC ones).
+
+Each outfit opens one upload slot (``core/collection/take_upload.py``) whose token the camera
+component records into. "Done looking" (or the 10 s cut in the browser) ends the take and the
+rating is asked at once: the page never waits for the upload's end or the normalisation. The
+rating is kept with the slot and the server's worker commits take + rating with the live path's
+atomic store call once the file is normalised; until then the slot counts as answered, so the
+page moves on and a refresh resumes at the first outfit that is neither committed nor pending.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from annotation.browser_recorder import browser_recorder
+from annotation.browser_recorder.service import CaptureService, capture_service
+from annotation.resources import get_limits
+from core.store import utcnow
+
+CAMERA_KEY = "browser_camera"
+CAMERA_PROBLEMS = {
+    "insecure": "Your browser does not let this page use the camera because the connection is not secure "
+                "(the address starts with http://, not https://). Open the study's https:// address "
+                "(ask the researcher for it); nothing was recorded.",
+    "denied": "The camera was not allowed. Allow it with the camera icon in the browser's address bar, then "
+              "reload the page.",
+    "unavailable": "No camera could be opened. Check that one is connected and not used by another program, "
+                   "then reload the page.",
+}
+
+
+class BrowserCamera:
+    """The visit's camera as the face check sees it: the last preview the browser sent."""
+
+    def __init__(self, service: CaptureService) -> None:
+        self.service = service
+        self.visit = service.new_visit()
+        self.value: dict[str, Any] = {}
+
+    @property
+    def latest(self):
+        return self.service.preview(self.visit)
+
+    @property
+    def state(self) -> str | None:
+        return (self.value.get("camera") or {}).get("state")
+
+
+def service(store: Any, config: Any) -> CaptureService:
+    return capture_service(store, config, get_limits())
+
+
+def browser_camera(store: Any, config: Any, *, take: str | None = None, stop_take: str | None = None,
+                   preview: bool = False) -> BrowserCamera:
+    """Render the visit's camera component in the sidebar (the same place for the whole visit)."""
+    cam: BrowserCamera = st.session_state.setdefault("browser_camera_state", BrowserCamera(service(store, config)))
+    with st.sidebar:
+        st.caption("Your camera. Recording happens only while an outfit is shown.")
+        value = browser_recorder(key=CAMERA_KEY, visit=cam.visit, take=take, stop_take=stop_take, preview=preview,
+                                 max_seconds=config.max_record_seconds)
+    cam.value = value or {}
+    if cam.state in CAMERA_PROBLEMS:
+        st.error(CAMERA_PROBLEMS[cam.state])
+    return cam
+
+
+def _next_position(store: Any, uploads: Any, session_id: str, n: int) -> int:
+    # pending slots first: the worker deletes a slot only after its view is committed
+    answered = {s.position for s in uploads.pending(session_id)}
+    answered |= {v["position"] for v in store.views_for_session(session_id)}
+    return next((i for i in range(n) if i not in answered), n)
+
+
+def browser_session_stage(store: Any, config: Any, flow: dict, go: Callable[..., None]) -> None:
+    session_id = flow["session_id"]
+    plan = store.get_session(session_id)["plan"]
+    uploads = service(store, config).uploads
+    position = _next_position(store, uploads, session_id, len(plan))
+    if position >= len(plan):
+        store.finish_session(session_id)
+        go("thanks")
+    outfit = next(o for o in store.list_outfits() if o["outfit_id"] == plan[position])
+    takes: dict = st.session_state.setdefault("browser_takes", {})
+    key = f"{session_id}-{position}"
+    take = takes.get(key)
+    if take is None:
+        shown_at = utcnow()
+        token = uploads.open(session_id=session_id, position=position, outfit_id=outfit["outfit_id"],
+                             shown_at=shown_at.isoformat())
+        take = takes[key] = {"token": token, "shown_at": shown_at, "stopped": False}
+    cam = browser_camera(store, config, take=take["token"], stop_take=take["token"] if take["stopped"] else None)
+    if cam.value.get("take") == take["token"]:
+        state = cam.value.get("take_state")
+        if state in ("lost", "failed"):  # the recording died (refresh, refused upload): record this outfit again
+            uploads.discard(take["token"])
+            takes.pop(key, None)
+            st.rerun()
+        take["stopped"] = take["stopped"] or state in ("stopped", "uploaded")
+
+    st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
+    left, right = st.columns([3, 2])
+    with left:
+        a, b = st.columns(2)
+        a.image(outfit["top_path"], caption="top", use_container_width=True)
+        b.image(outfit["bottom_path"], caption="bottom", use_container_width=True)
+    with right:
+        if not take["stopped"]:
+            st.write(f"Recording… up to {config.max_record_seconds:g} s (the camera panel on the left counts).")
+            if st.button("Done looking", type="primary", key=f"done-{key}"):
+                take["stopped"] = True
+                st.rerun()
+        else:
+            rating = st.slider("How much do you like this outfit?", 0, 100, 50, key=f"rating-{key}")
+            if st.button("Confirm", type="primary", key=f"confirm-{key}"):
+                uploads.rate(take["token"], int(rating), utcnow().isoformat())
+                service(store, config).worker.poke()
+                takes.pop(key, None)
+                st.rerun()
+    c1, c2 = st.columns(2)
+    if c1.button("Skip this outfit", key=f"skip-{key}"):
+        uploads.discard(take["token"])
+        takes.pop(key, None)
+        store.commit_recording(session_id=session_id, outfit_id=outfit["outfit_id"], position=position,
+                               temp_video=None, rating=None, status="skipped", shown_at=take["shown_at"])
+        st.rerun()
+    if c2.button("Stop the session", key=f"stop-{key}"):
+        uploads.discard(take["token"])
+        store.finish_session(session_id, stopped_early=True)
+        go("thanks")
