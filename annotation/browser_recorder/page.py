@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from annotation.browser_recorder import browser_recorder
+from annotation.browser_recorder.component import browser_recorder
 from annotation.browser_recorder.service import CaptureService, capture_service
 from annotation.resources import get_limits
 from core.store import utcnow
