@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     researcher_password: SecretStr | None = Field(None, description="password of the researcher pages (default: "
                                                   "generated once into `<home>/researcher-password` by `scripts/run.sh`)")
     demo_auth: SecretStr | None = Field(None, description="`user:password` for the Gradio demo (none: open on this host)")
+    tls_cert: Path | None = Field(None, description="certificate (PEM) for HTTPS (`scripts/run.sh`); with `IPE_TLS_KEY`")
+    tls_key: Path | None = Field(None, description="private key (PEM) of `IPE_TLS_CERT`")
+    tls: Literal["auto", "on", "off"] = Field("auto", description="`auto`: HTTPS when `IPE_TLS_CERT` is set or "
+                                              "`IPE_HOST` is not a loopback address (then with a self-signed "
+                                              "certificate made once under `<home>/tls`); `on`: always HTTPS; `off`: "
+                                              "plain HTTP")
     # collection
     outfits_per_session: int = Field(_C.outfits_per_session, ge=1, le=200, description="outfits a volunteer sees per session")
     max_record_seconds: float = Field(_C.max_record_seconds, gt=0, le=600,
@@ -63,12 +69,6 @@ class Settings(BaseSettings):
                                  "(`turn:host:port`); none by default, and no public STUN ever")
     turn_user: str | None = Field(None, description="TURN user name")
     turn_credential: SecretStr | None = Field(None, description="TURN credential")
-    tls_cert: Path | None = Field(None, description="certificate (PEM) for HTTPS (`scripts/run.sh`); with `IPE_TLS_KEY`")
-    tls_key: Path | None = Field(None, description="private key (PEM) of `IPE_TLS_CERT`")
-    tls: Literal["auto", "on", "off"] = Field("auto", description="`auto`: HTTPS when `IPE_TLS_CERT` is set or "
-                                              "`IPE_HOST` is not a loopback address (then with a self-signed "
-                                              "certificate made once under `<home>/tls`); `on`: always HTTPS; `off`: "
-                                              "plain HTTP")
     # labeling
     label_subgroup: int = Field(_L.subgroup_size, ge=1, description="images per subgroup before a pause")
     label_break_s: float = Field(_L.break_s, ge=0, description="pause between subgroups, in seconds")
