@@ -7,7 +7,9 @@ The app is served over HTTPS with the kit's self-signed certificate and opened a
 key by its SPKI hash), so the page is a secure context only because of HTTPS. Scenarios:
 ``https`` (one volunteer records and rates two outfits; then the same app over plain HTTP is
 refused the camera), ``pair`` (two volunteers at once), ``close`` (the browser is closed in the
-middle of the second take), ``drop`` (the network is down for 3 s in the middle of the first take).
+middle of the second take), ``drop`` (the network is down for 3 s in the middle of the first take),
+``refresh`` (the first take's upload is blocked until the page is refreshed after its rating: the
+refreshed page resumes that upload from the browser's storage and continues at the second outfit).
 """
 from __future__ import annotations
 
@@ -29,9 +31,19 @@ OUTFITS = 2
 DEBUG = Path("/tmp")  # replaced by the scenario's home in main()
 
 
-async def volunteer(browser, url: str, *, ratings: list[int], gender: str, close_during: int | None = None,
-                    drop_during: int | None = None) -> dict:
+async def volunteer(browser, url: str, **kwargs) -> dict:
+    """One volunteer's visit (see :func:`visit`); a screenshot of the page is kept if it fails."""
     context = await browser.new_context()
+    try:
+        return await visit(context, url, **kwargs)
+    except Exception:
+        for k, page in enumerate(context.pages):
+            await page.screenshot(path=str(DEBUG / f"failed-{kwargs['gender']}-{k}.png"))
+        raise
+
+
+async def visit(context, url: str, *, ratings: list[int], gender: str, close_during: int | None = None,
+                drop_during: int | None = None, refresh_after: int | None = None) -> dict:
     requests: list[str] = []
     context.on("request", lambda request: requests.append(request.url))
     page = await context.new_page()
@@ -40,11 +52,7 @@ async def volunteer(browser, url: str, *, ratings: list[int], gender: str, close
     await consent_and_profile(page, url, gender=gender)
     t = time.monotonic()
     page.on("console", lambda m: result.setdefault("console", []).append(m.text[:300]))
-    try:
-        await page.get_by_text("Your face is visible").wait_for(timeout=120_000)
-    except Exception:
-        await page.screenshot(path=str(DEBUG / f"camera-check-{gender}.png"))
-        raise
+    await page.get_by_text("Your face is visible").wait_for(timeout=120_000)
     result["timeline"]["camera_check_s"] = round(time.monotonic() - t, 2)
     await page.get_by_role("button", name="Start the session").click()
     camera = page.frame_locator(COMPONENT)
@@ -52,6 +60,8 @@ async def volunteer(browser, url: str, *, ratings: list[int], gender: str, close
         await page.get_by_text(f"{k + 1} / {OUTFITS}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
         await camera.get_by_text("Recording… 1.").wait_for(timeout=60_000)
+        if refresh_after == k:  # this take's upload cannot reach the server until the page is refreshed
+            await context.route("**/capture/take/**", lambda route: route.abort())
         if close_during == k:
             await context.close()
             result["closed_at_position"] = k
@@ -75,8 +85,14 @@ async def volunteer(browser, url: str, *, ratings: list[int], gender: str, close
         await asyncio.sleep(0.3)
         await page.get_by_role("button", name="Confirm").click()
         result["ratings"].append(ratings[k])
+        if refresh_after == k:
+            await page.get_by_text(f"{k + 2} / {OUTFITS}").wait_for(timeout=60_000)  # rated: the page moved on
+            await context.unroute("**/capture/take/**")
+            await page.reload()
+            result["refreshed_after_position"] = k
     await page.get_by_text("Thank you!").wait_for(timeout=60_000)
-    result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()
+    if refresh_after is None:  # the code is shown only in the browser session that made it
+        result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()
     await context.close()
     return result
 
@@ -123,10 +139,11 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=args)
         with capture_server(home, env, connections, (tls.cert, tls.key)) as url:
             url = url.replace("127.0.0.1", HOST)
-            if scenario in ("https", "close", "drop"):
+            if scenario in ("https", "close", "drop", "refresh"):
                 runs = [volunteer(browser, url, ratings=[80, 20], gender="female",
                                   close_during=1 if scenario == "close" else None,
-                                  drop_during=0 if scenario == "drop" else None)]
+                                  drop_during=0 if scenario == "drop" else None,
+                                  refresh_after=0 if scenario == "refresh" else None)]
             elif scenario == "pair":
                 runs = [volunteer(browser, url, ratings=[70, 30], gender="female"),
                         volunteer(browser, url, ratings=[60, 40], gender="male")]

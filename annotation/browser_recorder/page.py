@@ -73,12 +73,30 @@ def _next_position(store: Any, uploads: Any, session_id: str, n: int) -> int:
     return next((i for i in range(n) if i not in answered), n)
 
 
+def saving_stage(store: Any, config: Any, session_id: str) -> None:
+    """Every outfit is rated but a take's upload is still running: the camera component (which does
+    the uploading) stays on the page until the server has every file."""
+    st.title("Saving your recordings…")
+    st.write("Please keep this page open for a moment.")
+    browser_camera(store, config)
+    uploads = service(store, config).uploads
+
+    @st.fragment(run_every=1.0)
+    def wait() -> None:
+        if not any(slot.state == "recording" for slot in uploads.pending(session_id)):
+            st.rerun(scope="app")
+
+    wait()
+
+
 def browser_session_stage(store: Any, config: Any, flow: dict, go: Callable[..., None]) -> None:
     session_id = flow["session_id"]
     plan = store.get_session(session_id)["plan"]
     uploads = service(store, config).uploads
     position = _next_position(store, uploads, session_id, len(plan))
     if position >= len(plan):
+        if any(slot.state == "recording" for slot in uploads.pending(session_id)):
+            return saving_stage(store, config, session_id)
         store.finish_session(session_id)
         go("thanks")
     outfit = next(o for o in store.list_outfits() if o["outfit_id"] == plan[position])

@@ -82,6 +82,7 @@ def normalise_take(source: str | Path, dest: str | Path, config: CollectionConfi
             raise
         recorder.stop()
         recorder.wait()
+    times = times[:recorder.stats.frames_received]  # the frame that reached the cut is not part of the take
     recorder.source_frame_times_ms = [round((t - times[0]) * 1000, 1) for t in times]  # type: ignore[attr-defined]
     recorder.source_codec = codec  # type: ignore[attr-defined]
     return recorder

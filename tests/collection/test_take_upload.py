@@ -84,6 +84,13 @@ def test_normalised_like_the_live_path(tmp_path, webm) -> None:
     assert recorder.source_frame_times_ms[0] == 0.0 and len(recorder.source_frame_times_ms) == 60
 
 
+def test_cut_at_max_seconds_of_the_file_time(tmp_path, webm) -> None:
+    (tmp_path / "take.webm").write_bytes(webm)
+    recorder = normalise_take(tmp_path / "take.webm", tmp_path / "take.mp4", CollectionConfig(max_record_seconds=1.0))
+    meta = recorder.meta()
+    assert meta["frames"] == meta["frames_received"] == len(recorder.source_frame_times_ms) == 30
+
+
 def test_not_a_video_is_a_media_error(tmp_path) -> None:
     (tmp_path / "bad.webm").write_bytes(b"\x1a\x45\xdf\xa3" + b"\x00" * 500)
     with pytest.raises(MediaError, match="not a readable video"):
