@@ -32,7 +32,8 @@ fi
 # HTTPS (browsers give the camera only to https:// pages, or http:// on this machine itself):
 # IPE_TLS_CERT/IPE_TLS_KEY, else a self-signed certificate made once under the data home when
 # IPE_HOST is not a loopback address (IPE_TLS=on|off overrides; README "Serving other machines")
-mapfile -t tls < <("$PY" -m app tls)
+tls_files="$("$PY" -m app tls)"  # a bad IPE_TLS* value stops here (set -e), never falls back to HTTP
+mapfile -t tls <<< "$tls_files"
 tls_args=()
 SCHEME=http
 if [ "${#tls[@]}" -eq 2 ]; then
@@ -43,8 +44,11 @@ fi
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 
-# annotation/serve.py is the app with the browser-capture upload routes beside it
-"$PY" -m streamlit run annotation/serve.py \
+# with IPE_CAPTURE=browser the app runs with its upload routes beside it (annotation/serve.py);
+# the live WebRTC path keeps the plain Streamlit server its end-to-end tests run against
+APP=annotation/home.py
+if [ "${IPE_CAPTURE:-webrtc}" = browser ]; then APP=annotation/serve.py; fi
+"$PY" -m streamlit run "$APP" \
   --server.headless true --server.address "$HOST" --server.port "$ST_PORT" \
   --browser.gatherUsageStats false --server.fileWatcherType none "${tls_args[@]}" &
 pids+=($!)
