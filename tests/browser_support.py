@@ -172,6 +172,18 @@ async def consent_and_profile(page, url: str, *, gender: str, age_band: str = "2
     await page.get_by_role("button", name="Continue").click()
 
 
+async def rate_outfit(page, rating: int) -> None:
+    """Move the rating slider from its 50 to ``rating`` with the keyboard and confirm."""
+    import asyncio
+
+    slider = page.get_by_role("slider")
+    await slider.focus()
+    for _ in range(abs(rating - 50)):
+        await slider.press("ArrowRight" if rating > 50 else "ArrowLeft")
+    await asyncio.sleep(0.3)
+    await page.get_by_role("button", name="Confirm").click()
+
+
 CAMERA_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
 

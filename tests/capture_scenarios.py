@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.tls import self_signed  # noqa: E402
 from tests.browser_support import (CHROMIUM, capture_server, chromium_args, consent_and_profile,  # noqa: E402
-                                   netlog_hosts, non_loopback_connections)
+                                   netlog_hosts, non_loopback_connections, rate_outfit)
 
 HOST = "study.test"
 COMPONENT = 'iframe[title*="browser_recorder"]'
@@ -59,7 +59,8 @@ async def visit(context, url: str, *, ratings: list[int], gender: str, close_dur
     for k in range(OUTFITS):
         await page.get_by_text(f"{k + 1} / {OUTFITS}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
-        await camera.get_by_text("Recording… 1.").wait_for(timeout=60_000)
+        await camera.get_by_text("Recording…").wait_for(timeout=60_000)
+        await asyncio.sleep(1.0)  # into the take (a loaded machine updates the counter only a few times a second)
         if refresh_after == k:  # this take's upload cannot reach the server until the page is refreshed
             await context.route("**/capture/take/**", lambda route: route.abort())
         if close_during == k:
@@ -72,18 +73,12 @@ async def visit(context, url: str, *, ratings: list[int], gender: str, close_dur
             await context.set_offline(False)
             result["dropped_at_position"] = k
         elif k == 1:  # the first take runs to the 3 s cut, the second ends with "Done looking"
-            await asyncio.sleep(0.8)
             await page.get_by_role("button", name="Done looking").click()
         t = time.monotonic()
         slider = page.get_by_role("slider")
         await slider.wait_for(timeout=60_000)
         result["timeline"][f"take{k}_to_slider_s"] = round(time.monotonic() - t, 2)
-        await slider.focus()
-        steps = ratings[k] - 50
-        for _ in range(abs(steps)):
-            await slider.press("ArrowRight" if steps > 0 else "ArrowLeft")
-        await asyncio.sleep(0.3)
-        await page.get_by_role("button", name="Confirm").click()
+        await rate_outfit(page, ratings[k])
         result["ratings"].append(ratings[k])
         if refresh_after == k:
             await page.get_by_text(f"{k + 2} / {OUTFITS}").wait_for(timeout=60_000)  # rated: the page moved on

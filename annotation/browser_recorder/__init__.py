@@ -12,7 +12,8 @@ On a page that is not a secure context (plain HTTP under a host name) the browse
 camera; the component says so and reports ``camera.state == "insecure"``.
 
 Component value: ``{"camera": {"state": "opening|on|insecure|denied|unavailable", "settings": ...},
-"take": token, "take_state": "stopped|uploaded|lost|failed", "media_s": s}``; a take the page
+"take": token, "take_state": "stopped|lost|failed", "media_s": s}`` (a finished upload sends
+nothing: every value is a rerun, and one arriving with a click can swallow the click); a take the page
 still shows after a refresh but whose recording died with the old page reports ``lost`` and the
 page opens a fresh take for the same outfit.
 """

@@ -115,7 +115,7 @@ def browser_session_stage(store: Any, config: Any, flow: dict, go: Callable[...,
             uploads.discard(take["token"])
             takes.pop(key, None)
             st.rerun()
-        take["stopped"] = take["stopped"] or state in ("stopped", "uploaded")
+        take["stopped"] = take["stopped"] or state == "stopped"
 
     st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
     left, right = st.columns([3, 2])
