@@ -14,6 +14,7 @@ the live path's atomic, idempotent call.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,39 +90,68 @@ def normalise_take(source: str | Path, dest: str | Path, config: CollectionConfi
 
 
 class CaptureWorker:
-    """Normalises uploaded takes and commits rated ones, in one daemon thread."""
+    """Normalises uploaded takes and commits rated ones, in ``threads`` daemon threads (default one
+    per CPU, at most 4: normalising is the browser path's main server cost, ~0.15 CPU-s per second
+    of video, and each take is claimed by one thread)."""
 
     def __init__(self, store: "Store", uploads: TakeUploads, config: CollectionConfig,
-                 limits: MediaLimits = MediaLimits(), *, start: bool = True) -> None:
+                 limits: MediaLimits = MediaLimits(), *, start: bool = True, threads: int | None = None) -> None:
         self.store, self.uploads, self.config, self.limits = store, uploads, config, limits
         self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="capture-worker", daemon=True)
+        self._claimed: set[str] = set()
+        self._claim_lock = threading.Lock()
+        count = threads or min(4, os.cpu_count() or 1)
+        self._threads = [threading.Thread(target=self._run, name=f"capture-worker-{i}", daemon=True)
+                         for i in range(count)]
         self._stopping = False
         if start:  # start=False: the caller drives it with run_once (tests, benchmarks)
-            self._thread.start()
+            for thread in self._threads:
+                thread.start()
 
     def poke(self) -> None:
         """Something changed (an upload finished, a take was rated): look again."""
         with self._wake:
-            self._wake.notify()
+            self._wake.notify_all()
 
     def stop(self) -> None:
         self._stopping = True
         self.poke()
-        self._thread.join(30)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(30)
 
     def run_once(self) -> int:
         """Normalise every finished upload, commit every rated result; returns how many steps."""
         steps = 0
         for key in self.uploads.keys_in_state("uploaded"):
-            self._normalise(key)
-            steps += 1
+            if self._claim(key):
+                try:
+                    self._normalise(key)
+                    steps += 1
+                finally:
+                    self._release(key)
         for key in self.uploads.keys_in_state("normalised", "failed"):
-            slot = self.uploads.load(key)
-            if slot is not None and slot.rating is not None and self._commit(key, slot):
-                steps += 1
+            if not self._claim(key):
+                continue
+            try:
+                slot = self.uploads.load(key)
+                if slot is not None and slot.rating is not None and self._commit(key, slot):
+                    steps += 1
+            finally:
+                self._release(key)
         self.uploads.sweep()
         return steps
+
+    def _claim(self, key: str) -> bool:
+        with self._claim_lock:
+            if key in self._claimed:
+                return False
+            self._claimed.add(key)
+            return True
+
+    def _release(self, key: str) -> None:
+        with self._claim_lock:
+            self._claimed.discard(key)
 
     def _run(self) -> None:
         while not self._stopping:
@@ -150,8 +180,9 @@ class CaptureWorker:
         failed = recorder.status(self.config.min_record_seconds) == "failed"
         if failed:
             dest.unlink(missing_ok=True)
-        self.uploads.set_result(key, video=None if failed else str(dest), meta=meta,
-                                error=(recorder.stats.error or "no frames") if failed else None)
+        if self.uploads.set_result(key, video=None if failed else str(dest), meta=meta,
+                                   error=(recorder.stats.error or "no frames") if failed else None) is None:
+            dest.unlink(missing_ok=True)  # the take was discarded (skipped, recorded again) meanwhile
 
     def _commit(self, key: str, slot: Slot) -> bool:
         from datetime import datetime
