@@ -17,6 +17,7 @@ import streamlit as st
 from annotation.browser_recorder.component import browser_recorder
 from annotation.browser_recorder.service import CaptureService, capture_service
 from annotation.resources import get_limits
+from core.collection.take_upload import UploadError
 from core.store import utcnow
 
 CAMERA_KEY = "browser_camera"
@@ -117,6 +118,8 @@ def browser_session_stage(store: Any, config: Any, flow: dict, go: Callable[...,
             st.rerun()
         take["stopped"] = take["stopped"] or state == "stopped"
 
+    if st.session_state.pop("browser_take_lost", False):
+        st.warning("The recording of this outfit did not reach the server in time, so it is recorded again.")
     st.progress(position / len(plan), text=f"{position + 1} / {len(plan)}")
     left, right = st.columns([3, 2])
     with left:
@@ -132,9 +135,12 @@ def browser_session_stage(store: Any, config: Any, flow: dict, go: Callable[...,
         else:
             rating = st.slider("How much do you like this outfit?", 0, 100, 50, key=f"rating-{key}")
             if st.button("Confirm", type="primary", key=f"confirm-{key}"):
-                uploads.rate(take["token"], int(rating), utcnow().isoformat())
-                service(store, config).worker.poke()
                 takes.pop(key, None)
+                try:
+                    uploads.rate(take["token"], int(rating), utcnow().isoformat())
+                except UploadError:  # its upload never finished and was given up: this outfit is shown again
+                    st.session_state["browser_take_lost"] = True
+                service(store, config).worker.poke()
                 st.rerun()
     c1, c2 = st.columns(2)
     if c1.button("Skip this outfit", key=f"skip-{key}"):
