@@ -9,7 +9,8 @@ key by its SPKI hash), so the page is a secure context only because of HTTPS. Sc
 refused the camera), ``pair`` (two volunteers at once), ``close`` (the browser is closed in the
 middle of the second take), ``drop`` (the network is down for 3 s in the middle of the first take),
 ``refresh`` (the first take's upload is blocked until the page is refreshed after its rating: the
-refreshed page resumes that upload from the browser's storage and continues at the second outfit).
+refreshed page resumes that upload from the browser's storage and continues at the second outfit),
+``full`` (one volunteer records and rates a whole 15-outfit session over HTTPS; run by hand).
 """
 from __future__ import annotations
 
@@ -120,22 +121,26 @@ def wait_until_committed(home: Path, timeout: float = 90.0) -> float:
 async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
     from playwright.async_api import async_playwright
 
-    global DEBUG
+    global DEBUG, OUTFITS
     DEBUG = home
+    OUTFITS = 15 if scenario == "full" else 2
     netlog = home / "chromium-netlog.json"
     connections = home / "server-connections.jsonl"
     tls = self_signed(home / "tls", names=(HOST,))
     args = [a for a in chromium_args(fake, netlog) if not a.startswith("--host-resolver-rules")]
     args += [f"--host-resolver-rules=MAP {HOST} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
              f"--ignore-certificate-errors-spki-list={tls.spki_sha256()}"]
-    env = {"IPE_OUTFITS_PER_SESSION": str(OUTFITS), "IPE_MAX_RECORD_SECONDS": "3", "IPE_MIN_RECORD_SECONDS": "1",
+    env = {"IPE_OUTFITS_PER_SESSION": str(OUTFITS), "IPE_MAX_RECORD_SECONDS": "10" if scenario == "full" else "3",
+           "IPE_MIN_RECORD_SECONDS": "1",
            "IPE_RESEARCHER_PASSWORD": "x"}
     report: dict = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=args)
         with capture_server(home, env, connections, (tls.cert, tls.key)) as url:
             url = url.replace("127.0.0.1", HOST)
-            if scenario in ("https", "close", "drop", "refresh"):
+            if scenario == "full":  # a whole default-length session (not in the test suite: minutes)
+                runs = [volunteer(browser, url, ratings=[(37 * k) % 101 for k in range(OUTFITS)], gender="female")]
+            elif scenario in ("https", "close", "drop", "refresh"):
                 runs = [volunteer(browser, url, ratings=[80, 20], gender="female",
                                   close_during=1 if scenario == "close" else None,
                                   drop_during=0 if scenario == "drop" else None,
