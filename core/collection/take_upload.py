@@ -15,7 +15,7 @@ A finished upload is normalised by :class:`core.collection.take_normalise` in a 
 (the page does not wait), and a take is committed with :meth:`Store.commit_recording` - the same
 atomic call as the live path - once it is both normalised and rated. Slots live in
 ``<home>/uploads/<sha256(token)>/`` (``take.bin`` + ``slot.json``, written atomically), so a
-server restart loses nothing: :meth:`TakeUploads.recover` re-queues what was uploaded and rated,
+server restart loses nothing: :meth:`TakeUploads.recover` re-queues what was normalised but not committed,
 and :meth:`TakeUploads.sweep` deletes slots abandoned before they were finished (no orphan).
 """
 from __future__ import annotations
@@ -222,13 +222,28 @@ class TakeUploads:
         with self._lock:
             self._delete(key)
 
+    def recover(self) -> int:
+        """At server start: a normalised file the store's start-up sweep removed (it was a temporary
+        file) is made again from the upload, which is kept until the commit. Returns how many."""
+        count = 0
+        with self._lock:
+            for key, slot in self._slots():
+                if slot.state == "normalised" and not (slot.video and Path(slot.video).is_file()):
+                    slot.state, slot.video, slot.meta = "uploaded", None, {}
+                    self._save(key, slot)
+                    count += 1
+        return count
+
     def sweep(self, now: float | None = None) -> list[str]:
-        """Delete slots whose upload never finished within ``abandon_after_s`` (browser closed)."""
+        """Delete slots that can no longer be committed ``abandon_after_s`` after they opened: the upload
+        never finished, or the take was never rated (the browser was closed). A rated, uploaded take
+        is the worker's to commit and stays."""
         now = time.time() if now is None else now
         gone = []
         with self._lock:
             for key, slot in self._slots():
-                if slot.state == "recording" and now - slot.opened_at > self.limits.abandon_after_s:
+                committable = slot.rating is not None and slot.state != "recording"
+                if not committable and now - slot.opened_at > self.limits.abandon_after_s:
                     self._delete(key)
                     gone.append(key)
         return gone

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.collection.config import CollectionConfig
 from core.collection.take_normalise import CaptureWorker, normalise_take
-from core.collection.take_upload import TakeUploads, UploadError, UploadLimits
+from core.collection.take_upload import TakeUploads, UploadError, UploadLimits, token_key
 from core.collection.session_plan import start_planned_session
 from core.errors import MediaError
 from core.reaction.video import read_video
@@ -108,6 +109,9 @@ def test_worker_commits_rated_take_with_the_store_call(home, tmp_path, webm) -> 
     n = _upload(uploads, token, webm)
     uploads.finish(token, sha256=hashlib.sha256(webm).hexdigest(), chunks=n, client={"frameRate": 30})
     assert worker.run_once() == 1 and store.views_for_session(session_id) == []  # normalised, not rated yet
+    # a restart: the store's start-up sweep removes the normalised temporary file; it is made again
+    Path(uploads.load(token_key(token)).video).unlink()
+    assert uploads.recover() == 1 and worker.run_once() == 1
     uploads.rate(token, 77, utcnow().isoformat())
     assert [s.position for s in uploads.pending(session_id)] == [0]
     assert worker.run_once() == 1
@@ -123,5 +127,11 @@ def test_abandoned_upload_is_swept(tmp_path, webm) -> None:
     token = _open(uploads)
     uploads.put_chunk(token, 0, webm[:1000])
     assert uploads.sweep(now=uploads.get(token).opened_at + 30) == []
-    assert len(uploads.sweep(now=uploads.get(token).opened_at + 61)) == 1
-    assert list((tmp_path / "uploads").iterdir()) == []
+    unrated, rated = _open(uploads, "s2"), _open(uploads, "s3")  # both uploaded; one never rated (browser closed)
+    for other in (unrated, rated):
+        n = _upload(uploads, other, webm)
+        uploads.finish(other, sha256=hashlib.sha256(webm).hexdigest(), chunks=n)
+    uploads.rate(rated, 40, utcnow().isoformat())
+    assert len(uploads.sweep(now=uploads.get(token).opened_at + 61)) == 2
+    assert uploads.get(rated).rating == 40  # the worker's to commit
+    assert [p.name for p in (tmp_path / "uploads").iterdir()] == [hashlib.sha256(rated.encode()).hexdigest()]
