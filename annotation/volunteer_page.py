@@ -36,6 +36,7 @@ import time
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from annotation.browser_recorder.page import browser_camera, browser_session_stage
 from annotation.i18n import Catalog
 from annotation.rating import forget, rating_input
 from annotation.resources import client_key, code_throttle, get_config, get_store
@@ -161,10 +162,14 @@ def camera() -> None:
 
 
 def camera_stage() -> None:
-    check = session_camera()
-    camera()
+    if config.capture == "browser":
+        check = browser_camera(store, config, t, preview=True)
+    else:
+        check = session_camera()
+        camera()
     st.title(t("camera.title"))
-    st.write(t("camera.instructions", start=CAMERA_BUTTONS["start"]))
+    st.write(t("camera.instructions" if config.capture == "webrtc" else "camera.instructions_browser",
+               start=CAMERA_BUTTONS["start"]))
     if flow.get("withdrawal_code"):
         st.info((t("camera.code_rotated") + " " if flow.get("code_rotated") else "") + t("camera.keep_code"))
         st.code(flow["withdrawal_code"], language=None)
@@ -228,6 +233,8 @@ def _discard(key: str) -> None:
 
 
 def session_stage() -> None:
+    if config.capture == "browser":
+        return browser_session_stage(store, config, t, flow, go)
     session_id = flow["session_id"]
     session = store.get_session(session_id)
     plan = session["plan"]

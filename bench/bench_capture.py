@@ -2,6 +2,9 @@
 
     nice python -m bench.bench_capture [--volunteers 1 2 4] [--seconds 4] [--json out.json] [--keep DIR]
 
+This is the live WebRTC path; ``bench/bench_capture_browser.py`` measures the browser-recorded path
+(``IPE_CAPTURE=browser``) by the server's CPU alone.
+
 Needs root (a loopback-only network namespace via ``unshare --net``) and Debian's Chromium,
 like ``tests/annotation/test_e2e_recording.py``. For each volunteer count it starts a real Streamlit
 server on a fresh data home and that many headless Chromium contexts whose fake camera plays

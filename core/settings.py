@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     researcher_password: SecretStr | None = Field(None, description="password of the researcher pages (default: "
                                                   "generated once into `<home>/researcher-password` by `scripts/run.sh`)")
     demo_auth: SecretStr | None = Field(None, description="`user:password` for the Gradio demo (none: open on this host)")
+    tls_cert: Path | None = Field(None, description="certificate (PEM) for HTTPS (`scripts/run.sh`); with `IPE_TLS_KEY`")
+    tls_key: Path | None = Field(None, description="private key (PEM) of `IPE_TLS_CERT`")
+    tls: Literal["auto", "on", "off"] = Field("auto", description="`auto`: HTTPS when `IPE_TLS_CERT` is set or "
+                                              "`IPE_HOST` is not a loopback address (then with a self-signed "
+                                              "certificate made once under `<home>/tls`); `on`: always HTTPS; `off`: "
+                                              "plain HTTP")
     # collection
     outfits_per_session: int = Field(_C.outfits_per_session, ge=1, le=200, description="outfits a volunteer sees per session")
     max_record_seconds: float = Field(_C.max_record_seconds, gt=0, le=600,
@@ -59,6 +65,10 @@ class Settings(BaseSettings):
                             "shown (stored with each session); off: only at the camera check")
     language: str = Field(_C.language, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$",
                           description="language of the volunteer pages: the catalogue `annotation/locales/<language>.toml`")
+    capture: Literal["webrtc", "browser"] = Field(_C.capture, description="how takes are recorded: `webrtc` "
+                                                  "streams the camera to the server live (lab stations); `browser` "
+                                                  "records each take in the volunteer's browser and uploads it in "
+                                                  "chunks (remote studies; needs HTTPS off this machine)")
     turn_url: str | None = Field(None, description="TURN server for remote volunteers on the live WebRTC path "
                                  "(`turn:host:port`); none by default, and no public STUN ever")
     turn_user: str | None = Field(None, description="TURN user name")
@@ -102,7 +112,7 @@ class Settings(BaseSettings):
         return CollectionConfig(outfits_per_session=self.outfits_per_session, max_record_seconds=self.max_record_seconds,
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
                                 extra_fields=self.profile_fields, research_mode=self.research_mode,
-                                self_view=self.self_view, language=self.language)
+                                self_view=self.self_view, language=self.language, capture=self.capture)
 
     def media_limits(self) -> MediaLimits:
         return MediaLimits(max_image_pixels=self.max_image_pixels, max_video_pixels=self.max_video_pixels,

@@ -3,6 +3,7 @@ of H.264 MP4 and raw Y4M (what Chromium's fake camera plays)."""
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -92,4 +93,29 @@ def write_y4m(frames: np.ndarray, path: str | Path, fps: int = 30) -> Path:
             handle.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
     fsync_file(tmp)
     os.replace(tmp, path)
+    return path
+
+
+def write_webm(frames: np.ndarray, path: str | Path, times_s: list[float] | None = None, codec: str = "libvpx",
+               bitrate: int = 1_500_000) -> Path:
+    """RGB frames as a WebM (VP8 by default) with millisecond timestamps, as a browser's
+    MediaRecorder writes it: ``times_s`` (default 30 fps) may be irregular, like a real camera's."""
+    import av
+
+    path = Path(path)
+    times = times_s if times_s is not None else [i / 30 for i in range(len(frames))]
+    with av.open(str(path), mode="w", format="webm") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.bit_rate = bitrate
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for frame, t in zip(frames, times):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = int(round(t * 1000))
+            picture.time_base = Fraction(1, 1000)
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     return path

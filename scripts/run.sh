@@ -31,12 +31,28 @@ if [ -z "${IPE_RESEARCHER_PASSWORD:-}" ]; then
   echo "researcher password: stored in $pw_file"
 fi
 
+# HTTPS (browsers give the camera only to https:// pages, or http:// on this machine itself):
+# IPE_TLS_CERT/IPE_TLS_KEY, else a self-signed certificate made once under the data home when
+# IPE_HOST is not a loopback address (IPE_TLS=on|off overrides; README "Serving other machines")
+tls_files="$("$PY" -m app tls)"  # a bad IPE_TLS* value stops here (set -e), never falls back to HTTP
+mapfile -t tls <<< "$tls_files"
+tls_args=()
+SCHEME=http
+if [ "${#tls[@]}" -eq 2 ]; then
+  tls_args=(--server.sslCertFile "${tls[0]}" --server.sslKeyFile "${tls[1]}")
+  SCHEME=https
+fi
+
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 
-"$PY" -m streamlit run annotation/home.py \
+# with IPE_CAPTURE=browser the app runs with its upload routes beside it (annotation/serve.py);
+# the live WebRTC path keeps the plain Streamlit server its end-to-end tests run against
+APP=annotation/home.py
+if [ "${IPE_CAPTURE:-webrtc}" = browser ]; then APP=annotation/serve.py; fi
+"$PY" -m streamlit run "$APP" \
   --server.headless true --server.address "$HOST" --server.port "$ST_PORT" \
-  --browser.gatherUsageStats false --server.fileWatcherType none &
+  --browser.gatherUsageStats false --server.fileWatcherType none "${tls_args[@]}" &
 pids+=($!)
 
 if [ -f app/demo.py ]; then
@@ -46,9 +62,9 @@ fi
 
 sleep 3
 echo
-echo "  study link for volunteers (nothing else on it):     http://$HOST:$ST_PORT/"
-echo "  labelers:                                         http://$HOST:$ST_PORT/labeling_page"
-echo "  researchers (password):                           http://$HOST:$ST_PORT/researcher_page"
+echo "  study link for volunteers (nothing else on it):     $SCHEME://$HOST:$ST_PORT/"
+echo "  labelers:                                         $SCHEME://$HOST:$ST_PORT/labeling_page"
+echo "  researchers (password):                           $SCHEME://$HOST:$ST_PORT/researcher_page"
 [ -f app/demo.py ] && echo "  model demo (Gradio):                              http://$HOST:$GR_PORT"
 echo "  data home: $IPE_HOME   (Ctrl-C to stop)"
 wait

@@ -43,21 +43,26 @@ def free_port() -> int:
 
 @contextmanager
 def audited_server(command: list[str], *, home: Path, port: int, ready_path: str, log_name: str,
-                   connections_log: Path, env_extra: dict[str, str] | None = None, start_timeout: float = 60):
+                   connections_log: Path, env_extra: dict[str, str] | None = None, start_timeout: float = 60,
+                   scheme: str = "http"):
     """A real server process on 127.0.0.1:``port`` whose every socket connect is logged; yields
-    its URL once ``ready_path`` answers, and stops it (and closes its log) afterwards."""
+    its URL once ``ready_path`` answers, and stops it (and closes its log) afterwards. With
+    ``scheme="https"`` the readiness check accepts the server's (test) certificate."""
+    import ssl
+
     env = {
         **os.environ, "IPE_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False",
         "PYTHONPATH": f"{AUDIT_DIR}{os.pathsep}{REPO}", "IPE_NET_AUDIT_LOG": str(connections_log), **(env_extra or {}),
     }
     log = open(home / log_name, "w")
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
+    context = ssl._create_unverified_context() if scheme == "https" else None
     try:
         deadline = time.time() + start_timeout
         while True:
             try:
-                with urllib.request.urlopen(f"{url}{ready_path}", timeout=2) as response:
+                with urllib.request.urlopen(f"{url}{ready_path}", timeout=2, context=context) as response:
                     if response.status == 200:
                         break
             except OSError as err:
@@ -84,6 +89,22 @@ def streamlit_server(home: Path, env_extra: dict[str, str], connections_log: Pat
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with audited_server(command, home=home, port=port, ready_path="/_stcore/health", log_name=f"streamlit-{port}.log",
                         connections_log=connections_log, env_extra={"IPE_TEST_LOOPBACK_ICE": "1", **env_extra}) as url:
+        yield url
+
+
+@contextmanager
+def capture_server(home: Path, env_extra: dict[str, str], connections_log: Path, tls: tuple[Path, Path] | None):
+    """The collection app with its browser-capture routes (``annotation/serve.py``), over HTTPS
+    with the certificate ``tls`` (cert, key) or plain HTTP without."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "annotation" / "serve.py"),
+               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    if tls:
+        command += ["--server.sslCertFile", str(tls[0]), "--server.sslKeyFile", str(tls[1])]
+    with audited_server(command, home=home, port=port, ready_path="/_stcore/health", log_name=f"streamlit-{port}.log",
+                        connections_log=connections_log, env_extra={"IPE_CAPTURE": "browser", **env_extra},
+                        scheme="https" if tls else "http") as url:
         yield url
 
 
@@ -149,6 +170,18 @@ async def consent_and_profile(page, url: str, *, gender: str, age_band: str = "2
     await selects.nth(1).click()
     await page.get_by_role("option", name=gender, exact=True).click()
     await page.get_by_role("button", name="Continue").click()
+
+
+async def rate_outfit(page, rating: int) -> None:
+    """Move the rating slider from its 50 to ``rating`` with the keyboard and confirm."""
+    import asyncio
+
+    slider = page.get_by_role("slider")
+    await slider.focus()
+    for _ in range(abs(rating - 50)):
+        await slider.press("ArrowRight" if rating > 50 else "ArrowLeft")
+    await asyncio.sleep(0.3)
+    await page.get_by_role("button", name="Confirm").click()
 
 
 CAMERA_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'

@@ -18,3 +18,4 @@ class CollectionConfig:
     research_mode: str = "off"  # IPE_RESEARCH_MODE: "recommender" orders a returning volunteer's outfits
     self_view: bool = False  # IPE_SELF_VIEW: show the volunteer their own camera picture during takes
     language: str = "en"  # IPE_LANGUAGE: the catalogue of the volunteer pages' text (annotation/locales)
+    capture: str = "webrtc"  # IPE_CAPTURE: "webrtc" (live, lab stations) or "browser" (recorded in the browser)

@@ -47,7 +47,7 @@ class TakeRecorder:
     """One recording. Thread-safe: ``on_frame`` from the event loop, ``stop``/``meta`` from the UI."""
 
     def __init__(self, path: str | Path, *, max_seconds: float = 10.0, size: tuple[int, int] = (640, 480),
-                 fps: int = 30, crf: int = 20) -> None:
+                 fps: int = 30, crf: int = 20, backlog: int = 0) -> None:
         self.path = Path(path)
         self.max_seconds = max_seconds
         self.size = size
@@ -57,7 +57,9 @@ class TakeRecorder:
         self.done = threading.Event()
         self._accepting = True
         self._lock = threading.Lock()
-        self._queue: queue.Queue = queue.Queue()
+        # backlog > 0 makes a producer that decodes faster than real time (an uploaded take) wait for
+        # the encoder instead of holding the whole take in memory; the live sink keeps 0 (never blocks)
+        self._queue: queue.Queue = queue.Queue(maxsize=backlog)
         self._thread = threading.Thread(target=self._write, name=f"take-writer-{self.path.name}", daemon=True)
         self._thread.start()
 

@@ -1,0 +1,146 @@
+"""End to end in a real browser: takes recorded in the browser (``IPE_CAPTURE=browser``) over HTTPS.
+
+Runs ``tests/capture_scenarios.py`` in a loopback-only network namespace (see
+``tests/browser_support.py``): Debian's Chromium with a fake camera playing a generated face
+video whose frames carry their index, the app served over HTTPS with the kit's self-signed
+certificate under the host name ``study.test``. Each case checks the DuckDB rows and the stored
+videos: 640x480 at a constant 30 fps, every frame the browser recorded present in order (the
+server loses none), pictures equal to the source frames. The browser's own frame rate depends
+on the machine's load (it encodes in software here) and is reported, not asserted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core.reaction.video import read_video
+from core.store import Store
+from data.reaction_video import ReactionSpec, make_reaction_video, render_reaction
+from data.video_files import read_frame_index
+from tests.browser_support import run_in_namespace
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.browser]
+FAKE = ReactionSpec("smile", duration_s=4.0, seed=0, stamp=True)
+
+
+@pytest.fixture(scope="module")
+def fake_camera(tmp_path_factory):
+    if not shutil.which("unshare") or os.geteuid() != 0 or not os.path.exists("/usr/bin/chromium"):
+        pytest.fail("needs root, util-linux's unshare and Debian's chromium (scripts/setup.sh installs them)")
+    return make_reaction_video(tmp_path_factory.mktemp("cam") / "fake.y4m", FAKE)
+
+
+@pytest.fixture(scope="module")
+def source_frames():
+    return render_reaction(FAKE)
+
+
+def run_scenario(name: str, home, fake) -> dict:
+    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
+                   capture_output=True)
+    out = home.root / "scenario.json"
+    result = run_in_namespace(["tests/capture_scenarios.py", name, str(home.root), str(fake), str(out)],
+                              env={**os.environ, "IPE_HOME": str(home.root)}, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["server_non_loopback"] == [], "the server tried to reach the network"
+    for volunteer in report["volunteers"]:
+        outside = [u for u in volunteer["requests"] if not u.startswith(("https://study.test:", "data:", "blob:",
+                                                                         "about:"))]
+        assert outside == [], f"the pages requested {outside}"
+    return report
+
+
+def check_video(view: dict, home, source: np.ndarray) -> None:
+    meta = view["video_meta"]
+    assert (view["width"], view["height"], view["fps"]) == (640, 480, 30.0)
+    assert (meta["source_width"], meta["source_height"]) == (640, 480) and meta["transport"] == "browser"
+    assert meta["browser"]["camera"]["width"] == 640 and meta["upload_sha256"]
+    video = read_video(home.root / view["video_path"])
+    assert len(video.frames) == view["frames"] and abs(view["frames"] / 30 - meta["duration_s"]) < 0.01
+    stamps = [read_frame_index(f) for f in video.frames]
+    assert min(stamps) >= 0, f"unreadable frame stamps: {stamps}"
+    assert view["frames"] == meta["frames_received"] - meta["frames_dropped"] + meta["frames_duplicated"]
+    assert meta["frames_received"] == len(meta["source_frame_times_ms"])
+    # every picture the browser recorded is in the file, in order (duplicates fill the 30 fps clock); a
+    # loaded machine's fake camera now and then delivers one picture twice, which then reads as one
+    kept = [s for k, s in enumerate(stamps) if k == 0 or s != stamps[k - 1]]
+    assert meta["frames_received"] * 0.95 <= len(kept) <= meta["frames_received"], (kept, meta["frames_received"])
+    steps = np.diff(kept) % len(source)
+    assert (steps > 0).all(), f"frames out of order: {kept}"
+    diffs = [np.abs(f.astype(np.int16) - source[i].astype(np.int16)).mean() for f, i in zip(video.frames, stamps)]
+    assert float(np.mean(diffs)) < 10.0
+
+
+def both_takes_once(report: dict, home, source_frames) -> dict:
+    """The volunteer's two takes are stored once each, intact; returns the first view."""
+    with Store.open(home, read_only=True) as store:
+        views = store.views_for_session(report["volunteers"][0]["session_id"])
+        assert [(v["position"], v["status"], v["rating"]) for v in views] == [(0, "ok", 80), (1, "ok", 20)]
+        for view in views:
+            check_video(view, home, source_frames)
+        assert len(store.list_views()) == 2
+    return views[0]
+
+
+def test_https_take_recorded_and_plain_http_refused(home, fake_camera, source_frames) -> None:
+    report = run_scenario("https", home, fake_camera)
+    volunteer = report["volunteers"][0]
+    with Store.open(home, read_only=True) as store:
+        views = store.views_for_session(volunteer["session_id"])
+        assert [(v["status"], v["rating"]) for v in views] == [("ok", 80), ("ok", 20)]
+        for view in views:
+            check_video(view, home, source_frames)
+        first = views[0]["video_meta"]
+        assert first["browser"]["media_s"] >= 3.0 and views[0]["duration_s"] <= 3.0  # ran to the cut, cut at 3 s
+        assert store.get_session(volunteer["session_id"])["finished_at"] is not None
+    assert not any((home.root / "uploads").iterdir())  # nothing left behind
+    assert report["plain_http"]["secure_context"] is False
+    assert "connection is not secure" in report["plain_http"]["message"]
+
+
+def test_two_volunteers_at_once(home, fake_camera, source_frames) -> None:
+    report = run_scenario("pair", home, fake_camera)
+    with Store.open(home, read_only=True) as store:
+        for volunteer, ratings in zip(report["volunteers"], ([70, 30], [60, 40])):
+            views = store.views_for_session(volunteer["session_id"])
+            assert [(v["status"], v["rating"]) for v in views] == [("ok", r) for r in ratings]
+            for view in views:
+                check_video(view, home, source_frames)
+
+
+def test_network_dropped_mid_take_loses_nothing(home, fake_camera, source_frames) -> None:
+    report = run_scenario("drop", home, fake_camera)
+    assert report["volunteers"][0]["dropped_at_position"] == 0
+    first = both_takes_once(report, home, source_frames)
+    assert first["video_meta"]["browser"]["retries"] >= 1  # the upload did meet the dropped network
+
+
+def test_refresh_resumes_the_upload_and_the_session(home, fake_camera, source_frames) -> None:
+    report = run_scenario("refresh", home, fake_camera)
+    assert report["volunteers"][0]["refreshed_after_position"] == 0
+    first = both_takes_once(report, home, source_frames)
+    assert first["video_meta"]["browser"]["resumed"] is True  # sent by the refreshed page
+
+
+def test_browser_closed_mid_take_leaves_no_half_row_and_no_orphan(home, fake_camera) -> None:
+    report = run_scenario("close", home, fake_camera)
+    volunteer = report["volunteers"][0]
+    assert volunteer["closed_at_position"] == 1
+    with Store.open(home, read_only=True) as store:
+        assert [v["position"] for v in store.views_for_session(volunteer["session_id"])] == [0]
+        sweep = store.sweep(temp_grace_s=0)
+        assert sweep["orphan_files"] == [] and sweep["temp_files"] == [] and sweep["missing_files"] == []
+    # the half-uploaded take waits in its slot until it is abandoned, then the worker deletes it
+    from core.collection.take_upload import TakeUploads, UploadLimits
+
+    slots = TakeUploads(home.root / "uploads", UploadLimits(abandon_after_s=0))
+    assert len(slots.keys_in_state("recording")) == 1
+    assert len(slots.sweep()) == 1 and not any((home.root / "uploads").iterdir())
