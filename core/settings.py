@@ -19,11 +19,13 @@ from core.collection.config import CollectionConfig
 from core.errors import SettingsError
 from core.labeling.session import LabelingConfig
 from core.media_limits import MediaLimits
+from core.store.lease import StoreTiming
 
 PREFIX = "IPE_"
 _C = CollectionConfig()
 _L = LabelingConfig()
 _M = MediaLimits()
+_S = StoreTiming()
 
 
 class Settings(BaseSettings):
@@ -37,6 +39,11 @@ class Settings(BaseSettings):
                                        "package's /usr/share/datasets/fashion-mnist)")
     fan_weights: Path | None = Field(None, description="face-alignment's FAN weights file (optional landmark backend; "
                                      "never downloaded by the kit)")
+    store_lock_wait_s: float = Field(_S.lock_wait_s, ge=0, le=3600, description="how long a process (the collection "
+                                     "app, a CLI command) waits for the store while another holds it, then fails "
+                                     "naming the holder")
+    store_idle_release_s: float = Field(_S.idle_release_s, ge=0, le=3600, description="an idle process lets go of "
+                                        "the store after this many seconds (at once when another process waits)")
     # serving
     host: str = Field("127.0.0.1", description="address the apps listen on (`scripts/run.sh`)")
     streamlit_port: int = Field(8501, ge=1, le=65535, description="port of the collection app (`scripts/run.sh`)")
@@ -98,6 +105,9 @@ class Settings(BaseSettings):
         return CollectionConfig(outfits_per_session=self.outfits_per_session, max_record_seconds=self.max_record_seconds,
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
                                 extra_fields=self.profile_fields, research_mode=self.research_mode)
+
+    def store_timing(self) -> StoreTiming:
+        return StoreTiming(lock_wait_s=self.store_lock_wait_s, idle_release_s=self.store_idle_release_s)
 
     def media_limits(self) -> MediaLimits:
         return MediaLimits(max_image_pixels=self.max_image_pixels, max_video_pixels=self.max_video_pixels,

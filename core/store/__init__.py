@@ -1,7 +1,8 @@
-"""The store: one DuckDB file (one read-write process), its schema, and the files beside it.
+"""The store: one DuckDB file (processes take turns on it), its schema, and the files beside it.
 
 - ``database.py``   ``Store``, assembled from the parts below (see its docstring)
-- ``connection.py`` open, lock, cursors, transactions and the public query API
+- ``connection.py`` open, cursors, transactions and the public query API
+- ``lease.py``      holding the file only while working; waiting, bounded, for another process
 - ``catalog_tables.py``, ``people.py``, ``recordings.py``, ``labeling.py``, ``derived.py``:
                     the tables' reads and writes; ``recordings.py`` holds the atomic commit
 - ``deletion.py``, ``sweep.py``, ``stats.py``: withdrawal, the file/row sweep, counts
@@ -16,5 +17,6 @@
 May import: ``core.errors``, ``core.paths``, ``core.labels`` and duckdb. Nothing else of the kit.
 """
 from core.store.database import Store, sha256_file, utcnow
+from core.store.lease import StoreTiming
 
-__all__ = ["Store", "sha256_file", "utcnow"]
+__all__ = ["Store", "StoreTiming", "sha256_file", "utcnow"]

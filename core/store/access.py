@@ -1,6 +1,6 @@
 """Who may continue what: session resume keys, returning volunteers, registered image folders.
 
-Functions over a :class:`core.store.Store` (its public ``transaction()`` and ``cursor()``):
+Functions over a :class:`core.store.Store` (its public ``transaction()`` and ``held()``):
 
 - A session is resumed only with the random key made when it started (given once, to the
   browser that started it, in its URL); the store keeps the key's SHA-256, never the key.
@@ -32,7 +32,8 @@ def _digest(key: str) -> str:
 
 def _rows(store: Store, sql: str, params: list) -> list[tuple]:
     try:
-        return store.cursor().execute(sql, params).fetchall()
+        with store.held() as cur:
+            return cur.execute(sql, params).fetchall()
     except duckdb.Error as err:
         raise StoreError(f"query failed: {err}") from err
 
