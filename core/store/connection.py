@@ -1,6 +1,6 @@
 """Opening the DuckDB file, per-thread cursors, transactions and the query API.
 
-Rules (see docs/architecture.md):
+Rules (README "The store"):
 - Processes take turns on the file: each holds it only while it works (a query, a transaction,
   a snapshot) and lets go when idle, so the CLI can run beside the collection app. A process
   that finds it held waits its turn, bounded; see ``lease.py``.

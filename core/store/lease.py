@@ -7,15 +7,17 @@ split, extract, train) must still get in. So a process holds the file only while
 - Every query, transaction and snapshot takes a *lease* on the process's one connection to the
   file (:meth:`FileHolder.lease`). The first lease opens the connection; when the last lease
   ends the connection stays open for ``idle_release_s`` (a burst of work pays one open) and is
-  then closed — at once when another process is queued for the file.
+  then closed; sooner when another process is queued for the file: after a short idle moment,
+  or, for a holder that is never idle, at its first moment without a lease once its turn has
+  lasted ``MAX_TURN_S``.
 - A process that finds the file held joins the queue (a shared ``flock`` on ``<db>.queue``,
   which a holder checks whenever it goes idle) and retries the open with jittered exponential
   back-off; after ``lock_wait_s`` it fails with :class:`StoreLockedError` naming the holder.
 
 A lease is held for one unit of work (a query, a transaction, a check and the write that depends
 on it), never across file copies, video decoding or training, so a waiter's turn comes within
-one unit of the holder's work. What the collection app loses is that wait; ``bench/bench_store.py
---contention`` measures it.
+one unit of the holder's work. What the collection app loses is that wait;
+``bench/bench_store_turns.py`` measures it.
 """
 from __future__ import annotations
 
@@ -34,8 +36,16 @@ import duckdb
 
 from core.errors import StoreError, StoreLockedError
 
-WAITER_POLL_S = 0.05  # how often an idle holder looks for a queued process
-_BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.01, 0.25
+WAITER_POLL_S = 0.02  # how often an idle holder looks for a queued process
+# Once another process queues, the holder lets go when idle this long (the gaps inside one burst of
+# queries are shorter, so a burst is not cut into many hand-overs, each an open and a checkpoint) ...
+HANDOVER_IDLE_S = 0.02
+# ... or, when it is never idle that long, at the first moment without a lease after this long.
+MAX_TURN_S = 0.25
+# A holder that let go for a queued process leaves it this long to get in before opening again
+# (else the one that just let go, needing the file again a moment later, would win every time).
+YIELD_S = 0.15
+_BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.005, 0.05
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,8 @@ class FileHolder:
         self._opening = False
         self._users = 0
         self._idle_since = time.monotonic()
+        self._waiter_since: float | None = None  # when this holder first saw another process queued
+        self._yielded_at: float | None = None  # when it last let go for one
         self._closed = False
         self._cursors: dict[threading.Thread, duckdb.DuckDBPyConnection] = {}
         self._local = threading.local()
@@ -194,6 +206,12 @@ class FileHolder:
         """Open the file, queueing behind another process for up to ``lock_wait_s``.
 
         ``opener`` raises :class:`StoreLockedError` whose message names the holder."""
+        if self._yielded_at is not None:
+            # let the process we let go for get in (it leaves the queue when it has the file)
+            until = self._yielded_at + YIELD_S
+            while time.monotonic() < until and self._queue.someone_waits():
+                time.sleep(_BACKOFF_FIRST_S)
+            self._yielded_at = None
         try:
             return self._opener()
         except StoreLockedError as first:
@@ -223,10 +241,15 @@ class FileHolder:
             self._users -= 1
             if self._users:
                 return
-            self._idle_since = time.monotonic()
-            if self.timing.idle_release_s == 0 or self._queue.someone_waits():
+            self._idle_since = now = time.monotonic()
+            # checked here, not by waking the idle thread: a release must cost no thread switch
+            if self._queue.someone_waits():
+                self._waiter_since = self._waiter_since or now
+            else:
+                self._waiter_since = None
+            if self.timing.idle_release_s == 0 or (
+                    self._waiter_since is not None and now - self._waiter_since >= MAX_TURN_S):
                 self._close_connection()
-            self._cond.notify_all()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor on the current connection (made on first use after each open)."""
@@ -248,26 +271,39 @@ class FileHolder:
 
     # ------------------------------------------------------------------ release
     def _reap(self) -> None:
-        """Close the connection once idle for ``idle_release_s``, or at once when someone queues."""
+        """Close the connection once idle for ``idle_release_s``, sooner when another process queues."""
         with self._cond:
             while not self._closed:
-                if self._conn is None or self._users:
-                    self._cond.wait()
+                if self._conn is None:
+                    self._cond.wait()  # woken when the file is opened again
                     continue
-                left = self._idle_since + self.timing.idle_release_s - time.monotonic()
-                if left <= 0 or self._queue.someone_waits():
+                if self._users:
+                    self._cond.wait(WAITER_POLL_S)
+                    continue
+                now = time.monotonic()
+                if not self._queue.someone_waits():
+                    self._waiter_since, limit = None, self.timing.idle_release_s
+                else:
+                    self._waiter_since, limit = self._waiter_since or now, HANDOVER_IDLE_S
+                    if now - self._waiter_since >= MAX_TURN_S:
+                        limit = 0.0
+                left = self._idle_since + limit - now
+                if left <= 0:
                     self._close_connection()
                     continue
                 self._cond.wait(min(left, WAITER_POLL_S))
 
     def _close_connection(self) -> None:
         """Close every cursor and the connection (the caller holds ``_cond`` and no lease is out)."""
+        if self._conn is not None and self._waiter_since is not None:
+            self._yielded_at = time.monotonic()
         for cursor in self._cursors.values():
             _close_quietly(cursor)
         self._cursors.clear()
         if self._conn is not None:
             _close_quietly(self._conn)
             self._conn = None
+        self._waiter_since = None
 
     @property
     def connected(self) -> bool:
