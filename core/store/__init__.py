@@ -3,6 +3,7 @@
 - ``database.py``   ``Store``, assembled from the parts below (see its docstring)
 - ``connection.py`` open, cursors, transactions and the public query API
 - ``lease.py``      holding the file only while working; waiting, bounded, for another process
+- ``pg.py``         the same store on a PostgreSQL server (``IPE_STORE_URL``)
 - ``catalog_tables.py``, ``people.py``, ``recordings.py``, ``labeling.py``, ``derived.py``:
                     the tables' reads and writes; ``recordings.py`` holds the atomic commit
 - ``deletion.py``, ``sweep.py``, ``stats.py``: withdrawal, the file/row sweep, counts
@@ -14,7 +15,8 @@
 - ``importer.py``   import an export into an empty store
 - ``runs.py``       trained run folders on disk (no torch, no store)
 
-May import: ``core.errors``, ``core.paths``, ``core.labels`` and duckdb. Nothing else of the kit.
+May import: ``core.errors``, ``core.paths``, ``core.labels``, duckdb and (``pg.py``, lazily) psycopg.
+Nothing else of the kit.
 """
 from core.store.database import Store, sha256_file, utcnow
 from core.store.lease import StoreTiming

@@ -32,6 +32,7 @@ import duckdb
 
 from core.errors import StoreError, StoreLockedError
 from core.paths import DataHome
+from core.store import pg
 from core.store.lease import FileHolder, StoreTiming, default_timing, lock_holder
 from core.store.migrations import LATEST, current_version, migrate
 
@@ -63,14 +64,26 @@ def from_json(value: Any) -> Any:
     return json.loads(value)
 
 
-def execute(cur: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ()) -> None:
+def driver_error(exc: BaseException | None) -> bool:
+    """An error of the database driver (DuckDB's or, on PostgreSQL, psycopg's)."""
+    return isinstance(exc, duckdb.Error) or (exc is not None and pg.driver_error(exc))
+
+
+def constraint_violation(exc: BaseException | None) -> bool:
+    """A driver error saying a row broke a rule of the schema (a duplicate key, a CHECK)."""
+    return isinstance(exc, duckdb.ConstraintException) or (exc is not None and pg.constraint_error(exc))
+
+
+def execute(cur: Any, sql: str, params: list | tuple = ()) -> None:
     """One statement on a transaction's cursor; driver errors become :class:`StoreError`."""
     try:
         cur.execute(sql, list(params))
-    except duckdb.ConstraintException as err:
-        raise StoreError(f"rejected by the store's rules: {err}") from err
-    except duckdb.Error as err:
-        raise StoreError(f"write failed: {err}") from err
+    except Exception as err:
+        if constraint_violation(err):
+            raise StoreError(f"rejected by the store's rules: {err}") from err
+        if driver_error(err):
+            raise StoreError(f"write failed: {err}") from err
+        raise
 
 
 _SHARED: dict[str, tuple[threading.RLock, set[str]]] = {}
@@ -125,6 +138,26 @@ def _check_schema(conn: duckdb.DuckDBPyConnection, home: DataHome, read_only: bo
     migrate(conn)
 
 
+def _check_server_schema(cur: Any, url: str, read_only: bool) -> None:
+    try:
+        have = current_version(cur)
+        if have > LATEST:
+            raise StoreError(f"the store at {url.split('@')[-1]} has schema version {have}, newer than this code "
+                             f"({LATEST}); update the kit")
+        if read_only:
+            if have != LATEST:
+                raise StoreError(f"the store at {url.split('@')[-1]} has schema version {have}, this code needs "
+                                 f"{LATEST}: run `python -m app init` (read-write) to migrate it")
+            return
+        pg.migrate_pg(cur)
+    except StoreError:
+        raise
+    except Exception as err:
+        if driver_error(err):
+            raise StoreError(f"cannot migrate the store at {url.split('@')[-1]}: {err}") from err
+        raise
+
+
 def _open_checked(home: DataHome, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open the file and check (read-write: migrate) its schema; every reopen checks again."""
     conn = _connect(home, read_only)
@@ -140,15 +173,21 @@ def _open_checked(home: DataHome, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 # the holders of the files this process has open: Store objects on one file share one connection
-_HOLDERS: dict[str, list] = {}  # resolved path -> [FileHolder, number of open Store objects]
+Holder = FileHolder | pg.PgHolder
+_HOLDERS: dict[str, list] = {}  # resolved path or URL -> [holder, number of open Store objects]
 
 
-def _holder_for(home: DataHome, read_only: bool, timing: StoreTiming) -> FileHolder:
-    key = str(Path(home.db_path).resolve())
+def _key(holder_path: Path | str) -> str:
+    return holder_path if isinstance(holder_path, str) else str(Path(holder_path).resolve())
+
+
+def _holder_for(home: DataHome, read_only: bool, timing: StoreTiming, url: str | None) -> Holder:
+    key = url if url else _key(home.db_path)
     with _SHARED_GUARD:
         entry = _HOLDERS.get(key)
         if entry is None:
-            holder = FileHolder(home.db_path, read_only, timing, lambda: _open_checked(home, read_only))
+            holder: Holder = (pg.PgHolder(url, read_only) if url else
+                              FileHolder(home.db_path, read_only, timing, lambda: _open_checked(home, read_only)))
             _HOLDERS[key] = entry = [holder, 0]
         elif entry[0].read_only != read_only:
             raise StoreError(
@@ -170,8 +209,8 @@ def _close_all_at_exit() -> None:
         holder.close()
 
 
-def _drop_holder(holder: FileHolder) -> None:
-    key = str(Path(holder.db_path).resolve())
+def _drop_holder(holder: Holder) -> None:
+    key = _key(holder.db_path)
     with _SHARED_GUARD:
         entry = _HOLDERS.get(key)
         if entry is None or entry[0] is not holder:
@@ -183,12 +222,23 @@ def _drop_holder(holder: FileHolder) -> None:
     holder.close()
 
 
+@contextmanager
+def _driver_errors(what: str) -> Iterator[None]:
+    """Driver errors inside become :class:`StoreError` ``from`` them, prefixed with ``what``."""
+    try:
+        yield
+    except Exception as err:
+        if driver_error(err):
+            raise StoreError(f"{what}: {err}") from err
+        raise
+
+
 class StoreConnection:
     """The connection half of :class:`core.store.Store`: open, close, leases, transactions, queries."""
 
     JSON_COLUMNS = JSON_COLUMNS
 
-    def __init__(self, home: DataHome, holder: FileHolder, read_only: bool) -> None:
+    def __init__(self, home: DataHome, holder: Holder, read_only: bool) -> None:
         self.home = home
         self.read_only = read_only
         self._holder = holder
@@ -197,21 +247,28 @@ class StoreConnection:
 
     @classmethod
     def open(cls: type[S], home: DataHome | str | os.PathLike[str] | None = None, *, read_only: bool = False,
-             timing: StoreTiming | None = None) -> S:
+             timing: StoreTiming | None = None, url: str | None = None) -> S:
         """Open (and, read-write, create and migrate) the store of a data home.
 
-        The file is opened and checked now, then held only while the store works (see
+        The database is the home's DuckDB file, or the PostgreSQL database at ``url`` (default
+        ``$IPE_STORE_URL``); the home keeps the videos, catalog and features either way. The
+        DuckDB file is opened and checked now, then held only while the store works (see
         ``core/store/lease.py``); ``timing`` defaults to the process's (``IPE_STORE_*`` settings)."""
         home = home if isinstance(home, DataHome) else DataHome.resolve(home)
-        if read_only:
+        url = url if url is not None else os.environ.get("IPE_STORE_URL") or None
+        if url and not pg.is_pg_url(url):
+            raise StoreError(f"IPE_STORE_URL must start with postgresql:// (got {url.split(':')[0]}:...); "
+                             "leave it unset for the DuckDB file in the data home")
+        if read_only and not url:
             if not home.db_path.is_file():
                 raise StoreError(f"no store at {home.db_path}; create it with `python -m app init`")
-        else:
+        elif not read_only:
             home.ensure()
-        store = cls(home, _holder_for(home, read_only, timing or default_timing()), read_only)
+        store = cls(home, _holder_for(home, read_only, timing or default_timing(), url), read_only)
         try:
-            with store.held():
-                pass  # a missing, locked, newer or broken store is reported by open, not by a later query
+            with store.held() as cur:
+                if url:  # the DuckDB file is checked by each open of it (lease.py); a server here, once
+                    _check_server_schema(cur, url, read_only)
         except BaseException:
             store.close()
             raise
@@ -230,7 +287,7 @@ class StoreConnection:
         self.close()
 
     @contextmanager
-    def held(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def held(self) -> Iterator[Any]:
         """Hold the file across several calls (one unit of work); yields this thread's cursor.
 
         Every query, transaction and snapshot holds it by itself; hold it around a group of calls
@@ -267,8 +324,10 @@ class StoreConnection:
                 cur.execute(sql, list(params))
                 names = [d[0] for d in cur.description]
                 rows = cur.fetchall()
-        except duckdb.Error as err:
-            raise StoreError(f"query failed: {err}") from err
+        except Exception as err:
+            if driver_error(err):
+                raise StoreError(f"query failed: {err}") from err
+            raise
         return [{n: (from_json(v) if n in self.JSON_COLUMNS else v) for n, v in zip(names, row)} for row in rows]
 
     def one(self, sql: str, params: list | tuple = ()) -> dict[str, Any] | None:
@@ -282,59 +341,56 @@ class StoreConnection:
         and the write that depends on it. Every transaction takes the same lock."""
         if self.read_only:
             raise StoreError("the store is open read-only; open it read-write to change data")
-        with self._write_lock, self.held():
+        with self._write_lock, self.held() as cur, self._holder.writes_excluded(cur):
             yield
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> Iterator[Any]:
         """A write transaction on this thread's cursor, serialised with other writers.
 
-        Any DuckDB error inside rolls the transaction back and is raised as
+        Any driver error inside rolls the transaction back and is raised as
         :class:`StoreError` ``from`` the driver error (a constraint violation says so).
         """
         if self.read_only:
             raise StoreError("the store is open read-only; open it read-write to change data")
         with self._write_lock, self.held() as cur:
-            try:
+            with _driver_errors("cannot start a transaction"):
                 cur.execute("BEGIN TRANSACTION")
-            except duckdb.Error as err:
-                raise StoreError(f"cannot start a transaction: {err}") from err
             try:
                 yield cur
             except BaseException as exc:
                 try:
                     cur.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass  # the transaction is already aborted; the original error matters
-                if isinstance(exc, duckdb.ConstraintException):
+                except Exception as err:
+                    if not driver_error(err):
+                        raise
+                    # the transaction is already aborted; the original error matters
+                if constraint_violation(exc):
                     raise StoreError(f"rejected by the store's rules: {exc}") from exc
-                if isinstance(exc, duckdb.Error):
+                if driver_error(exc):
                     raise StoreError(f"write failed: {exc}") from exc
                 raise
-            try:
+            with _driver_errors("commit failed"):
                 cur.execute("COMMIT")
-            except duckdb.Error as err:
-                raise StoreError(f"commit failed: {err}") from err
 
     @contextmanager
-    def snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def snapshot(self) -> Iterator[Any]:
         """A read transaction on this thread's cursor: every query inside sees the same snapshot,
-        even while other threads write (and no other process can write meanwhile: the file is held).
-        Nothing written inside is kept (it is rolled back)."""
+        even while other threads write (and no other process can write meanwhile: the file is held;
+        on PostgreSQL, a repeatable-read transaction). Nothing written inside is kept (rolled back)."""
         with self.held() as cur:
+            with _driver_errors("cannot start a read transaction"):
+                cur.execute(self._holder.SNAPSHOT_BEGIN)
             try:
-                cur.execute("BEGIN TRANSACTION")
-            except duckdb.Error as err:
-                raise StoreError(f"cannot start a read transaction: {err}") from err
-            try:
-                yield cur
-            except duckdb.Error as err:
-                raise StoreError(f"read failed: {err}") from err
+                with _driver_errors("read failed"):
+                    yield cur
             finally:
                 try:
                     cur.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass  # an aborted read transaction holds nothing
+                except Exception as err:
+                    if not driver_error(err):
+                        raise
+                    # an aborted read transaction holds nothing
 
     def count(self, table: str) -> int:
         if table not in TABLES:

@@ -131,6 +131,8 @@ class FileHolder:
     holds it); per-thread cursors are made from the current connection and remade after a reopen.
     """
 
+    SNAPSHOT_BEGIN = "BEGIN TRANSACTION"
+
     def __init__(self, db_path: Path, read_only: bool, timing: StoreTiming,
                  opener: Callable[[], duckdb.DuckDBPyConnection]) -> None:
         self.db_path = db_path
@@ -304,6 +306,11 @@ class FileHolder:
             _close_quietly(self._conn)
             self._conn = None
         self._waiter_since = None
+
+    @contextmanager
+    def writes_excluded(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Nothing beyond the process's write lock: no other process has the file meanwhile."""
+        yield
 
     @property
     def connected(self) -> bool:
