@@ -39,6 +39,9 @@ class Settings(BaseSettings):
                                        "package's /usr/share/datasets/fashion-mnist)")
     fan_weights: Path | None = Field(None, description="face-alignment's FAN weights file (optional landmark backend; "
                                      "never downloaded by the kit)")
+    store_url: SecretStr | None = Field(None, description="the study's PostgreSQL database "
+                                        "(`postgresql://user:password@host/db`; README \"Running a larger study\"); "
+                                        "none: the DuckDB file in the data home")
     store_lock_wait_s: float = Field(_S.lock_wait_s, ge=0, le=3600, description="how long a process (the collection "
                                      "app, a CLI command) waits for the store while another holds it, then fails "
                                      "naming the holder")
@@ -87,6 +90,13 @@ class Settings(BaseSettings):
     test_loopback_ice: bool = Field(False, description="tests only: let WebRTC offer 127.0.0.1 inside the tests' "
                                     "loopback-only network namespace; never set in production")
 
+    @field_validator("store_url")
+    @classmethod
+    def _postgres(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (leave it unset for the DuckDB file in the data home)")
+        return value
+
     @field_validator("profile_fields", mode="before")
     @classmethod
     def _labels(cls, value: object) -> object:
@@ -131,7 +141,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         problems = []
         for e in err.errors():
             name = PREFIX + "_".join(str(p) for p in e["loc"][:1]).upper()
-            problems.append(f"{name}={e.get('input')!r}: {e['msg'].removeprefix('Value error, ')}")
+            field = Settings.model_fields.get(str(e["loc"][0]) if e["loc"] else "")
+            secret = field is not None and SecretStr in (field.annotation, *get_args(field.annotation))
+            shown = "(hidden)" if secret else repr(e.get("input"))  # a secret is never echoed
+            problems.append(f"{name}={shown}: {e['msg'].removeprefix('Value error, ')}")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None
 
 

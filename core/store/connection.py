@@ -222,6 +222,11 @@ def _drop_holder(holder: Holder) -> None:
     holder.close()
 
 
+def store_url(home: DataHome) -> str | None:
+    """The database of a data home: ``$IPE_STORE_URL``, or None for the home's DuckDB file."""
+    return os.environ.get("IPE_STORE_URL") or None
+
+
 @contextmanager
 def _driver_errors(what: str) -> Iterator[None]:
     """Driver errors inside become :class:`StoreError` ``from`` them, prefixed with ``what``."""
@@ -255,7 +260,7 @@ class StoreConnection:
         DuckDB file is opened and checked now, then held only while the store works (see
         ``core/store/lease.py``); ``timing`` defaults to the process's (``IPE_STORE_*`` settings)."""
         home = home if isinstance(home, DataHome) else DataHome.resolve(home)
-        url = url if url is not None else os.environ.get("IPE_STORE_URL") or None
+        url = url if url is not None else store_url(home)
         if url and not pg.is_pg_url(url):
             raise StoreError(f"IPE_STORE_URL must start with postgresql:// (got {url.split(':')[0]}:...); "
                              "leave it unset for the DuckDB file in the data home")

@@ -54,6 +54,11 @@ class PgCursor:
         self._cur.execute(_translate(sql, bool(params)), params or None)
         return self
 
+    def executemany(self, sql: str, rows: list) -> PgCursor:
+        for params in rows:
+            self.execute(sql, params)
+        return self
+
     def fetchall(self) -> list[tuple]:
         return self._cur.fetchall() if self._cur.description is not None else []
 

@@ -162,6 +162,7 @@ def test_eight_threads_times_200_writes_none_lost_or_duplicated(home, tmp_path) 
         assert len({r["label_id"] for r in rows}) == 1600
 
 
+@pytest.mark.duckdb_only
 def test_a_process_that_keeps_the_store_past_the_wait_is_named_in_a_clear_error(home) -> None:
     Store.open(home).close()
     brief = StoreTiming(lock_wait_s=0.5)
@@ -333,6 +334,7 @@ def test_migrations_apply_in_order_and_a_failing_one_changes_nothing(tmp_path, m
     conn.close()
 
 
+@pytest.mark.duckdb_only
 def test_newer_schema_is_refused(home) -> None:
     Store.open(home).close()
     import duckdb
@@ -346,19 +348,22 @@ def test_newer_schema_is_refused(home) -> None:
         Store.open(home, read_only=True)
 
 
-def test_driver_errors_become_store_errors_from_the_driver_error(home) -> None:
+def test_driver_errors_become_store_errors_from_the_driver_error(home, backend) -> None:
     import duckdb
+    import psycopg
 
+    constraint, error = ((duckdb.ConstraintException, duckdb.Error) if backend == "duckdb"
+                         else (psycopg.IntegrityError, psycopg.Error))
     with Store.open(home) as store:
         with pytest.raises(StoreError) as info:
             with store.transaction() as cur:
                 cur.execute("INSERT INTO labeler (labeler_id, name) VALUES (?, ?)", ["l-1", "a"])
                 cur.execute("INSERT INTO labeler (labeler_id, name) VALUES (?, ?)", ["l-2", "a"])  # name is unique
-        assert isinstance(info.value.__cause__, duckdb.ConstraintException)
+        assert isinstance(info.value.__cause__, constraint)
         assert store.count("labeler") == 0  # rolled back
         with pytest.raises(StoreError) as info:
             store.rows("SELECT * FROM no_such_table")
-        assert isinstance(info.value.__cause__, duckdb.Error)
+        assert isinstance(info.value.__cause__, error)
 
 
 def test_more_round_trips(home, tmp_path) -> None:

@@ -5,9 +5,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from core.store import Store, StoreTiming
 from tests.conftest import REPO
 from tests.store_helpers import CONSENT, commit_view, store_with_catalog
+
+pytestmark = pytest.mark.duckdb_only  # turns on the DuckDB file; a PostgreSQL server needs none
 
 COUNT_CHILD = ("import sys; from core.store import Store, StoreTiming; "
                "s = Store.open(sys.argv[1], timing=StoreTiming(lock_wait_s=60)); print(s.count('view')); s.close()")
