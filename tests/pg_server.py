@@ -24,7 +24,9 @@ def _bin(name: str) -> str:
 
 
 class PgServer:
-    def __init__(self) -> None:
+    """``durable=False`` (the tests) turns fsync off; benchmarks keep PostgreSQL's default (on)."""
+
+    def __init__(self, durable: bool = False) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="ipe-pg-"))
         self.data, self.socket = self.root / "data", self.root / "socket"
         self.socket.mkdir()
@@ -35,7 +37,9 @@ class PgServer:
                 os.chown(path, owner.pw_uid, owner.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
         self._run(_bin("initdb"), "-D", str(self.data), "-U", USER, "-A", "trust", "--no-sync", "-E", "UTF8")
-        options = f"-k {self.socket} -c listen_addresses='' -c fsync=off -c max_connections=200"
+        options = f"-k {self.socket} -c listen_addresses='' -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off"
         self._run(_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
 
     def _run(self, *argv: str) -> None:

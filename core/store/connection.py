@@ -142,11 +142,11 @@ def _check_server_schema(cur: Any, url: str, read_only: bool) -> None:
     try:
         have = current_version(cur)
         if have > LATEST:
-            raise StoreError(f"the store at {url.split('@')[-1]} has schema version {have}, newer than this code "
+            raise StoreError(f"the store at {pg.safe_url(url)} has schema version {have}, newer than this code "
                              f"({LATEST}); update the kit")
         if read_only:
             if have != LATEST:
-                raise StoreError(f"the store at {url.split('@')[-1]} has schema version {have}, this code needs "
+                raise StoreError(f"the store at {pg.safe_url(url)} has schema version {have}, this code needs "
                                  f"{LATEST}: run `python -m app init` (read-write) to migrate it")
             return
         pg.migrate_pg(cur)
@@ -154,7 +154,7 @@ def _check_server_schema(cur: Any, url: str, read_only: bool) -> None:
         raise
     except Exception as err:
         if driver_error(err):
-            raise StoreError(f"cannot migrate the store at {url.split('@')[-1]}: {err}") from err
+            raise StoreError(f"cannot migrate the store at {pg.safe_url(url)}: {err}") from err
         raise
 
 
@@ -306,6 +306,11 @@ class StoreConnection:
     def release(self) -> None:
         """Let go of the file now if no unit of work is running (before a long step without the store)."""
         self._holder.release_now()
+
+    @property
+    def location(self) -> str:
+        """Where the rows are: the DuckDB file, or the PostgreSQL URL without its password."""
+        return pg.safe_url(self._holder.url) if isinstance(self._holder, pg.PgHolder) else str(self.home.db_path)
 
     @property
     def connected(self) -> bool:

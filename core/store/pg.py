@@ -129,7 +129,7 @@ class PgHolder:
                                                      kwargs={"autocommit": True}, timeout=30.0)
             self._pool.wait(timeout=30.0)
         except Exception as err:  # psycopg_pool.PoolTimeout, psycopg.OperationalError
-            raise StoreError(f"cannot connect to the store at {_safe(url)}: {err}; check IPE_STORE_URL and "
+            raise StoreError(f"cannot connect to the store at {safe_url(url)}: {err}; check IPE_STORE_URL and "
                              "that the PostgreSQL server runs") from err
 
     @contextmanager
@@ -182,9 +182,10 @@ class PgHolder:
         self._pool.close()
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
-    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
+    url = re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
+    return re.sub(r"(password=)[^&]*", r"\1***", url)
 
 
 def is_pg_url(url: str | None) -> bool:
