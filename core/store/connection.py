@@ -138,26 +138,6 @@ def _check_schema(conn: duckdb.DuckDBPyConnection, home: DataHome, read_only: bo
     migrate(conn)
 
 
-def _check_server_schema(cur: Any, url: str, read_only: bool) -> None:
-    try:
-        have = current_version(cur)
-        if have > LATEST:
-            raise StoreError(f"the store at {pg.safe_url(url)} has schema version {have}, newer than this code "
-                             f"({LATEST}); update the kit")
-        if read_only:
-            if have != LATEST:
-                raise StoreError(f"the store at {pg.safe_url(url)} has schema version {have}, this code needs "
-                                 f"{LATEST}: run `python -m app init` (read-write) to migrate it")
-            return
-        pg.migrate_pg(cur)
-    except StoreError:
-        raise
-    except Exception as err:
-        if driver_error(err):
-            raise StoreError(f"cannot migrate the store at {pg.safe_url(url)}: {err}") from err
-        raise
-
-
 def _open_checked(home: DataHome, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open the file and check (read-write: migrate) its schema; every reopen checks again."""
     conn = _connect(home, read_only)
@@ -273,7 +253,7 @@ class StoreConnection:
         try:
             with store.held() as cur:
                 if url:  # the DuckDB file is checked by each open of it (lease.py); a server here, once
-                    _check_server_schema(cur, url, read_only)
+                    pg.check_schema(cur, url, read_only)
         except BaseException:
             store.close()
             raise

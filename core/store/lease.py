@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -124,6 +125,16 @@ class _Queue:
             self._probe = None
 
 
+@contextmanager
+def nested_lease(local: threading.local) -> Iterator[Any]:
+    """One more level of the lease this thread already holds (``local.depth`` > 0): its cursor."""
+    local.depth += 1
+    try:
+        yield local.cursor
+    finally:
+        local.depth -= 1
+
+
 class FileHolder:
     """One process's connection to one DuckDB file, opened on demand and released when idle.
 
@@ -152,18 +163,14 @@ class FileHolder:
         self._local = threading.local()
         self._queue = _Queue(db_path)
         self._reaper: threading.Thread | None = None
-        self.opens = 0  # how often the file was opened (tests and the benchmark read it)
 
     # ------------------------------------------------------------------ leases
     @contextmanager
     def lease(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Hold the file for one unit of work; yields this thread's cursor. Reentrant."""
         if getattr(self._local, "depth", 0):
-            self._local.depth += 1
-            try:
-                yield self._local.cursor
-            finally:
-                self._local.depth -= 1
+            with nested_lease(self._local) as cursor:
+                yield cursor
             return
         self._acquire()
         try:
@@ -198,7 +205,6 @@ class FileHolder:
         with self._cond:
             self._opening = False
             self._conn, self._generation, self._users = conn, self._generation + 1, self._users + 1
-            self.opens += 1
             self._cond.notify_all()
             if self._reaper is None and self.timing.idle_release_s > 0:
                 self._reaper = threading.Thread(target=self._reap, name=f"store-idle-{self.db_path.name}", daemon=True)

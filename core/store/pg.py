@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.errors import StoreError
+from core.store.lease import nested_lease
 
 MIGRATION_LOCK = 0x1BE5701  # advisory lock keys: arbitrary constants of this kit
 WRITE_LOCK = 0x1BE5702
@@ -135,11 +136,8 @@ class PgHolder:
     @contextmanager
     def lease(self) -> Iterator[PgCursor]:
         if getattr(self._local, "depth", 0):
-            self._local.depth += 1
-            try:
-                yield self._local.cursor
-            finally:
-                self._local.depth -= 1
+            with nested_lease(self._local) as cursor:
+                yield cursor
             return
         with self._pool.connection() as conn:
             cursor = PgCursor(conn)
@@ -192,15 +190,30 @@ def is_pg_url(url: str | None) -> bool:
     return bool(url) and url.startswith(("postgresql://", "postgres://"))  # type: ignore[union-attr]
 
 
-def migrate_pg(cursor: PgCursor) -> None:
-    """Apply pending migrations once, even when several servers start together."""
-    from core.store.migrations import migrate
+def check_schema(cursor: PgCursor, url: str, read_only: bool) -> None:
+    """Refuse a newer schema; read-only, refuse an older one; read-write, apply pending migrations
+    once, even when several servers start together (under an advisory lock)."""
+    from core.store.migrations import LATEST, current_version, migrate
 
-    cursor.execute("SELECT pg_advisory_lock(?)", [MIGRATION_LOCK])
     try:
-        migrate(cursor)  # type: ignore[arg-type]  # the part of the cursor interface migrate uses
-    finally:
-        cursor.execute("SELECT pg_advisory_unlock(?)", [MIGRATION_LOCK])
+        have = current_version(cursor)  # type: ignore[arg-type]  # the part of the cursor interface it uses
+        if have > LATEST:
+            raise StoreError(f"the store at {safe_url(url)} has schema version {have}, newer than this code "
+                             f"({LATEST}); update the kit")
+        if read_only:
+            if have != LATEST:
+                raise StoreError(f"the store at {safe_url(url)} has schema version {have}, this code needs "
+                                 f"{LATEST}: run `python -m app init` (read-write) to migrate it")
+            return
+        cursor.execute("SELECT pg_advisory_lock(?)", [MIGRATION_LOCK])
+        try:
+            migrate(cursor)  # type: ignore[arg-type]
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(?)", [MIGRATION_LOCK])
+    except Exception as err:
+        if driver_error(err):
+            raise StoreError(f"cannot migrate the store at {safe_url(url)}: {err}") from err
+        raise
 
 
 def driver_error(exc: BaseException) -> bool:
