@@ -334,14 +334,19 @@ def test_migrations_apply_in_order_and_a_failing_one_changes_nothing(tmp_path, m
     conn.close()
 
 
-@pytest.mark.duckdb_only
-def test_newer_schema_is_refused(home) -> None:
+def test_newer_schema_is_refused(home, backend) -> None:
     Store.open(home).close()
-    import duckdb
+    if backend == "duckdb":
+        import duckdb
 
-    conn = duckdb.connect(str(home.db_path))
-    conn.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", [LATEST + 5, "future"])
-    conn.close()
+        conn = duckdb.connect(str(home.db_path))
+        conn.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", [LATEST + 5, "future"])
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(os.environ["IPE_STORE_URL"], autocommit=True) as conn:
+            conn.execute("INSERT INTO schema_version (version, description) VALUES (%s, %s)", [LATEST + 5, "future"])
     with pytest.raises(StoreError, match="newer than this code"):
         Store.open(home)
     with pytest.raises(StoreError, match="schema version"):
