@@ -1,4 +1,4 @@
-"""Process-wide resources of the Streamlit server: the store (the one read-write owner), the
+"""Process-wide resources of the Streamlit server: the store (shared in turns with the CLI), the
 media limits, and the back-off of password and withdrawal-code tries per client."""
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from core.throttle import BackOff, wait_message
 
 @st.cache_resource
 def get_store() -> Store:
-    """The server's read-write connection; pages use it from their own threads (own cursors)."""
-    store = Store.open(DataHome.resolve())
+    """The server's read-write store; pages use it from their own threads (own cursors). It holds
+    the file only while a page works on it, so the CLI can take its turn (core/store/lease.py)."""
+    store = Store.open(DataHome.resolve(), timing=load_settings().store_timing())
     sweep = store.sweep(temp_grace_s=0)  # at start-up no take is being recorded yet
     if any(sweep[k] for k in ("orphan_files", "missing_files", "temp_files")):
         print(f"store sweep at start-up: {({k: len(v) for k, v in sweep.items()})}; "

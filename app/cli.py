@@ -44,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         from core.settings import load_settings
+        from core.store.lease import set_default_timing
 
-        load_settings()  # every IPE_* value checked at start: a bad one is one line, not a traceback later
+        # every IPE_* value checked at start: a bad one is one line, not a traceback later
+        set_default_timing(load_settings().store_timing())
         return int(args.func(args) or 0)
     except IPEError as err:
         print(f"error: {err}", file=sys.stderr)

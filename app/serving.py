@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 CAM_METHODS = ("gradcam", "gradcam++", "eigencam")
 TRAIN_REACTION_HINT = "train one with `python -m app train --help` (or `python -m app compare`)"
 TRAIN_PREFERENCE_HINT = "train one with `python -m app train-preference --help`"
+DEMO_STORE_WAIT_S = 2.0  # how long the demo waits for the store held by the collection app
 
 
 def family_of(kind: str) -> str:
@@ -329,10 +330,11 @@ class DemoService:
     def _interaction_source(self) -> tuple[Any, str, Callable[[], None]]:
         """The store read-only, or (while the collection app holds it) the newest export."""
         from core.errors import StoreError, StoreLockedError
-        from core.store import Store
+        from core.store import Store, StoreTiming
 
         try:
-            store = Store.open(self.home, read_only=True)
+            # a person waits on this page: a short turn, then the newest export
+            store = Store.open(self.home, read_only=True, timing=StoreTiming(lock_wait_s=DEMO_STORE_WAIT_S))
             return store, "the store", store.close
         except StoreLockedError:
             exports = sorted((self.home.root / "exports").glob("export-*"))

@@ -1,7 +1,9 @@
 """Store throughput on a real DuckDB file: recordings committed, labels written, sweep and export time.
 
-Run: ``nice .venv/bin/python -m bench.bench_store [--views 200] [--video-kb 1000] [--labels 1600]``.
-Prints one line per figure. Uses a temporary data home that is removed afterwards.
+Run: ``nice .venv/bin/python -m bench.bench_store [--views 200] [--video-kb 1000] [--labels 1600]
+[--backend duckdb|postgresql]``. Prints one line per figure. Uses a temporary data home that is
+removed afterwards; ``--backend postgresql`` starts a throw-away PostgreSQL server (fsync on) on a
+Unix socket (``tests/pg_server.py``, Debian's postgresql package) and stops it afterwards.
 """
 from __future__ import annotations
 
@@ -19,8 +21,21 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=200)
     parser.add_argument("--video-kb", type=int, default=1000, help="size of each fake recording")
     parser.add_argument("--labels", type=int, default=1600, help="image labels written by 8 threads")
+    parser.add_argument("--backend", choices=("duckdb", "postgresql"), default="duckdb")
     args = parser.parse_args()
+    server = None
+    if args.backend == "postgresql":
+        from tests.pg_server import PgServer
 
+        server = PgServer(durable=True)  # fsync on, as a real server
+    try:
+        run(args, server.new_database() if server else None)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def run(args: argparse.Namespace, url: str | None) -> None:
     from core.collection.catalog import import_catalog
     from core.store.export import export_dataset
     from core.paths import DataHome
@@ -30,8 +45,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = DataHome.resolve(Path(tmp) / "home").ensure()
         t0 = time.perf_counter()
-        store = Store.open(home)
-        print(f"open + migrate empty store: {1000 * (time.perf_counter() - t0):.0f} ms")
+        store = Store.open(home, url=url)
+        print(f"[{args.backend}] open + migrate empty store: {1000 * (time.perf_counter() - t0):.0f} ms")
         import_catalog(store, write_catalog(Path(tmp) / "cat", n_tops=4, n_bottoms=4))
         vol = store.add_volunteer(age_band="25-34", gender="female", consent=CONSENT)
         sid = store.start_session(vol["volunteer_id"])

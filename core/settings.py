@@ -19,11 +19,13 @@ from core.collection.config import CollectionConfig
 from core.errors import SettingsError
 from core.labeling.session import LabelingConfig
 from core.media_limits import MediaLimits
+from core.store.lease import StoreTiming
 
 PREFIX = "IPE_"
 _C = CollectionConfig()
 _L = LabelingConfig()
 _M = MediaLimits()
+_S = StoreTiming()
 
 
 class Settings(BaseSettings):
@@ -37,6 +39,14 @@ class Settings(BaseSettings):
                                        "package's /usr/share/datasets/fashion-mnist)")
     fan_weights: Path | None = Field(None, description="face-alignment's FAN weights file (optional landmark backend; "
                                      "never downloaded by the kit)")
+    store_url: SecretStr | None = Field(None, description="the study's PostgreSQL database "
+                                        "(`postgresql://user:password@host/db`; README \"Running a larger study\"); "
+                                        "none: the DuckDB file in the data home")
+    store_lock_wait_s: float = Field(_S.lock_wait_s, ge=0, le=3600, description="how long a process (the collection "
+                                     "app, a CLI command) waits for the store while another holds it, then fails "
+                                     "naming the holder")
+    store_idle_release_s: float = Field(_S.idle_release_s, ge=0, le=3600, description="an idle process lets go of "
+                                        "the store after this many seconds (at once when another process waits)")
     # serving
     host: str = Field("127.0.0.1", description="address the apps listen on (`scripts/run.sh`)")
     streamlit_port: int = Field(8501, ge=1, le=65535, description="port of the collection app (`scripts/run.sh`)")
@@ -94,6 +104,13 @@ class Settings(BaseSettings):
     test_loopback_ice: bool = Field(False, description="tests only: let WebRTC offer 127.0.0.1 inside the tests' "
                                     "loopback-only network namespace; never set in production")
 
+    @field_validator("store_url")
+    @classmethod
+    def _postgres(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (leave it unset for the DuckDB file in the data home)")
+        return value
+
     @field_validator("profile_fields", mode="before")
     @classmethod
     def _labels(cls, value: object) -> object:
@@ -113,6 +130,9 @@ class Settings(BaseSettings):
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
                                 extra_fields=self.profile_fields, research_mode=self.research_mode,
                                 self_view=self.self_view, language=self.language, capture=self.capture)
+
+    def store_timing(self) -> StoreTiming:
+        return StoreTiming(lock_wait_s=self.store_lock_wait_s, idle_release_s=self.store_idle_release_s)
 
     def media_limits(self) -> MediaLimits:
         return MediaLimits(max_image_pixels=self.max_image_pixels, max_video_pixels=self.max_video_pixels,
@@ -136,7 +156,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         problems = []
         for e in err.errors():
             name = PREFIX + "_".join(str(p) for p in e["loc"][:1]).upper()
-            problems.append(f"{name}={e.get('input')!r}: {e['msg'].removeprefix('Value error, ')}")
+            field = Settings.model_fields.get(str(e["loc"][0]) if e["loc"] else "")
+            secret = field is not None and SecretStr in (field.annotation, *get_args(field.annotation))
+            shown = "(hidden)" if secret else repr(e.get("input"))  # a secret is never echoed
+            problems.append(f"{name}={shown}: {e['msg'].removeprefix('Value error, ')}")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None
 
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${IPE_VENV:-.venv}"
-SYSTEM_PACKAGES=(chromium ffmpeg dataset-fashion-mnist iproute2 util-linux)
+SYSTEM_PACKAGES=(chromium ffmpeg dataset-fashion-mnist iproute2 util-linux postgresql)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

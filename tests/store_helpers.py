@@ -67,10 +67,11 @@ def commit_view(store: Store, session_id: str, outfit_id: str, position: int, ra
 
 @contextmanager
 def store_held_elsewhere(home) -> Iterator[subprocess.Popen]:
-    """Another process (as the collection app would) holds the store read-write meanwhile."""
+    """Another process holds the store read-write meanwhile, in the middle of one long unit of work
+    (the app holds it only while it works: an idle one lets a waiting process in)."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys,time; from core.store import Store; s=Store.open(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(home.root)],
+         "h=s.held(); h.__enter__(); print('ready', flush=True); time.sleep(60)", str(home.root)],
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )
     try:

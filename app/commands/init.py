@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     home = DataHome.resolve(args.home).ensure()
     with Store.open(home) as store:
-        print(f"store: {home.db_path} (schema version {store.schema_version})")
+        print(f"store: {store.location} (schema version {store.schema_version})")
         if not args.no_demo and store.count("item") == 0:
             # generated beside the store, imported (images copied to home.catalog/demo-catalog/), then removed
             with tempfile.TemporaryDirectory(prefix=".demo-", dir=home.root) as tmp:

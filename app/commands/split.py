@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.test_fraction < 1.0:
         raise StoreError("--test-fraction must be between 0 and 1 (e.g. 0.2 for the paper's 8:2)")
     with Store.open(args.home) as store:
-        roster = roster_from_store(store)
+        with store.snapshot():  # one consistent roster, even while the collection app commits
+            roster = roster_from_store(store)
         if not roster:
             raise StoreError("no volunteer has a session yet; collect data first")
         assignment = make_volunteer_split(roster, test_fraction=args.test_fraction, seed=args.seed)

@@ -1,7 +1,9 @@
-"""The store: one DuckDB file (one read-write process), its schema, and the files beside it.
+"""The store: one DuckDB file (processes take turns on it), its schema, and the files beside it.
 
 - ``database.py``   ``Store``, assembled from the parts below (see its docstring)
-- ``connection.py`` open, lock, cursors, transactions and the public query API
+- ``connection.py`` open, cursors, transactions and the public query API
+- ``lease.py``      holding the file only while working; waiting, bounded, for another process
+- ``pg.py``         the same store on a PostgreSQL server (``IPE_STORE_URL``)
 - ``catalog_tables.py``, ``people.py``, ``recordings.py``, ``labeling.py``, ``derived.py``:
                     the tables' reads and writes; ``recordings.py`` holds the atomic commit
 - ``deletion.py``, ``sweep.py``, ``stats.py``: withdrawal, the file/row sweep, counts
@@ -13,8 +15,10 @@
 - ``importer.py``   import an export into an empty store
 - ``runs.py``       trained run folders on disk (no torch, no store)
 
-May import: ``core.errors``, ``core.paths``, ``core.labels`` and duckdb. Nothing else of the kit.
+May import: ``core.errors``, ``core.paths``, ``core.labels``, duckdb and (``pg.py``, lazily) psycopg.
+Nothing else of the kit.
 """
 from core.store.database import Store, sha256_file, utcnow
+from core.store.lease import StoreTiming
 
-__all__ = ["Store", "sha256_file", "utcnow"]
+__all__ = ["Store", "StoreTiming", "sha256_file", "utcnow"]

@@ -1,6 +1,6 @@
 """Who may continue what: session resume keys, returning volunteers, registered image folders.
 
-Functions over a :class:`core.store.Store` (its public ``transaction()`` and ``cursor()``):
+Functions over a :class:`core.store.Store` (its public ``transaction()`` and ``held()``):
 
 - A session is resumed only with the random key made when it started (given once, to the
   browser that started it, in its URL); the store keeps the key's SHA-256, never the key.
@@ -17,10 +17,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from core.errors import StoreError
 from core.paths import resolve_inside
+from core.store.connection import constraint_violation, driver_error
 from core.store.database import Store, utcnow
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # as the store's own codes: no 0/O, 1/I
@@ -32,8 +31,11 @@ def _digest(key: str) -> str:
 
 def _rows(store: Store, sql: str, params: list) -> list[tuple]:
     try:
-        return store.cursor().execute(sql, params).fetchall()
-    except duckdb.Error as err:
+        with store.held() as cur:
+            return cur.execute(sql, params).fetchall()
+    except Exception as err:
+        if not driver_error(err):
+            raise
         raise StoreError(f"query failed: {err}") from err
 
 
@@ -98,7 +100,7 @@ def returning_volunteer(store: Store, withdrawal_code: str, consent: dict[str, A
                      bool(consent.get("publication")), consent.get("accepted_at") or utcnow(), code],
                 ).fetchall()
         except StoreError as err:
-            if isinstance(err.__cause__, duckdb.ConstraintException):
+            if constraint_violation(err.__cause__):
                 continue  # the new code collided with another volunteer's: draw again
             raise
         return store.get_volunteer(found[0][0]) if found else None
@@ -127,7 +129,8 @@ def register_image_folder(store: Store, name: str, folder: str | os.PathLike[str
     resolved = inside_home(store, folder)
     rel = str(resolved.relative_to(store.home.root.resolve()))
     with store.transaction() as cur:
-        cur.execute("INSERT OR REPLACE INTO image_folder (name, path) VALUES (?, ?)", [name, rel])
+        cur.execute("INSERT INTO image_folder (name, path) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET path = excluded.path", [name, rel])
     return resolved
 
 

@@ -1,24 +1,25 @@
-"""Opening the DuckDB file, locking, per-thread cursors, transactions and the query API.
+"""Opening the DuckDB file, per-thread cursors, transactions and the query API.
 
-Rules (see docs/architecture.md):
-- One process owns the file read-write (the Streamlit server, or a CLI command when no
-  server runs). A second read-write opener gets :class:`StoreLockedError` saying what to
-  do. Readers may open the file ``read_only=True`` when no writer holds it.
-- Each thread uses its own cursor (:meth:`StoreConnection.cursor`). DuckDB's optimistic
-  concurrency aborts conflicting concurrent writers, so writes inside this process are
-  serialised by one lock (:meth:`StoreConnection.write_lock`); reads run concurrently.
+Rules (README "The store"):
+- Processes take turns on the file: each holds it only while it works (a query, a transaction,
+  a snapshot) and lets go when idle, so the CLI can run beside the collection app. A process
+  that finds it held waits its turn, bounded; see ``lease.py``.
+- Each thread uses its own cursor. DuckDB's optimistic concurrency aborts conflicting
+  concurrent writers, so writes inside this process are serialised by one lock
+  (:meth:`StoreConnection.write_lock`); reads run concurrently.
 - SQL is parameterised, always. Driver errors become :class:`StoreError` raised ``from``
   the driver error.
 
 The public query API other modules use: :meth:`~StoreConnection.rows`,
 :meth:`~StoreConnection.one`, :meth:`~StoreConnection.transaction` (with :func:`execute`
-inside it), :meth:`~StoreConnection.snapshot` and :meth:`~StoreConnection.write_lock`.
+inside it), :meth:`~StoreConnection.snapshot`, :meth:`~StoreConnection.write_lock` and
+:meth:`~StoreConnection.held`.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
-import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,8 @@ import duckdb
 
 from core.errors import StoreError, StoreLockedError
 from core.paths import DataHome
+from core.store import pg
+from core.store.lease import FileHolder, StoreTiming, default_timing, lock_holder
 from core.store.migrations import LATEST, current_version, migrate
 
 TABLES = (
@@ -61,14 +64,26 @@ def from_json(value: Any) -> Any:
     return json.loads(value)
 
 
-def execute(cur: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ()) -> None:
+def driver_error(exc: BaseException | None) -> bool:
+    """An error of the database driver (DuckDB's or, on PostgreSQL, psycopg's)."""
+    return isinstance(exc, duckdb.Error) or (exc is not None and pg.driver_error(exc))
+
+
+def constraint_violation(exc: BaseException | None) -> bool:
+    """A driver error saying a row broke a rule of the schema (a duplicate key, a CHECK)."""
+    return isinstance(exc, duckdb.ConstraintException) or (exc is not None and pg.constraint_error(exc))
+
+
+def execute(cur: Any, sql: str, params: list | tuple = ()) -> None:
     """One statement on a transaction's cursor; driver errors become :class:`StoreError`."""
     try:
         cur.execute(sql, list(params))
-    except duckdb.ConstraintException as err:
-        raise StoreError(f"rejected by the store's rules: {err}") from err
-    except duckdb.Error as err:
-        raise StoreError(f"write failed: {err}") from err
+    except Exception as err:
+        if constraint_violation(err):
+            raise StoreError(f"rejected by the store's rules: {err}") from err
+        if driver_error(err):
+            raise StoreError(f"write failed: {err}") from err
+        raise
 
 
 _SHARED: dict[str, tuple[threading.RLock, set[str]]] = {}
@@ -91,25 +106,17 @@ def _connect(home: DataHome, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(home.db_path), read_only=read_only)
     except duckdb.IOException as err:
-        text = str(err)
-        if "lock" in text.lower():
-            holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
-            who = f"PID {holder.group(2)}, {holder.group(1)}" if holder else "another process"
-            raise StoreLockedError(
-                f"the store {home.db_path} is in use by another process ({who}). Only one process may "
-                "write it, and while it does nobody else can open it: stop the other one (e.g. the "
-                "Streamlit server started by scripts/run.sh), or use another data home with --home; "
-                "tools that only read can open it read-only (read_only=True) once no writer runs, "
-                "or use an export (`python -m app export`, or the researcher page)."
-            ) from err
-        raise StoreError(f"cannot open the store {home.db_path}: {text}") from err
+        holder = lock_holder(err)
+        if holder is not None:
+            raise StoreLockedError(holder) from err  # FileHolder waits its turn, then says what to do
+        raise StoreError(f"cannot open the store {home.db_path}: {err}") from err
     except duckdb.ConnectionException as err:
         if "different configuration" not in str(err):
             raise StoreError(f"cannot open the store {home.db_path}: {err}") from err
         raise StoreError(
             f"the store {home.db_path} is already open in this process "
-            f"{'read-write' if read_only else 'read-only'}; use that Store object (or Store.cursor() "
-            "from another thread) instead of opening it again in another mode"
+            f"{'read-write' if read_only else 'read-only'}; use that Store object (or the same Store from "
+            "another thread) instead of opening it again in another mode"
         ) from err
     except duckdb.Error as err:
         raise StoreError(f"cannot open the store {home.db_path}: {err}") from err
@@ -131,55 +138,132 @@ def _check_schema(conn: duckdb.DuckDBPyConnection, home: DataHome, read_only: bo
     migrate(conn)
 
 
+def _open_checked(home: DataHome, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the file and check (read-write: migrate) its schema; every reopen checks again."""
+    conn = _connect(home, read_only)
+    try:
+        _check_schema(conn, home, read_only)
+    except duckdb.Error as err:
+        conn.close()
+        raise StoreError(f"cannot migrate the store {home.db_path}: {err}") from err
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+# the holders of the files this process has open: Store objects on one file share one connection
+Holder = FileHolder | pg.PgHolder
+_HOLDERS: dict[str, list] = {}  # resolved path or URL -> [holder, number of open Store objects]
+
+
+def _key(holder_path: Path | str) -> str:
+    return holder_path if isinstance(holder_path, str) else str(Path(holder_path).resolve())
+
+
+def _holder_for(home: DataHome, read_only: bool, timing: StoreTiming, url: str | None) -> Holder:
+    key = url if url else _key(home.db_path)
+    with _SHARED_GUARD:
+        entry = _HOLDERS.get(key)
+        if entry is None:
+            holder: Holder = (pg.PgHolder(url, read_only) if url else
+                              FileHolder(home.db_path, read_only, timing, lambda: _open_checked(home, read_only)))
+            _HOLDERS[key] = entry = [holder, 0]
+        elif entry[0].read_only != read_only:
+            raise StoreError(
+                f"the store {home.db_path} is already open in this process "
+                f"{'read-only' if entry[0].read_only else 'read-write'}; use that Store object (or the same Store "
+                "from another thread) instead of opening it again in another mode"
+            )
+        entry[1] += 1
+        return entry[0]
+
+
+@atexit.register
+def _close_all_at_exit() -> None:
+    """Close the files a process left open at exit (checkpointed, and no connection left to a daemon thread)."""
+    with _SHARED_GUARD:
+        holders = [entry[0] for entry in _HOLDERS.values()]
+        _HOLDERS.clear()
+    for holder in holders:
+        holder.close()
+
+
+def _drop_holder(holder: Holder) -> None:
+    key = _key(holder.db_path)
+    with _SHARED_GUARD:
+        entry = _HOLDERS.get(key)
+        if entry is None or entry[0] is not holder:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _HOLDERS[key]
+    holder.close()
+
+
+def store_url(home: DataHome) -> str | None:
+    """The database of a data home: ``$IPE_STORE_URL``, or None for the home's DuckDB file."""
+    return os.environ.get("IPE_STORE_URL") or None
+
+
+@contextmanager
+def _driver_errors(what: str) -> Iterator[None]:
+    """Driver errors inside become :class:`StoreError` ``from`` them, prefixed with ``what``."""
+    try:
+        yield
+    except Exception as err:
+        if driver_error(err):
+            raise StoreError(f"{what}: {err}") from err
+        raise
+
+
 class StoreConnection:
-    """The connection half of :class:`core.store.Store`: open, close, cursors, transactions, queries."""
+    """The connection half of :class:`core.store.Store`: open, close, leases, transactions, queries."""
 
     JSON_COLUMNS = JSON_COLUMNS
 
-    def __init__(self, home: DataHome, conn: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+    def __init__(self, home: DataHome, holder: Holder, read_only: bool) -> None:
         self.home = home
         self.read_only = read_only
-        self._conn = conn
-        self._local = threading.local()
-        # every cursor handed out, by the thread that owns it; cursors of finished threads are
-        # closed when the next one is made (a Streamlit server runs each rerun in a new thread)
-        self._cursors: dict[threading.Thread, duckdb.DuckDBPyConnection] = {}
-        self._cursors_lock = threading.Lock()
+        self._holder = holder
         self._write_lock, self._withdrawn = _shared_for(home.db_path)
         self._closed = False
 
     @classmethod
-    def open(cls: type[S], home: DataHome | str | os.PathLike[str] | None = None, *, read_only: bool = False) -> S:
-        """Open (and, read-write, create and migrate) the store of a data home."""
+    def open(cls: type[S], home: DataHome | str | os.PathLike[str] | None = None, *, read_only: bool = False,
+             timing: StoreTiming | None = None, url: str | None = None) -> S:
+        """Open (and, read-write, create and migrate) the store of a data home.
+
+        The database is the home's DuckDB file, or the PostgreSQL database at ``url`` (default
+        ``$IPE_STORE_URL``); the home keeps the videos, catalog and features either way. The
+        DuckDB file is opened and checked now, then held only while the store works (see
+        ``core/store/lease.py``); ``timing`` defaults to the process's (``IPE_STORE_*`` settings)."""
         home = home if isinstance(home, DataHome) else DataHome.resolve(home)
-        if read_only:
+        url = url if url is not None else store_url(home)
+        if url and not pg.is_pg_url(url):
+            raise StoreError(f"IPE_STORE_URL must start with postgresql:// (got {url.split(':')[0]}:...); "
+                             "leave it unset for the DuckDB file in the data home")
+        if read_only and not url:
             if not home.db_path.is_file():
                 raise StoreError(f"no store at {home.db_path}; create it with `python -m app init`")
-        else:
+        elif not read_only:
             home.ensure()
-        conn = _connect(home, read_only)
+        store = cls(home, _holder_for(home, read_only, timing or default_timing(), url), read_only)
         try:
-            _check_schema(conn, home, read_only)
-        except duckdb.Error as err:
-            conn.close()
-            raise StoreError(f"cannot migrate the store {home.db_path}: {err}") from err
-        except StoreError:
-            conn.close()
+            with store.held() as cur:
+                if url:  # the DuckDB file is checked by each open of it (lease.py); a server here, once
+                    pg.check_schema(cur, url, read_only)
+        except BaseException:
+            store.close()
             raise
-        return cls(home, conn, read_only)
+        return store
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        with self._cursors_lock:
-            for cur in self._cursors.values():
-                try:
-                    cur.close()
-                except duckdb.Error:
-                    pass  # closing a cursor of a closed connection is harmless
-            self._cursors.clear()
-        self._conn.close()
+        _drop_holder(self._holder)
 
     def __enter__(self: S) -> S:
         return self
@@ -187,44 +271,53 @@ class StoreConnection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def schema_version(self) -> int:
-        return current_version(self.cursor())
+    @contextmanager
+    def held(self) -> Iterator[Any]:
+        """Hold the file across several calls (one unit of work); yields this thread's cursor.
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor (created on first use)."""
+        Every query, transaction and snapshot holds it by itself; hold it around a group of calls
+        only when they must not be interleaved with another process, and never around slow work
+        that needs no store (another process waits meanwhile)."""
         if self._closed:
             raise StoreError("the store is closed")
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            with self._cursors_lock:
-                for thread in [t for t in self._cursors if not t.is_alive()]:
-                    try:
-                        self._cursors.pop(thread).close()
-                    except duckdb.Error:
-                        pass  # its thread is gone; a cursor that cannot close holds nothing we need
-                try:
-                    cur = self._conn.cursor()
-                except duckdb.Error as err:
-                    raise StoreError(f"cannot open a cursor on the store: {err}") from err
-                self._cursors[threading.current_thread()] = cur
-            self._local.cursor = cur
-        return cur
+        with self._holder.lease() as cur:
+            yield cur
+
+    def release(self) -> None:
+        """Let go of the file now if no unit of work is running (before a long step without the store)."""
+        self._holder.release_now()
+
+    @property
+    def location(self) -> str:
+        """Where the rows are: the DuckDB file, or the PostgreSQL URL without its password."""
+        return pg.safe_url(self._holder.url) if isinstance(self._holder, pg.PgHolder) else str(self.home.db_path)
+
+    @property
+    def connected(self) -> bool:
+        """Whether this process has the file open at this moment."""
+        return self._holder.connected
+
+    @property
+    def schema_version(self) -> int:
+        with self.held() as cur:
+            return current_version(cur)
 
     @property
     def open_cursors(self) -> int:
         """How many per-thread cursors are open (finished threads' cursors are pruned lazily)."""
-        with self._cursors_lock:
-            return len(self._cursors)
+        return self._holder.open_cursors
 
     def rows(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
         """A parameterised query's rows as dicts; JSON columns decoded."""
         try:
-            cur = self.cursor().execute(sql, list(params))
-            names = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-        except duckdb.Error as err:
-            raise StoreError(f"query failed: {err}") from err
+            with self.held() as cur:
+                cur.execute(sql, list(params))
+                names = [d[0] for d in cur.description]
+                rows = cur.fetchall()
+        except Exception as err:
+            if driver_error(err):
+                raise StoreError(f"query failed: {err}") from err
+            raise
         return [{n: (from_json(v) if n in self.JSON_COLUMNS else v) for n, v in zip(names, row)} for row in rows]
 
     def one(self, sql: str, params: list | tuple = ()) -> dict[str, Any] | None:
@@ -238,59 +331,56 @@ class StoreConnection:
         and the write that depends on it. Every transaction takes the same lock."""
         if self.read_only:
             raise StoreError("the store is open read-only; open it read-write to change data")
-        with self._write_lock:
+        with self._write_lock, self.held() as cur, self._holder.writes_excluded(cur):
             yield
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> Iterator[Any]:
         """A write transaction on this thread's cursor, serialised with other writers.
 
-        Any DuckDB error inside rolls the transaction back and is raised as
+        Any driver error inside rolls the transaction back and is raised as
         :class:`StoreError` ``from`` the driver error (a constraint violation says so).
         """
         if self.read_only:
             raise StoreError("the store is open read-only; open it read-write to change data")
-        with self._write_lock:
-            cur = self.cursor()
-            try:
+        with self._write_lock, self.held() as cur:
+            with _driver_errors("cannot start a transaction"):
                 cur.execute("BEGIN TRANSACTION")
-            except duckdb.Error as err:
-                raise StoreError(f"cannot start a transaction: {err}") from err
             try:
                 yield cur
             except BaseException as exc:
                 try:
                     cur.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass  # the transaction is already aborted; the original error matters
-                if isinstance(exc, duckdb.ConstraintException):
+                except Exception as err:
+                    if not driver_error(err):
+                        raise
+                    # the transaction is already aborted; the original error matters
+                if constraint_violation(exc):
                     raise StoreError(f"rejected by the store's rules: {exc}") from exc
-                if isinstance(exc, duckdb.Error):
+                if driver_error(exc):
                     raise StoreError(f"write failed: {exc}") from exc
                 raise
-            try:
+            with _driver_errors("commit failed"):
                 cur.execute("COMMIT")
-            except duckdb.Error as err:
-                raise StoreError(f"commit failed: {err}") from err
 
     @contextmanager
-    def snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def snapshot(self) -> Iterator[Any]:
         """A read transaction on this thread's cursor: every query inside sees the same snapshot,
-        even while other threads write. Nothing written inside is kept (it is rolled back)."""
-        cur = self.cursor()
-        try:
-            cur.execute("BEGIN TRANSACTION")
-        except duckdb.Error as err:
-            raise StoreError(f"cannot start a read transaction: {err}") from err
-        try:
-            yield cur
-        except duckdb.Error as err:
-            raise StoreError(f"read failed: {err}") from err
-        finally:
+        even while other threads write (and no other process can write meanwhile: the file is held;
+        on PostgreSQL, a repeatable-read transaction). Nothing written inside is kept (rolled back)."""
+        with self.held() as cur:
+            with _driver_errors("cannot start a read transaction"):
+                cur.execute(self._holder.SNAPSHOT_BEGIN)
             try:
-                cur.execute("ROLLBACK")
-            except duckdb.Error:
-                pass  # an aborted read transaction holds nothing
+                with _driver_errors("read failed"):
+                    yield cur
+            finally:
+                try:
+                    cur.execute("ROLLBACK")
+                except Exception as err:
+                    if not driver_error(err):
+                        raise
+                    # an aborted read transaction holds nothing
 
     def count(self, table: str) -> int:
         if table not in TABLES:

@@ -97,8 +97,9 @@ class Deletion(VolunteerTables):
             for t in ("volunteer", "session", "view", "split_member")
         )
         if hashes:
-            left_rows += self.rows("SELECT count(*) AS n FROM feature_cache WHERE list_contains(?, video_sha256)",
-                                   [hashes])[0]["n"]
+            marks = ", ".join("?" for _ in hashes)  # placeholders only: the values are parameters
+            left_rows += self.rows(f"SELECT count(*) AS n FROM feature_cache WHERE video_sha256 IN ({marks})",
+                                   hashes)[0]["n"]
         left_files = [p for p in deleted if Path(p).exists()]
         if left_rows or left_files:
             raise StoreError(f"deletion of {vid} incomplete: {left_rows} rows and files {left_files} remain; run it again")

@@ -13,7 +13,8 @@ class DerivedTables(StoreConnection):
         with self.transaction() as cur:
             execute(
                 cur,
-                "INSERT OR REPLACE INTO feature_cache (video_sha256, extractor, version, path, meta) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO feature_cache (video_sha256, extractor, version, path, meta) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (video_sha256, extractor, version) DO UPDATE SET path = excluded.path, meta = excluded.meta",
                 [video_sha256, extractor, version, path, to_json(meta or {})],
             )
 

@@ -131,6 +131,8 @@ def _read_snapshot(store: Store) -> dict[str, Any]:
     """Every exported table as an Arrow table, read in one transaction (a consistent snapshot)."""
     with store.snapshot() as cur:
         # table names from the fixed list above, never from input
+        if hasattr(cur, "arrow_table"):  # PostgreSQL: rows in the Arrow schema DuckDB gives (pg.py)
+            return {table: cur.arrow_table(table) for table in TABLES}
         return {table: cur.sql(f"SELECT * FROM {table}").to_arrow_table() for table in TABLES}
 
 

@@ -102,6 +102,10 @@ def import_dataset(store: Store, folder: str | os.PathLike[str], *, progress: bo
         with store.transaction() as cur:
             for table in TABLES:
                 arrow = tables[table]
+                if hasattr(cur, "insert_arrow"):  # PostgreSQL (pg.py)
+                    cur.insert_arrow(table, arrow)
+                    counts[table] = arrow.num_rows
+                    continue
                 cur.register("ipe_import_source", arrow)
                 try:
                     if arrow.num_rows:

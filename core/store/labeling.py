@@ -5,10 +5,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import duckdb
-
 from core.errors import StoreError
-from core.store.connection import StoreConnection, execute, new_id, utcnow
+from core.store.connection import StoreConnection, constraint_violation, execute, new_id, utcnow
 
 ANSWERS = ("preferred", "not_preferred", "skip")
 
@@ -76,7 +74,7 @@ class LabelTables(StoreConnection):
                 )
         except StoreError as err:
             # a retry of an answer already stored (same label_id) is fine; anything else is not
-            if isinstance(err.__cause__, duckdb.ConstraintException) and self.one(
+            if constraint_violation(err.__cause__) and self.one(
                 "SELECT label_id FROM image_label WHERE label_id = ?", [label_id]
             ):
                 return label_id

@@ -160,7 +160,8 @@ LATEST = MIGRATIONS[-1][0]
 def current_version(conn: duckdb.DuckDBPyConnection) -> int:
     """The schema version of an open database; 0 for an empty file."""
     exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
+        "AND table_schema = current_schema()"
     ).fetchall()[0][0]
     if not exists:
         return 0
@@ -189,8 +190,8 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[int]:
                 "INSERT INTO schema_version (version, description) VALUES (?, ?)", [version, description]
             )
             conn.execute("COMMIT")
-        except duckdb.Error:
-            conn.execute("ROLLBACK")
+        except Exception:
+            conn.execute("ROLLBACK")  # DuckDB's or, on PostgreSQL (pg.py), psycopg's error
             raise
         applied.append(version)
     return applied

@@ -5,10 +5,8 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-import duckdb
-
 from core.errors import StoreError, VolunteerWithdrawnError
-from core.store.connection import StoreConnection, execute, new_id, to_json, utcnow
+from core.store.connection import StoreConnection, constraint_violation, execute, new_id, to_json, utcnow
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
 # an unfinished session older than this was abandoned: its plan no longer reserves outfits
@@ -48,7 +46,7 @@ class VolunteerTables(StoreConnection):
                          bool(consent.get("publication")), accepted],
                     )
             except StoreError as err:
-                if isinstance(err.__cause__, duckdb.ConstraintException):
+                if constraint_violation(err.__cause__):
                     continue  # an id or code collision: draw again
                 raise
             return self.get_volunteer(volunteer_id)  # type: ignore[return-value]

@@ -9,7 +9,11 @@ from core.store.recordings import VIEW_STATUSES
 
 class Stats(VolunteerTables):
     def stats(self, thresholds: Any = None) -> dict[str, Any]:
-        """Counts for the researcher page and ``python -m app stats``."""
+        """Counts for the researcher page and ``python -m app stats``, all from one snapshot."""
+        with self.snapshot():
+            return self._stats(thresholds)
+
+    def _stats(self, thresholds: Any) -> dict[str, Any]:
         from core.labels import CLASS_NAMES, LabelThresholds, score_to_class
 
         thresholds = thresholds or LabelThresholds()

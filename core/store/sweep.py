@@ -24,21 +24,24 @@ class Sweep(StoreConnection):
         Temporary files younger than ``temp_grace_s`` may belong to a writer that is still
         running and are left alone.
         """
+        # files first, rows second: a take committed meanwhile by another process (renamed, then
+        # its row inserted) is then never taken for an orphan
+        files = sorted(p for p in self.home.videos.rglob("*") if p.is_file()) if self.home.videos.is_dir() else []
         rows = self.rows("SELECT view_id, video_path, video_sha256 FROM view WHERE video_path IS NOT NULL")
         known = {r["video_path"] for r in rows}
         orphans: list[str] = []
         temps: list[str] = []
         now = time.time()
-        if self.home.videos.is_dir():
-            for path in sorted(self.home.videos.rglob("*")):
-                if not path.is_file():
-                    continue
-                rel = str(path.relative_to(self.home.root))
-                if path.name.startswith(TEMP_PREFIX):
+        for path in files:
+            rel = str(path.relative_to(self.home.root))
+            if path.name.startswith(TEMP_PREFIX):
+                try:
                     if now - path.stat().st_mtime >= temp_grace_s:
                         temps.append(rel)
-                elif rel not in known:
-                    orphans.append(rel)
+                except FileNotFoundError:
+                    pass  # committed (renamed) or discarded since it was listed
+            elif rel not in known:
+                orphans.append(rel)
         missing, changed = [], []
         for row in rows:
             path = self.home.root / row["video_path"]

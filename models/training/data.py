@@ -270,11 +270,12 @@ def load_from_store(home: Any, split_name: str = "default", feature_key: str | N
     from core.store import Store
 
     with Store.open(home, read_only=True) as store:
-        split = load_split(store, split_name)
-        if split is None:
-            raise DatasetError(f"no split named {split_name!r}; run `python -m app split --name {split_name}` first")
-        thresholds = split_thresholds(store, split_name)  # the class thresholds the split was made with
-        views = store.list_views(status="ok")
+        with store.snapshot():  # one consistent read while the collection app may be committing
+            split = load_split(store, split_name)
+            if split is None:
+                raise DatasetError(f"no split named {split_name!r}; run `python -m app split --name {split_name}` first")
+            thresholds = split_thresholds(store, split_name)  # the class thresholds the split was made with
+            views = store.list_views(status="ok")
         folds: dict[str, list] = {}
         missing = 0
         for view in views:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,9 +11,9 @@ from tests.conftest import REPO
 from tests.store_helpers import CONSENT, commit_view, write_catalog
 
 
-def app(home, *args: str) -> subprocess.CompletedProcess:
+def app(home, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_init_loads_demo_once_and_stats_reads_it(home) -> None:
@@ -72,9 +73,10 @@ def test_split_export_import_commands(home, tmp_path) -> None:
 
 def test_locked_store_message_from_the_cli(home) -> None:
     app(home, "init", "--no-demo")
-    with Store.open(home):
-        result = app(home, "import-catalog", "/nonexistent")
+    with Store.open(home) as store, store.held():  # a unit of work that outlasts the CLI's wait
+        result = app(home, "import-catalog", "/nonexistent", env={"IPE_STORE_LOCK_WAIT_S": "0.5"})
     assert result.returncode == 1 and "another process" in result.stderr
+    assert f"PID {os.getpid()}" in result.stderr and "IPE_STORE_LOCK_WAIT_S" in result.stderr
 
 
 def test_delete_volunteer_command(home, tmp_path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from core.errors import StoreError, StoreLockedError
 from core.store.migrations import LATEST
-from core.store import Store, utcnow
+from core.store import Store, StoreTiming, utcnow
 from tests.conftest import REPO
 from tests.store_helpers import CONSENT, commit_view, fake_recording, store_held_elsewhere, store_with_catalog
 
@@ -162,15 +162,21 @@ def test_eight_threads_times_200_writes_none_lost_or_duplicated(home, tmp_path) 
         assert len({r["label_id"] for r in rows}) == 1600
 
 
-def test_second_read_write_process_gets_a_clear_error(home) -> None:
+@pytest.mark.duckdb_only
+def test_a_process_that_keeps_the_store_past_the_wait_is_named_in_a_clear_error(home) -> None:
     Store.open(home).close()
-    with store_held_elsewhere(home):
+    brief = StoreTiming(lock_wait_s=0.5)
+    with store_held_elsewhere(home) as holder:
+        started = time.monotonic()
         with pytest.raises(StoreLockedError) as info:
-            Store.open(home)
+            Store.open(home, timing=brief)
+        waited = time.monotonic() - started
         message = str(info.value)
-        assert "another process" in message and "Streamlit" in message and "--home" in message
-        with pytest.raises(StoreLockedError):  # a reader cannot open it either while a writer runs
-            Store.open(home, read_only=True)
+        assert f"PID {holder.pid}" in message and "0.5 s" in message and "IPE_STORE_LOCK_WAIT_S" in message
+        assert "Streamlit" in message and "--home" in message
+        assert 0.5 <= waited < 30  # it waited its turn, bounded
+        with pytest.raises(StoreLockedError):  # a reader cannot open it either while a writer works
+            Store.open(home, read_only=True, timing=brief)
     Store.open(home).close()  # usable again once the holder is gone
 
 
@@ -178,7 +184,7 @@ CRASH_CHILD = textwrap.dedent(
     """
     import os, sys, time
     from datetime import datetime
-    from core.store import Store, utcnow
+    from core.store import Store, StoreTiming, utcnow
     store = Store.open(sys.argv[1])
     sid, mode = sys.argv[2], sys.argv[3]
     def pause():
@@ -328,32 +334,41 @@ def test_migrations_apply_in_order_and_a_failing_one_changes_nothing(tmp_path, m
     conn.close()
 
 
-def test_newer_schema_is_refused(home) -> None:
+def test_newer_schema_is_refused(home, backend) -> None:
     Store.open(home).close()
-    import duckdb
+    if backend == "duckdb":
+        import duckdb
 
-    conn = duckdb.connect(str(home.db_path))
-    conn.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", [LATEST + 5, "future"])
-    conn.close()
+        conn = duckdb.connect(str(home.db_path))
+        conn.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", [LATEST + 5, "future"])
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(os.environ["IPE_STORE_URL"], autocommit=True) as conn:
+            conn.execute("INSERT INTO schema_version (version, description) VALUES (%s, %s)", [LATEST + 5, "future"])
     with pytest.raises(StoreError, match="newer than this code"):
         Store.open(home)
     with pytest.raises(StoreError, match="schema version"):
         Store.open(home, read_only=True)
 
 
-def test_driver_errors_become_store_errors_from_the_driver_error(home) -> None:
+def test_driver_errors_become_store_errors_from_the_driver_error(home, backend) -> None:
     import duckdb
+    import psycopg
 
+    constraint, error = ((duckdb.ConstraintException, duckdb.Error) if backend == "duckdb"
+                         else (psycopg.IntegrityError, psycopg.Error))
     with Store.open(home) as store:
         with pytest.raises(StoreError) as info:
             with store.transaction() as cur:
                 cur.execute("INSERT INTO labeler (labeler_id, name) VALUES (?, ?)", ["l-1", "a"])
                 cur.execute("INSERT INTO labeler (labeler_id, name) VALUES (?, ?)", ["l-2", "a"])  # name is unique
-        assert isinstance(info.value.__cause__, duckdb.ConstraintException)
+        assert isinstance(info.value.__cause__, constraint)
         assert store.count("labeler") == 0  # rolled back
         with pytest.raises(StoreError) as info:
             store.rows("SELECT * FROM no_such_table")
-        assert isinstance(info.value.__cause__, duckdb.Error)
+        assert isinstance(info.value.__cause__, error)
 
 
 def test_more_round_trips(home, tmp_path) -> None:
