@@ -37,6 +37,11 @@ class DataHome:
         return self.root / "runs"
 
     @property
+    def uploads(self) -> Path:
+        """Browser-recorded takes while they upload and wait to be committed (``core/collection/take_upload.py``)."""
+        return self.root / "uploads"
+
+    @property
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 

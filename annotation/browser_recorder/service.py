@@ -75,7 +75,7 @@ def capture_service(store: Any = None, config: CollectionConfig | None = None,
         if _service is None:
             if store is None or config is None:
                 raise UploadError("the capture service is not running yet: open the volunteer page first", 503)
-            uploads = TakeUploads(store.home.root / "uploads")
+            uploads = TakeUploads(store.home.uploads)
             uploads.recover()  # after the store's start-up sweep (get_store) removed temporary files
             worker = CaptureWorker(store, uploads, config, limits or MediaLimits())
             _service = CaptureService(uploads=uploads, worker=worker)

@@ -1,6 +1,7 @@
 """Withdrawal: deleting a volunteer everywhere, files first, then rows, verified."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ class Deletion(VolunteerTables):
         """Delete a volunteer everywhere, files first, then rows; verified.
 
         Files: their recordings, the video folder, orphans of theirs a sweep quarantined,
-        and every feature file of their videos (registered in ``feature_cache`` or lying in
+        browser-recorded takes still uploading or waiting to be committed, and every feature file of their videos (registered in ``feature_cache`` or lying in
         ``home.features`` under the video's hash). Rows: volunteer, sessions, views, split
         memberships and feature-cache entries. Files go before rows so that an interrupted
         deletion can simply be run again (the volunteer is still found by id or code).
@@ -39,7 +40,8 @@ class Deletion(VolunteerTables):
             hashes = sorted(r["video_sha256"] for r in self.rows(_OWN_HASHES, [vid, vid]))
             features = self.rows(f"SELECT * FROM feature_cache WHERE video_sha256 IN ({_OWN_HASHES})", [vid, vid])
             deleted = self._delete_files(self._files_of(vid, hashes, features))
-            for folder in [self.home.videos / vid, *self.home.quarantine.glob(f"*/videos/{vid}")]:
+            upload_folders = {Path(p).parent for p in deleted if Path(p).parent.parent == self.home.uploads}
+            for folder in [self.home.videos / vid, *self.home.quarantine.glob(f"*/videos/{vid}"), *upload_folders]:
                 if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
                     folder.rmdir()
             counts: dict[str, int] = {}
@@ -73,11 +75,31 @@ class Deletion(VolunteerTables):
             files |= {p for p in (self.home.videos / vid).rglob("*") if p.is_file()}
         if self.home.quarantine.is_dir():
             files |= {p for p in self.home.quarantine.glob(f"*/videos/{vid}/*") if p.is_file()}
+        files |= self._uploads_of(vid)
         base = root.resolve()
         outside = sorted(str(p) for p in files if base not in p.resolve().parents)
         if outside:
             raise StoreError(f"deletion of {vid} refused, nothing was deleted: {', '.join(outside[:5])} "
                              f"lead(s) outside the data home {root} (a symlink?); remove the link, then run it again")
+        return files
+
+    def _uploads_of(self, vid: str) -> set[Path]:
+        """Their browser-recorded takes still uploading or waiting to be committed: each slot's
+        folder under ``home.uploads`` names its session in ``slot.json``; its normalised video too."""
+        if not self.home.uploads.is_dir():
+            return set()
+        sessions = {r["session_id"] for r in self.rows("SELECT session_id FROM session WHERE volunteer_id = ?", [vid])}
+        files: set[Path] = set()
+        for slot_file in self.home.uploads.glob("*/slot.json"):
+            try:
+                slot = json.loads(slot_file.read_text())
+            except (OSError, ValueError) as err:
+                raise StoreError(f"deletion of {vid} stopped before any file was touched: {slot_file} cannot be read "
+                                 f"({err}); remove that upload folder by hand, then run it again") from err
+            if isinstance(slot, dict) and slot.get("session_id") in sessions:
+                files |= {p for p in slot_file.parent.iterdir() if p.is_file()}
+                if slot.get("video"):
+                    files.add(Path(slot["video"]))
         return files
 
     @staticmethod

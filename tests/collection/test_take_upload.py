@@ -135,3 +135,30 @@ def test_abandoned_upload_is_swept(tmp_path, webm) -> None:
     assert len(uploads.sweep(now=uploads.get(token).opened_at + 61)) == 2
     assert uploads.get(rated).rating == 40  # the worker's to commit
     assert [p.name for p in (tmp_path / "uploads").iterdir()] == [hashlib.sha256(rated.encode()).hexdigest()]
+
+
+def test_withdrawal_deletes_takes_still_uploading_or_waiting(home, tmp_path, webm) -> None:
+    """A volunteer withdrawn while a take of theirs is still uploading (or uploaded and rated but
+    not yet committed) loses it too: the store's deletion walk reaches ``home.uploads``."""
+    store = store_with_catalog(home, tmp_path)
+    sessions = {}
+    for volunteer in ("leaving", "staying"):
+        vid = store.add_volunteer(age_band="25-34", gender="female", extra={},
+                                  consent={"version": "1", "recording": True})["volunteer_id"]
+        sessions[volunteer], _ = start_planned_session(store, vid, n=2, seed=volunteer)
+    uploads = TakeUploads(store.home.uploads)
+    waiting = _open(uploads, sessions["leaving"], 0)  # uploaded and rated, not committed yet
+    n = _upload(uploads, waiting, webm)
+    uploads.finish(waiting, sha256=hashlib.sha256(webm).hexdigest(), chunks=n)
+    uploads.rate(waiting, 70, utcnow().isoformat())
+    uploading = _open(uploads, sessions["leaving"], 1)  # the next outfit's take, mid-upload
+    uploads.put_chunk(uploading, 0, webm[:50_000])
+    other = _open(uploads, sessions["staying"], 0)
+    uploads.put_chunk(other, 0, webm[:50_000])
+    leaving_vid = store.get_session(sessions["leaving"])["volunteer_id"]
+    report = store.delete_volunteer(leaving_vid)
+    assert sum("uploads" in path for path in report["files_deleted"]) == 4  # take.bin + slot.json, twice
+    assert [p.name for p in store.home.uploads.iterdir()] == [token_key(other)]  # theirs gone, folders too
+    assert uploads.pending(sessions["leaving"]) == [] and uploads.get(other).session_id == sessions["staying"]
+    with pytest.raises(UploadError, match="no such take"):
+        uploads.put_chunk(uploading, 1, webm[50_000:100_000])  # a late chunk finds nothing to append to
