@@ -14,6 +14,11 @@ leave-faces-out render (logistic regression and LBE, each normalisation).
     python -m bench.bench_synthetic_set OUT [--protocols leave-faces-out,seen-faces] [--volunteers 12]
         [--videos 200] [--per-volunteer 10] [--seconds 2] [--test-fraction 0.25] [--stages render,extract,train,cv]
         [--variants lbe,pbe,plm-ipe] [--volunteer-norms none,baseline] [--seeds 0] [--epochs 30]
+        [--preset cpu] [--c3d-norm none|batch] [--dropout 0.5] [--clip-norm unit|standardise|temporal|...]
+
+``--preset cpu`` trains the C3D with ``models.reaction.registry.CPU_PRESET`` (BatchNorm, dropout 0.1,
+per-clip standardised input, PBE warm-up; docs/c3d_learning.md) where its flags are left unset;
+without it the C3D is the plain paper recipe at the given width.
 
 Everything lands under OUT/<protocol>/ (videos/, features/, train_manifest.csv, runs/<norm>/<variant>-s<seed>/)
 and OUT/{timings,results,identity_cv}.json. Stages are resumable; a video or feature file identical under both
@@ -175,13 +180,14 @@ def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]
     }
     clip_size = int(train_set.clip_shape[1])
     base = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
-                       eval_every=args.eval_every)
+                       eval_every=args.eval_every, warmup_steps_pbe=args.warmup_steps_pbe)
     fingerprint = f"{train_set.fingerprint()}+{test_set.fingerprint()}"
     for norm in args.volunteer_norms.split(","):
         row: dict[str, Any] = {"logistic_flow_stats": round(logistic_reference(
             apply_volunteer_norm(train_set, norm), apply_volunteer_norm(test_set, norm)), 3), "variants": {}}
         for variant in args.variants.split(","):
-            mc = model_config(variant, width=args.width, fc_dim=args.fc_dim, clip_size=clip_size, hidden=args.hidden)
+            mc = model_config(variant, width=args.width, fc_dim=args.fc_dim, clip_size=clip_size, hidden=args.hidden,
+                              dropout=args.dropout, norm=args.c3d_norm, clip_norm=args.clip_norm)
             trained = next((r["variants"][variant] for r in info["norms"].values() if variant in r["variants"]), None)
             if variant == "pbe" and trained is not None:  # reads no flow: the same run under every normalisation
                 row["variants"][variant] = trained
@@ -267,6 +273,7 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.reaction.clips import CLIP_NORMS
     from data.synthetic_protocol import PROTOCOLS
 
     parser = argparse.ArgumentParser(prog="python -m bench.bench_synthetic_set", description=__doc__.split("\n\n")[0])
@@ -287,10 +294,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=float, default=1 / 16, help="C3D channel multiplier (paper: 1)")
     parser.add_argument("--fc-dim", type=int, default=128, help="C3D fc6/fc7 units (paper: 4096)")
     parser.add_argument("--hidden", type=int, default=128, help="LSTM hidden units (paper: 256)")
+    parser.add_argument("--dropout", type=float, default=0.5, help="C3D fc6/fc7 dropout (paper: 0.5)")
+    parser.add_argument("--c3d-norm", default="none", choices=["none", "batch"], help="BatchNorm after each C3D conv")
+    parser.add_argument("--clip-norm", default="unit", choices=list(CLIP_NORMS), help="C3D input normalisation")
+    parser.add_argument("--warmup-steps-pbe", type=int, default=0)
+    parser.add_argument("--preset", choices=["cpu"],
+                        help="cpu: models.reaction.registry.CPU_PRESET for every C3D / training flag left at its default")
     parser.add_argument("--eval-every", type=int, default=0)
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.preset == "cpu":
+        from models.reaction.variants import CPU_PRESET
+
+        dests = {"norm": "c3d_norm"}
+        for key, value in {**CPU_PRESET["model"], **CPU_PRESET["train"]}.items():
+            dest = dests.get(key, key)
+            if getattr(args, dest) == parser.get_default(dest):
+                setattr(args, dest, value)
     stages = [s for s in args.stages.split(",") if s]
     protocols = [p for p in args.protocols.split(",") if p]
     if set(stages) - set(STAGES) or set(protocols) - set(PROTOCOLS):
