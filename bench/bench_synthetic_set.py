@@ -164,6 +164,7 @@ def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]
 
     from models.reaction.registry import model_config
     from models.training.data import load_manifest
+    from models.training.evaluate import degenerate_class
     from models.training.train import TrainConfig, train_model
     from models.training.run_folder import save_run
     from models.training.volunteer_norm import apply_volunteer_norm
@@ -200,7 +201,9 @@ def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]
                          extra={"data": f"SYNTHETIC rendered reactions, protocol {protocol}"})
                 row["variants"].setdefault(variant, []).append(
                     {"seed": seed, "seconds": round(result.seconds, 1),
-                     "heads": {h: {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3)}
+                     "heads": {h: {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3),
+                                   "predicted": np.asarray(m["confusion"]).sum(0).tolist(),
+                                   "degenerate": degenerate_class(m["confusion"])}
                                for h, m in result.metrics.items()}})
         info["norms"][norm] = row
     return info
@@ -247,7 +250,8 @@ def _cell(row: dict[str, Any], variant: str, head: str) -> tuple[str, list[float
     if not accs:
         return "-", []
     text = f"{np.mean(accs):.3f}" + (f"±{np.std(accs):.3f}" if len(accs) > 1 else "")
-    return text, accs
+    one_class = sum(bool(r["heads"][head].get("degenerate")) for r in runs if head in r["heads"])
+    return text + (f" [{one_class}/{len(accs)} one class]" if one_class else ""), accs
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -269,7 +273,8 @@ def print_table(results: dict[str, Any]) -> None:
             gaps = [s - u for s, u in zip(seen, unseen)]
             print(f"{'gap seen-unseen':16s} {norm:14s} " + " ".join(f"{g:>16.3f}" for g in gaps[:-1])
                   + f" {gaps[-1]:>14.3f}")
-    print("(the PBE reads no flow: one PBE run serves every normalisation)")
+    print("(the PBE reads no flow: one PBE run serves every normalisation; [k/n one class]: k of the n seeds' heads "
+          "predicted one class for every held-out video, a head that learnt nothing)")
 
 
 def main(argv: list[str] | None = None) -> int:
