@@ -21,8 +21,9 @@ per-clip standardised input, PBE warm-up; docs/c3d_learning.md) where its flags 
 without it the C3D is the plain paper recipe at the given width.
 
 Everything lands under OUT/<protocol>/ (videos/, features/, train_manifest.csv, runs/<norm>/<variant>-s<seed>/)
-and OUT/{timings,results,identity_cv}.json. Stages are resumable; a video or feature file identical under both
-protocols is made once and linked. SYNTHETIC DATA: the figures say whether the code can learn the
+and OUT/{timings,results,identity_cv}.json. Stages are resumable (a run saved with the same settings and
+data is read back, not trained again, so more seeds can be added call by call); a video or feature file
+identical under both protocols is made once and linked. SYNTHETIC DATA: the figures say whether the code can learn the
 generator's class dynamics on new faces, nothing about people.
 """
 from __future__ import annotations
@@ -159,6 +160,22 @@ def _check_folds(out: Path, train_set: Any, test_set: Any, protocol: str) -> Non
         raise AssertionError(f"held-out faces never seen in training under seen-faces: {sorted(faces[1] - faces[0])}")
 
 
+def _saved_run(run_dir: Path, mc: Any, tc: Any, fingerprint: str) -> tuple[dict[str, Any] | None, float]:
+    """(held-out metrics, training seconds) of a run already saved in ``run_dir`` with exactly these
+    settings and data, else (None, 0): the train stage resumes where an earlier call stopped."""
+    from dataclasses import asdict
+
+    path = run_dir / "model" / "config.json"
+    if not path.is_file():
+        return None, 0.0
+    saved = json.loads(path.read_text())
+    same = json.loads(json.dumps({"a": mc.to_dict(), "t": asdict(tc)}, default=str)) == {"a": saved["architecture"],
+                                                                                         "t": saved["train"]}
+    if not same or saved.get("data_fingerprint") != fingerprint:
+        return None, 0.0
+    return saved["metrics"], float(saved.get("train_seconds", 0.0))
+
+
 def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]:
     from dataclasses import replace
 
@@ -195,16 +212,19 @@ def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]
                 continue
             for seed in args.seeds:
                 tc = replace(base, seed=seed, volunteer_norm=norm)
-                result = train_model(mc, train_set, test_set, tc, progress=True)
-                save_run(out / "runs" / norm / f"{variant}-s{seed}", result, mc, tc, split_id=f"synthetic-{protocol}",
-                         data_fingerprint=fingerprint, synthetic=True,
-                         extra={"data": f"SYNTHETIC rendered reactions, protocol {protocol}"})
+                run_dir = out / "runs" / norm / f"{variant}-s{seed}"
+                metrics, seconds = _saved_run(run_dir, mc, tc, fingerprint)
+                if metrics is None:
+                    result = train_model(mc, train_set, test_set, tc, progress=True)
+                    save_run(run_dir, result, mc, tc, split_id=f"synthetic-{protocol}", data_fingerprint=fingerprint,
+                             synthetic=True, extra={"data": f"SYNTHETIC rendered reactions, protocol {protocol}"})
+                    metrics, seconds = result.metrics, result.seconds
                 row["variants"].setdefault(variant, []).append(
-                    {"seed": seed, "seconds": round(result.seconds, 1),
+                    {"seed": seed, "seconds": round(seconds, 1),
                      "heads": {h: {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3),
                                    "predicted": np.asarray(m["confusion"]).sum(0).tolist(),
                                    "degenerate": degenerate_class(m["confusion"])}
-                               for h, m in result.metrics.items()}})
+                               for h, m in metrics.items()}})
         info["norms"][norm] = row
     return info
 
