@@ -22,7 +22,7 @@ Tasks:
 fc 128, dropout 0.5, He init, no BatchNorm, Adam 1e-3 without warm-up, batch 16, clips in [-1, 1]);
 keys: width, fc_dim, dropout, norm (none|batch), init (he|pytorch), lr, warmup (steps), clip_norm
 (unit|sports1m|standardise|temporal), batch, size (face crops resized to size x size px before
-training, 0: as extracted); the name ``cpu-preset`` starts from
+training, 0: as extracted); a name starting with ``cpu-preset`` starts from
 ``models.reaction.registry.CPU_PRESET`` instead. Without ``--combo`` the single-factor table of
 docs/c3d_learning.md runs. Every row prints training loss, training accuracy, held-out accuracy,
 the held-out predictions' class counts and the seconds it took (one process, ``--threads``).
@@ -64,10 +64,10 @@ def preset_settings() -> dict[str, Any]:
 
 
 def parse_combo(spec: str) -> Combo:
-    """``name:key=value,...`` -> a Combo over BASE, or over the CPU preset when the name is
-    ``cpu-preset`` (unknown keys: ValueError naming the known ones)."""
+    """``name:key=value,...`` -> a Combo over BASE, or over the CPU preset when the name starts
+    with ``cpu-preset`` (unknown keys: ValueError naming the known ones)."""
     name, _, rest = spec.partition(":")
-    settings = preset_settings() if name == "cpu-preset" else dict(BASE)
+    settings = preset_settings() if name.startswith("cpu-preset") else dict(BASE)
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, _, value = part.partition("=")
         if key not in _CASTS:
