@@ -47,9 +47,10 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--t2-scale", action="store_true", help="scale the KL by T^2 (off by default, see models/reaction/mutual.py)")
     g.add_argument("--kl-direction", default="dml", choices=["dml", "paper"])
     g.add_argument("--fusion-lambda", type=float, default=0.3)
-    g.add_argument("--clip-norm", default="unit", choices=["unit", "sports1m", "standardise"],
+    g.add_argument("--clip-norm", default="unit", choices=["unit", "sports1m", "standardise", "temporal"],
                    help="C3D input: unit = RGB in [-1, 1]; sports1m = BGR minus the Sports-1M mean; standardise = "
-                   "each clip to zero mean, unit variance (docs/c3d_learning.md)")
+                   "each clip to zero mean, unit variance; temporal = each pixel minus its mean over the clip, "
+                   "then unit variance (only what moves; docs/c3d_learning.md)")
     g.add_argument("--dropout", type=float, default=0.5, help="C3D fc6/fc7 dropout (0.5 = paper)")
     g.add_argument("--c3d-norm", default="none", choices=["none", "batch"],
                    help="BatchNorm3d after every C3D conv (none = paper; batch lets a small C3D learn from scratch)")

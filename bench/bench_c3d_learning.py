@@ -21,7 +21,8 @@ Tasks:
 ``SPEC`` is ``name:key=value,key=value`` over the CPU base setting (the README's table: width 1/16,
 fc 128, dropout 0.5, He init, no BatchNorm, Adam 1e-3 without warm-up, batch 16, clips in [-1, 1]);
 keys: width, fc_dim, dropout, norm (none|batch), init (he|pytorch), lr, warmup (steps), clip_norm
-(unit|sports1m|standardise), batch; the name ``cpu-preset`` starts from
+(unit|sports1m|standardise|temporal), batch, size (face crops resized to size x size px before
+training, 0: as extracted); a name starting with ``cpu-preset`` starts from
 ``models.reaction.registry.CPU_PRESET`` instead. Without ``--combo`` the single-factor table of
 docs/c3d_learning.md runs. Every row prints training loss, training accuracy, held-out accuracy,
 the held-out predictions' class counts and the seconds it took (one process, ``--threads``).
@@ -38,13 +39,13 @@ from typing import Any
 import numpy as np
 
 BASE: dict[str, Any] = {"width": 1 / 16, "fc_dim": 128, "dropout": 0.5, "norm": "none", "init": "he", "lr": 1e-3,
-                        "warmup": 0, "clip_norm": "unit", "batch": 16}
+                        "warmup": 0, "clip_norm": "unit", "batch": 16, "size": 0}
 DEFAULT_COMBOS = (
     "base:", "init-pytorch:init=pytorch", "dropout0:dropout=0", "lr1e-4:lr=1e-4", "warmup:warmup=60",
     "standardise:clip_norm=standardise", "batchnorm:norm=batch", "bn+drop0.1:norm=batch,dropout=0.1", "cpu-preset",
 )
 _CASTS = {"width": float, "fc_dim": int, "dropout": float, "norm": str, "init": str, "lr": float, "warmup": int,
-          "clip_norm": str, "batch": int}
+          "clip_norm": str, "batch": int, "size": int}
 
 
 @dataclass
@@ -63,10 +64,10 @@ def preset_settings() -> dict[str, Any]:
 
 
 def parse_combo(spec: str) -> Combo:
-    """``name:key=value,...`` -> a Combo over BASE, or over the CPU preset when the name is
-    ``cpu-preset`` (unknown keys: ValueError naming the known ones)."""
+    """``name:key=value,...`` -> a Combo over BASE, or over the CPU preset when the name starts
+    with ``cpu-preset`` (unknown keys: ValueError naming the known ones)."""
     name, _, rest = spec.partition(":")
-    settings = preset_settings() if name == "cpu-preset" else dict(BASE)
+    settings = preset_settings() if name.startswith("cpu-preset") else dict(BASE)
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, _, value = part.partition("=")
         if key not in _CASTS:
@@ -149,10 +150,28 @@ def memorise(combo: Combo, steps: int, seed: int) -> dict[str, Any]:
             "dead": f"{dead_at_init}->{dead}/{total}"}
 
 
+def resized(fs: Any, size: int) -> Any:
+    """``fs`` with every clip's frames resized to ``size`` x ``size`` (area interpolation), in memory."""
+    import cv2
+    from dataclasses import replace
+
+    from models.training.npz_arrays import read_item
+
+    def one(clips: np.ndarray) -> np.ndarray:
+        n, t = clips.shape[:2]
+        frames = [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in clips.reshape(-1, *clips.shape[2:])]
+        return np.stack(frames).reshape(n, t, size, size, 3)
+
+    return replace(fs, clips=[one(read_item(fs.clips, i)) for i in range(len(fs))])
+
+
 def learn(combo: Combo, train_set: Any, test_set: Any, epochs: int, seed: int) -> dict[str, Any]:
     """Train the PBE on the real training path; last epoch's loss / accuracy, held-out metrics."""
     from models.training.train import train_model
 
+    size = combo.settings["size"]
+    if size and size != int(train_set.clip_shape[1]):
+        train_set, test_set = resized(train_set, size), resized(test_set, size)
     mc, tc = configs(combo, int(train_set.clip_shape[1]), epochs, seed)
     result = train_model(mc, train_set, test_set, tc)
     last = result.history[-1]

@@ -14,10 +14,16 @@ leave-faces-out render (logistic regression and LBE, each normalisation).
     python -m bench.bench_synthetic_set OUT [--protocols leave-faces-out,seen-faces] [--volunteers 12]
         [--videos 200] [--per-volunteer 10] [--seconds 2] [--test-fraction 0.25] [--stages render,extract,train,cv]
         [--variants lbe,pbe,plm-ipe] [--volunteer-norms none,baseline] [--seeds 0] [--epochs 30]
+        [--preset cpu] [--c3d-norm none|batch] [--dropout 0.5] [--clip-norm unit|standardise|temporal|...]
+
+``--preset cpu`` trains the C3D with ``models.reaction.registry.CPU_PRESET`` (BatchNorm, dropout 0.1,
+per-clip standardised input, PBE warm-up; docs/c3d_learning.md) where its flags are left unset;
+without it the C3D is the plain paper recipe at the given width.
 
 Everything lands under OUT/<protocol>/ (videos/, features/, train_manifest.csv, runs/<norm>/<variant>-s<seed>/)
-and OUT/{timings,results,identity_cv}.json. Stages are resumable; a video or feature file identical under both
-protocols is made once and linked. SYNTHETIC DATA: the figures say whether the code can learn the
+and OUT/{timings,results,identity_cv}.json. Stages are resumable (a run saved with the same settings and
+data is read back, not trained again, so more seeds can be added call by call); a video or feature file
+identical under both protocols is made once and linked. SYNTHETIC DATA: the figures say whether the code can learn the
 generator's class dynamics on new faces, nothing about people.
 """
 from __future__ import annotations
@@ -154,11 +160,28 @@ def _check_folds(out: Path, train_set: Any, test_set: Any, protocol: str) -> Non
         raise AssertionError(f"held-out faces never seen in training under seen-faces: {sorted(faces[1] - faces[0])}")
 
 
+def _saved_run(run_dir: Path, mc: Any, tc: Any, fingerprint: str) -> tuple[dict[str, Any] | None, float]:
+    """(held-out metrics, training seconds) of a run already saved in ``run_dir`` with exactly these
+    settings and data, else (None, 0): the train stage resumes where an earlier call stopped."""
+    from dataclasses import asdict
+
+    path = run_dir / "model" / "config.json"
+    if not path.is_file():
+        return None, 0.0
+    saved = json.loads(path.read_text())
+    same = json.loads(json.dumps({"a": mc.to_dict(), "t": asdict(tc)}, default=str)) == {"a": saved["architecture"],
+                                                                                         "t": saved["train"]}
+    if not same or saved.get("data_fingerprint") != fingerprint:
+        return None, 0.0
+    return saved["metrics"], float(saved.get("train_seconds", 0.0))
+
+
 def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]:
     from dataclasses import replace
 
     from models.reaction.registry import model_config
     from models.training.data import load_manifest
+    from models.training.evaluate import degenerate_class
     from models.training.train import TrainConfig, train_model
     from models.training.run_folder import save_run
     from models.training.volunteer_norm import apply_volunteer_norm
@@ -175,27 +198,33 @@ def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]
     }
     clip_size = int(train_set.clip_shape[1])
     base = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_pbe=args.lr_pbe, lr_lbe=args.lr_lbe,
-                       eval_every=args.eval_every)
+                       eval_every=args.eval_every, warmup_steps_pbe=args.warmup_steps_pbe)
     fingerprint = f"{train_set.fingerprint()}+{test_set.fingerprint()}"
     for norm in args.volunteer_norms.split(","):
         row: dict[str, Any] = {"logistic_flow_stats": round(logistic_reference(
             apply_volunteer_norm(train_set, norm), apply_volunteer_norm(test_set, norm)), 3), "variants": {}}
         for variant in args.variants.split(","):
-            mc = model_config(variant, width=args.width, fc_dim=args.fc_dim, clip_size=clip_size, hidden=args.hidden)
+            mc = model_config(variant, width=args.width, fc_dim=args.fc_dim, clip_size=clip_size, hidden=args.hidden,
+                              dropout=args.dropout, norm=args.c3d_norm, clip_norm=args.clip_norm)
             trained = next((r["variants"][variant] for r in info["norms"].values() if variant in r["variants"]), None)
             if variant == "pbe" and trained is not None:  # reads no flow: the same run under every normalisation
                 row["variants"][variant] = trained
                 continue
             for seed in args.seeds:
                 tc = replace(base, seed=seed, volunteer_norm=norm)
-                result = train_model(mc, train_set, test_set, tc, progress=True)
-                save_run(out / "runs" / norm / f"{variant}-s{seed}", result, mc, tc, split_id=f"synthetic-{protocol}",
-                         data_fingerprint=fingerprint, synthetic=True,
-                         extra={"data": f"SYNTHETIC rendered reactions, protocol {protocol}"})
+                run_dir = out / "runs" / norm / f"{variant}-s{seed}"
+                metrics, seconds = _saved_run(run_dir, mc, tc, fingerprint)
+                if metrics is None:
+                    result = train_model(mc, train_set, test_set, tc, progress=True)
+                    save_run(run_dir, result, mc, tc, split_id=f"synthetic-{protocol}", data_fingerprint=fingerprint,
+                             synthetic=True, extra={"data": f"SYNTHETIC rendered reactions, protocol {protocol}"})
+                    metrics, seconds = result.metrics, result.seconds
                 row["variants"].setdefault(variant, []).append(
-                    {"seed": seed, "seconds": round(result.seconds, 1),
-                     "heads": {h: {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3)}
-                               for h, m in result.metrics.items()}})
+                    {"seed": seed, "seconds": round(seconds, 1),
+                     "heads": {h: {"accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3),
+                                   "predicted": np.asarray(m["confusion"]).sum(0).tolist(),
+                                   "degenerate": degenerate_class(m["confusion"])}
+                               for h, m in metrics.items()}})
         info["norms"][norm] = row
     return info
 
@@ -241,7 +270,8 @@ def _cell(row: dict[str, Any], variant: str, head: str) -> tuple[str, list[float
     if not accs:
         return "-", []
     text = f"{np.mean(accs):.3f}" + (f"±{np.std(accs):.3f}" if len(accs) > 1 else "")
-    return text, accs
+    one_class = sum(bool(r["heads"][head].get("degenerate")) for r in runs if head in r["heads"])
+    return text + (f" [{one_class}/{len(accs)} one class]" if one_class else ""), accs
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -263,10 +293,12 @@ def print_table(results: dict[str, Any]) -> None:
             gaps = [s - u for s, u in zip(seen, unseen)]
             print(f"{'gap seen-unseen':16s} {norm:14s} " + " ".join(f"{g:>16.3f}" for g in gaps[:-1])
                   + f" {gaps[-1]:>14.3f}")
-    print("(the PBE reads no flow: one PBE run serves every normalisation)")
+    print("(the PBE reads no flow: one PBE run serves every normalisation; [k/n one class]: k of the n seeds' heads "
+          "predicted one class for every held-out video, a head that learnt nothing)")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.reaction.clips import CLIP_NORMS
     from data.synthetic_protocol import PROTOCOLS
 
     parser = argparse.ArgumentParser(prog="python -m bench.bench_synthetic_set", description=__doc__.split("\n\n")[0])
@@ -287,10 +319,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=float, default=1 / 16, help="C3D channel multiplier (paper: 1)")
     parser.add_argument("--fc-dim", type=int, default=128, help="C3D fc6/fc7 units (paper: 4096)")
     parser.add_argument("--hidden", type=int, default=128, help="LSTM hidden units (paper: 256)")
+    parser.add_argument("--dropout", type=float, default=0.5, help="C3D fc6/fc7 dropout (paper: 0.5)")
+    parser.add_argument("--c3d-norm", default="none", choices=["none", "batch"], help="BatchNorm after each C3D conv")
+    parser.add_argument("--clip-norm", default="unit", choices=list(CLIP_NORMS), help="C3D input normalisation")
+    parser.add_argument("--warmup-steps-pbe", type=int, default=0)
+    parser.add_argument("--preset", choices=["cpu"],
+                        help="cpu: models.reaction.registry.CPU_PRESET for every C3D / training flag left at its default")
     parser.add_argument("--eval-every", type=int, default=0)
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.preset == "cpu":
+        from models.reaction.variants import CPU_PRESET
+
+        dests = {"norm": "c3d_norm"}
+        for key, value in {**CPU_PRESET["model"], **CPU_PRESET["train"]}.items():
+            dest = dests.get(key, key)
+            if getattr(args, dest) == parser.get_default(dest):
+                setattr(args, dest, value)
     stages = [s for s in args.stages.split(",") if s]
     protocols = [p for p in args.protocols.split(",") if p]
     if set(stages) - set(STAGES) or set(protocols) - set(PROTOCOLS):

@@ -14,7 +14,10 @@ Network input (:func:`clips_to_tensor_input`), shape (N, 3, 16, 112, 112) float3
   from 0–255 values; use it when initialising from those weights;
 - ``"standardise"``: each clip minus its own mean, divided by its own standard deviation (over
   frames, pixels and channels): removes a volunteer's brightness and contrast, which in 112x112
-  face crops vary far more than an expression changes the pixels (docs/c3d_learning.md).
+  face crops vary far more than an expression changes the pixels (docs/c3d_learning.md);
+- ``"temporal"``: each pixel minus its own mean over the clip's frames, then divided by the clip's
+  standard deviation of what is left: the face's appearance (identity, lighting) is removed and
+  only what changes within the clip remains.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import numpy as np
 
 SPORTS1M_MEAN_BGR = np.array([90.25, 97.66, 101.41], np.float32)
 CLIP_STD_FLOOR = 1.0  # on 0-255 values: a flat clip is centred, not blown up
+CLIP_NORMS = ("unit", "sports1m", "standardise", "temporal")
 
 
 def _square_crop(frame: np.ndarray, cx: float, cy: float, side: float, out: int) -> np.ndarray:
@@ -63,6 +67,10 @@ def clips_to_tensor_input(clips: np.ndarray, mode: str = "unit") -> np.ndarray:
     elif mode == "standardise":
         axes = tuple(range(1, x.ndim))
         x = (x - x.mean(axes, keepdims=True)) / np.maximum(x.std(axes, ddof=1, keepdims=True), CLIP_STD_FLOOR)
+    elif mode == "temporal":
+        x = x - x.mean(1, keepdims=True)  # axis 1: the clip's frames
+        axes = tuple(range(1, x.ndim))
+        x = x / np.maximum(x.std(axes, ddof=1, keepdims=True), CLIP_STD_FLOOR)
     else:
-        raise ValueError(f"unknown clip normalisation {mode!r}; use 'unit', 'sports1m' or 'standardise'")
+        raise ValueError(f"unknown clip normalisation {mode!r}; use one of {', '.join(CLIP_NORMS)}")
     return np.ascontiguousarray(x.transpose(0, 4, 1, 2, 3))

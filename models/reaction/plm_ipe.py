@@ -34,7 +34,7 @@ class ModelConfig:
     lbe: LBEConfig = field(default_factory=LBEConfig)
     mutual: MutualConfig = field(default_factory=MutualConfig)
     early_beta_l: float = 0.3  # EarlyFusion: y = beta1 * y^L + beta2 * y^P with beta2 = 1 - beta1
-    clip_norm: str = "unit"  # "unit" (x/127.5-1, RGB) or "sports1m" (BGR minus the Sports-1M mean)
+    clip_norm: str = "unit"  # C3D input: one of core.reaction.clips.CLIP_NORMS (unit = x/127.5-1, RGB)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from core.reaction.clips import CLIP_STD_FLOOR, SPORTS1M_MEAN_BGR
+from core.reaction.clips import CLIP_NORMS, CLIP_STD_FLOOR, SPORTS1M_MEAN_BGR
 from core.errors import IPEError
 from core.reaction.video_list import FEATURE_MANIFEST_COLUMNS
 from core.reaction.video_list import parse_label as parse_class
@@ -315,8 +315,12 @@ def clips_to_input(clips_uint8: torch.Tensor, norm: str = "unit", channels_last:
     elif norm == "standardise":
         dims = tuple(range(1, x.dim()))
         x = (x - x.mean(dims, keepdim=True)) / x.std(dims, keepdim=True).clamp(min=CLIP_STD_FLOOR)
+    elif norm == "temporal":
+        x = x - x.mean(1, keepdim=True)  # dim 1: the clip's frames
+        dims = tuple(range(1, x.dim()))
+        x = x / x.std(dims, keepdim=True).clamp(min=CLIP_STD_FLOOR)
     else:
-        raise ValueError(f"unknown clip normalisation {norm!r}; use 'unit', 'sports1m' or 'standardise'")
+        raise ValueError(f"unknown clip normalisation {norm!r}; use one of {', '.join(CLIP_NORMS)}")
     x = x.permute(0, 4, 1, 2, 3)
     return x.contiguous(memory_format=torch.channels_last_3d) if channels_last else x.contiguous()
 

@@ -22,7 +22,8 @@ def test_toy_run_reports_both_protocols_side_by_side(tmp_path: Path, capsys) -> 
     assert text.startswith("SYNTHETIC DATA")
     for protocol in ("leave-faces-out", "seen-faces"):
         for norm in ("none", "baseline"):
-            row = re.search(rf"^{protocol}\s+{norm}\s+([\d.]+)\s+-\s+-\s+([\d.]+|nan)\s+([\d.]+)\s+(\d+) videos",
+            row = re.search(rf"^{protocol}\s+{norm}\s+([\d.]+)(?: \[1/1 one class\])?\s+-\s+-\s+([\d.]+|nan)\s+([\d.]+)"
+                            r"\s+(\d+) videos",
                             text, re.M)
             assert row, f"no {protocol}/{norm} row in:\n{text}"
             assert 0 <= float(row.group(1)) <= 1 and 0 < float(row.group(3)) <= 1
@@ -58,3 +59,19 @@ def test_toy_run_reports_both_protocols_side_by_side(tmp_path: Path, capsys) -> 
     assert main([str(out), *TOY, "--stages", "render,extract"]) == 0
     timings = json.loads((out / "timings.json").read_text())
     assert all(timings[p][s]["videos"] == 0 for p in ("leave-faces-out", "seen-faces") for s in ("render", "extract"))
+    # --preset cpu trains the C3D with the CPU preset's options, and a flag given keeps its value
+    preset = [str(out), *TOY, "--stages", "train", "--protocols", "leave-faces-out", "--variants", "pbe",
+              "--volunteer-norms", "none", "--preset", "cpu", "--clip-norm", "temporal"]
+    assert main(preset) == 0
+    run = out / "leave-faces-out" / "runs" / "none" / "pbe-s0"
+    config = json.loads((run / "model" / "config.json").read_text())
+    c3d = config["architecture"]["c3d"]
+    assert (c3d["norm"], c3d["dropout"], c3d["width"]) == ("batch", 0.1, 1 / 16)
+    assert config["architecture"]["clip_norm"] == "temporal" and config["train"]["warmup_steps_pbe"] == 30
+    # the same call again reads the saved run back instead of training it again
+    first = json.loads((out / "results.json").read_text())["protocols"]["leave-faces-out"]["norms"]["none"]
+    written = (run / "model" / "model.safetensors").stat().st_mtime_ns
+    assert main(preset) == 0
+    again = json.loads((out / "results.json").read_text())["protocols"]["leave-faces-out"]["norms"]["none"]
+    assert (run / "model" / "model.safetensors").stat().st_mtime_ns == written
+    assert again["variants"]["pbe"][0]["heads"] == first["variants"]["pbe"][0]["heads"]

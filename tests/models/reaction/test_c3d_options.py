@@ -83,6 +83,25 @@ def test_standardise_gives_each_clip_zero_mean_unit_std_in_numpy_and_torch() -> 
     assert np.abs(same[0] - same[1]).max() < 0.03
 
 
+def test_temporal_keeps_only_what_changes_within_the_clip() -> None:
+    rng = np.random.default_rng(1)
+    faces = rng.integers(20, 200, (2, 16, 16, 3))  # two still "faces" of different appearance
+    clips = np.repeat(faces[:, None], 16, axis=1).astype(np.int64)  # (2, 16 frames, 16, 16, 3)
+    ramp = np.linspace(0, 40, 16)[:, None, None, None]
+    clips[:, :, 4:8, 4:12] += ramp.astype(np.int64)  # the same "mouth" change on both faces
+    clips = np.clip(clips, 0, 255).astype(np.uint8)
+    still = np.repeat(faces[:1, None], 16, axis=1).astype(np.uint8)
+    a = clips_to_tensor_input(np.concatenate([still, clips]), "temporal")
+    b = clips_to_input(torch.from_numpy(np.concatenate([still, clips])), "temporal").numpy()
+    assert np.allclose(a, b, atol=1e-4)
+    assert np.all(a[0] == 0)  # a face that does not move gives nothing, whatever it looks like
+    assert abs(a[1].mean()) < 1e-4 and abs(a[1].std(ddof=1) - 1) < 1e-4
+    changed = np.abs(a[1]).sum(axis=(0, 1)) > 0
+    assert changed[4:8, 4:12].all() and changed.sum() == 32  # only the mouth's pixels remain
+    # on another face the same change gives the same input: that face's appearance is gone
+    assert np.abs(a[1] - a[2]).max() < 1e-4
+
+
 def test_warm_up_ramps_the_pbe_learning_rate_only() -> None:
     model = build_model("plm-ipe", **TINY)
     config = TrainConfig(lr_pbe=1e-3, warmup_steps_pbe=4)
