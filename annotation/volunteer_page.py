@@ -31,9 +31,11 @@ import time
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from annotation.camera_watchdog import CameraWatchdog, component_on, save_restarts, watch
 from annotation.resources import client_key, code_throttle, get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
 from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
+from annotation.webrtc_frontend import serve_patched_frontend
 from core.collection.consent import CHOICES, CONSENT_VERSION, consent_text
 from core.errors import StoreError
 from core.collection.recorder import TakeRecorder
@@ -43,6 +45,7 @@ from core.store.access import new_resume_key, returning_volunteer, session_for_k
 from core.throttle import wait_message
 
 configure_aiortc()
+serve_patched_frontend()
 store = get_store()
 config = get_config()
 flow: dict = st.session_state.setdefault("flow", {"stage": "consent"})
@@ -122,6 +125,10 @@ def session_camera() -> SessionCamera:
     return st.session_state.setdefault("session_camera", SessionCamera())
 
 
+def camera_watchdog() -> CameraWatchdog:
+    return st.session_state.setdefault("camera_watchdog", CameraWatchdog(config.camera_stall_s))
+
+
 def camera_playing() -> bool:
     """Whether the camera component is sending (its context lives in session_state under its key)."""
     context = st.session_state.get(CAMERA_KEY)
@@ -131,12 +138,14 @@ def camera_playing() -> bool:
 def camera() -> None:
     """Render the visit's one camera component in the sidebar (so it keeps its place from the
     camera check to the last outfit), feeding :func:`session_camera`."""
+    watchdog = camera_watchdog()  # it stops and starts a camera that delivers nothing (camera_watchdog.py)
+    watchdog.observe(on=component_on(st.session_state.get(CAMERA_KEY)), frames=session_camera().count)
     with st.sidebar:
         st.caption("Your camera. Recording happens only while an outfit is shown.")
         webrtc_streamer(
             key=CAMERA_KEY, mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
             media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=session_camera().sink,
-            translations=CAMERA_BUTTONS,
+            translations=CAMERA_BUTTONS, desired_playing_state=watchdog.desired_playing_state,
         )
 
 
@@ -157,6 +166,7 @@ def camera_stage() -> None:
     # left the page without the elements rendered after the fragment (no start button, for good).
     @st.fragment(run_every=1.0)
     def face_status_and_start() -> None:
+        watch(camera_watchdog(), st.session_state.get(CAMERA_KEY), check.count)
         if check.latest is None:
             st.info("Waiting for the camera…")
         else:
@@ -166,6 +176,9 @@ def camera_stage() -> None:
                 st.success("Your face is visible. You can start.")
             else:
                 st.warning("No face found yet: move into the picture or add light.")
+                # after packets were lost (a paused server, a bad network) the decoder shows damaged
+                # pictures until the browser sends a key frame, and it sends one only when asked
+                request_keyframe(st.session_state.get(CAMERA_KEY))
         if st.button("Start the session", type="primary"):
             start_session(check)
 
@@ -211,6 +224,7 @@ def _discard(key: str) -> None:
 def session_stage() -> None:
     session_id = flow["session_id"]
     session = store.get_session(session_id)
+    save_restarts(camera_watchdog(), store, session_id)  # those of the camera check, once there is a session
     plan = session["plan"]
     position = len(store.views_for_session(session_id))
     if position >= len(plan):
@@ -287,6 +301,7 @@ def recording_status(recorder: TakeRecorder, cam: SessionCamera, key: str) -> No
     """Seconds recorded and the "done" button; the whole page reruns when the take ends."""
     if not recorder.recording:
         st.rerun(scope="app")
+    watch(camera_watchdog(), st.session_state.get(CAMERA_KEY), cam.count, store=store, session_id=flow["session_id"])
     seconds = recorder.media_seconds
     st.write(f"Recording… {seconds:.1f} s of {config.max_record_seconds:g} s" if seconds else "Starting the camera…")
     if st.button("Done looking", type="primary", key=f"done-{key}"):

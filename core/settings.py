@@ -55,6 +55,9 @@ class Settings(BaseSettings):
                                             'list of labels, e.g. `["height", "favourite colour"]`')
     research_mode: Literal["off", "recommender"] = Field(_C.research_mode, description="`recommender`: a returning "
                                                          "volunteer's outfits are ordered by the recommender")
+    camera_stall_s: float = Field(_C.camera_stall_s, gt=0, le=120,
+                                  description="seconds the camera may deliver no frames after the volunteer turns it "
+                                  "on (or during the session) before the page says so and reconnects it by itself")
     turn_url: str | None = Field(None, description="TURN server for remote volunteers on the live WebRTC path "
                                  "(`turn:host:port`); none by default, and no public STUN ever")
     turn_user: str | None = Field(None, description="TURN user name")
@@ -97,7 +100,8 @@ class Settings(BaseSettings):
     def collection(self) -> CollectionConfig:
         return CollectionConfig(outfits_per_session=self.outfits_per_session, max_record_seconds=self.max_record_seconds,
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
-                                extra_fields=self.profile_fields, research_mode=self.research_mode)
+                                extra_fields=self.profile_fields, research_mode=self.research_mode,
+                                camera_stall_s=self.camera_stall_s)
 
     def media_limits(self) -> MediaLimits:
         return MediaLimits(max_image_pixels=self.max_image_pixels, max_video_pixels=self.max_video_pixels,

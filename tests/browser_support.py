@@ -83,7 +83,9 @@ def streamlit_server(home: Path, env_extra: dict[str, str], connections_log: Pat
                "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with audited_server(command, home=home, port=port, ready_path="/_stcore/health", log_name=f"streamlit-{port}.log",
-                        connections_log=connections_log, env_extra={"IPE_TEST_LOOPBACK_ICE": "1", **env_extra}) as url:
+                        connections_log=connections_log,
+                        env_extra={"IPE_TEST_LOOPBACK_ICE": "1", "IPE_TEST_WEBRTC_LOG": str(home / "server-webrtc.log"),
+                                   **env_extra}) as url:
         yield url
 
 

@@ -20,10 +20,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.browser_support import (CHROMIUM, camera_check, chromium_args, consent_and_profile, netlog_hosts,  # noqa: E402
                                    non_loopback_connections, streamlit_server)
 
+# Keeps every RTCPeerConnection (for getStats) and logs its signalling, ICE and DTLS states and
+# the ICE ufrag of each description it is given to the console, timestamped: the failing case's
+# diagnostics (the page's console goes to the scenario's report and to HOME/browser-console.log).
 KEEP_PEER_CONNECTIONS = """
 window.__pcs = [];
 const Orig = window.RTCPeerConnection;
-window.RTCPeerConnection = function(...args) { const pc = new Orig(...args); window.__pcs.push(pc); return pc; };
+const ufrag = (d) => ((d && d.sdp || '').match(/a=ice-ufrag:(\\S+)/) || [])[1];
+window.RTCPeerConnection = function(...args) {
+  const pc = new Orig(...args); window.__pcs.push(pc);
+  const id = window.__pcs.length;
+  const log = (what) => console.log(`[pc${id}] ${Date.now()} ${what}`);
+  log('created');
+  for (const ev of ['signalingstatechange', 'iceconnectionstatechange', 'connectionstatechange', 'icegatheringstatechange'])
+    pc.addEventListener(ev, () => log(`${ev} sig=${pc.signalingState} ice=${pc.iceConnectionState} conn=${pc.connectionState} gather=${pc.iceGatheringState}`));
+  pc.addEventListener('icecandidate', (e) => log(`icecandidate ${e.candidate ? e.candidate.candidate : 'end'}`));
+  const sld = pc.setLocalDescription.bind(pc), srd = pc.setRemoteDescription.bind(pc);
+  pc.setLocalDescription = (d) => { log(`setLocalDescription ${d && d.type} ufrag=${ufrag(d)}`); return sld(d); };
+  pc.setRemoteDescription = (d) => { log(`setRemoteDescription ${d && d.type} ufrag=${ufrag(d)}`);
+    return srd(d).catch((e) => { log(`setRemoteDescription failed: ${e}`); throw e; }); };
+  const timer = setInterval(async () => {  // the ICE pair's STUN counters, each second
+    if (pc.connectionState === 'closed') { clearInterval(timer); return; }
+    (await pc.getStats()).forEach((r) => { if (r.type === 'candidate-pair' && r.nominated)
+      log(`pair ${r.state} req>${r.requestsSent} res<${r.responsesReceived} req<${r.requestsReceived} `
+          + `res>${r.responsesSent} bytes>${r.bytesSent} bytes<${r.bytesReceived} last<${r.lastPacketReceivedTimestamp}`); });
+  }, 1000);
+  return pc;
+};
 window.RTCPeerConnection.prototype = Orig.prototype;
 """
 STATS = """
@@ -55,12 +78,21 @@ async def _stats(page) -> list:
     return out
 
 
+CONSOLE_LOG: list[Path] = []  # where every page's console messages go (the component's iframe included)
+
+
+def _console(line: str) -> None:
+    with CONSOLE_LOG[0].open("a") as handle:  # line by line: a killed run keeps its log
+        handle.write(line + "\n")
+
+
 async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gender: str,
                     close_during: int | None = None) -> dict:
     context = await browser.new_context()
     requests: list[str] = []
     context.on("request", lambda request: requests.append(request.url))
     page = await context.new_page()
+    page.on("console", lambda message: _console(f"{time.time():.3f} {gender} {message.type}: {message.text}"))
     page.set_default_timeout(90_000)  # a loaded 2-core box re-renders slowly
     await page.add_init_script(KEEP_PEER_CONNECTIONS)
     result: dict = {"ratings": [], "webrtc": [], "requests": requests}
@@ -108,6 +140,7 @@ def udp_counters() -> dict[str, int]:
 async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
     from playwright.async_api import async_playwright
 
+    CONSOLE_LOG.append(home / "browser-console.log")
     netlog = home / "chromium-netlog.json"
     connections = home / "server-connections.jsonl"
     outfits = 2

@@ -16,3 +16,4 @@ class CollectionConfig:
     genders: tuple[str, ...] = ("female", "male", "non-binary", "prefer not to say")
     extra_fields: tuple[str, ...] = field(default_factory=tuple)  # IPE_PROFILE_FIELDS: JSON list of labels
     research_mode: str = "off"  # IPE_RESEARCH_MODE: "recommender" orders a returning volunteer's outfits
+    camera_stall_s: float = 8.0  # IPE_CAMERA_STALL_S: no frames this long after the camera starts -> reconnect

@@ -56,6 +56,8 @@ class CameraStandIn:
     def playing(self) -> bool:
         return self.on
 
+    signalling = False  # the stand-in is on or off at once
+
 
 @pytest.fixture
 def camera(monkeypatch, home):
