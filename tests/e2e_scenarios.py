@@ -4,7 +4,7 @@
 
 Scenarios: ``single`` (one volunteer records and rates every outfit), ``pair`` (two
 volunteers at the same time), ``close`` (the browser is closed in the middle of the second
-recording). Starts a real Streamlit server and Debian's Chromium (Playwright), writes what
+recording), ``pause`` and ``silent`` (the camera check with a fault in the server, see FAULTS). Starts a real Streamlit server and Debian's Chromium (Playwright), writes what
 happened (session ids, ratings, WebRTC stats, network destinations) to OUT_JSON.
 """
 from __future__ import annotations
@@ -41,9 +41,13 @@ window.RTCPeerConnection = function(...args) {
     return srd(d).catch((e) => { log(`setRemoteDescription failed: ${e}`); throw e; }); };
   const timer = setInterval(async () => {  // the ICE pair's STUN counters, each second
     if (pc.connectionState === 'closed') { clearInterval(timer); return; }
-    (await pc.getStats()).forEach((r) => { if (r.type === 'candidate-pair' && r.nominated)
-      log(`pair ${r.state} req>${r.requestsSent} res<${r.responsesReceived} req<${r.requestsReceived} `
-          + `res>${r.responsesSent} bytes>${r.bytesSent} bytes<${r.bytesReceived} last<${r.lastPacketReceivedTimestamp}`); });
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'candidate-pair' && r.nominated)
+        log(`pair ${r.state} req>${r.requestsSent} res<${r.responsesReceived} req<${r.requestsReceived} `
+            + `res>${r.responsesSent} bytes>${r.bytesSent} bytes<${r.bytesReceived} last<${r.lastPacketReceivedTimestamp}`);
+      if (r.type === 'outbound-rtp' && r.kind === 'video')
+        log(`video sent=${r.framesSent} ${r.frameWidth}x${r.frameHeight} fps=${r.framesPerSecond} pli=${r.pliCount} key=${r.keyFramesEncoded}`);
+    });
   }, 1000);
   return pc;
 };
@@ -81,13 +85,18 @@ async def _stats(page) -> list:
 CONSOLE_LOG: list[Path] = []  # where every page's console messages go (the component's iframe included)
 
 
+PEER_EVENTS: list[str] = []  # the [pcN] lines: which peer connections existed, and their states
+
+
 def _console(line: str) -> None:
     with CONSOLE_LOG[0].open("a") as handle:  # line by line: a killed run keeps its log
         handle.write(line + "\n")
+    if "[pc" in line and " pair " not in line and " video " not in line:
+        PEER_EVENTS.append(line)
 
 
 async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gender: str,
-                    close_during: int | None = None) -> dict:
+                    close_during: int | None = None, camera_check_only: bool = False) -> dict:
     context = await browser.new_context()
     requests: list[str] = []
     context.on("request", lambda request: requests.append(request.url))
@@ -98,8 +107,22 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     result: dict = {"ratings": [], "webrtc": [], "requests": requests}
     timeline: dict[str, float] = {}
     await consent_and_profile(page, url, gender=gender)
-    timeline["camera_check_s"] = await camera_check(page)
+    # the watchdog's notice, if it ever shows (annotation/camera_watchdog.py)
+    notice = asyncio.create_task(page.get_by_text("so the page is reconnecting it").wait_for(timeout=240_000))
+    try:
+        timeline["camera_check_s"] = await camera_check(page)
+    except Exception:  # what the volunteer saw, for the failing case's diagnostics
+        _console(f"{time.time():.3f} {gender} PAGE TEXT AT FAILURE: " + (await page.inner_text("body")).replace("\n", " | "))
+        raise
+    result["saw_reconnecting_notice"] = notice.done() and notice.exception() is None
+    notice.cancel()
     await page.get_by_role("button", name="Start the session").click()
+    if camera_check_only:  # the session exists (restarts at the camera check are stored with it): done
+        await page.get_by_text(f"1 / {outfits}").wait_for(timeout=60_000)
+        result["session_id"] = page.url.split("s=")[-1].split("&")[0]
+        result["timeline"] = timeline
+        await context.close()
+        return result
     for k in range(outfits):
         await page.get_by_text(f"{k + 1} / {outfits}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
@@ -137,6 +160,15 @@ def udp_counters() -> dict[str, int]:
     return {k: int(v) for k, v in zip(rows[0][1:], rows[1][1:])}
 
 
+# camera-check scenarios with a fault in the server (tests/netaudit/sitecustomize.py):
+# pause: the whole server stops for 8 s right after the connection is made, long enough for the
+#   browser to report ICE "disconnected"; the watchdog is kept out of it (60 s), so only the
+#   connection itself can survive it
+# silent: the first connection delivers no frame; the watchdog (default 8 s) must reconnect
+FAULTS = {"pause": {"IPE_TEST_SERVER_PAUSE_S": "8", "IPE_CAMERA_STALL_S": "60"},
+          "silent": {"IPE_TEST_SILENT_FIRST_CONNECTION": "1"}}
+
+
 async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
     from playwright.async_api import async_playwright
 
@@ -144,8 +176,9 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
     netlog = home / "chromium-netlog.json"
     connections = home / "server-connections.jsonl"
     outfits = 2
-    with streamlit_server(home, {"IPE_OUTFITS_PER_SESSION": str(outfits), "IPE_MAX_RECORD_SECONDS": "3",
-                                 "IPE_MIN_RECORD_SECONDS": "1", "IPE_RESEARCHER_PASSWORD": "x"}, connections) as url:
+    settings = {"IPE_OUTFITS_PER_SESSION": str(outfits), "IPE_MAX_RECORD_SECONDS": "3", "IPE_MIN_RECORD_SECONDS": "1",
+                "IPE_RESEARCHER_PASSWORD": "x", **FAULTS.get(scenario, {})}
+    with streamlit_server(home, settings, connections) as url:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(fake, netlog))
             if scenario == "single":
@@ -153,6 +186,8 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
             elif scenario == "pair":
                 runs = [volunteer(browser, url, outfits=outfits, ratings=[70, 30], gender="female"),
                         volunteer(browser, url, outfits=outfits, ratings=[60, 40], gender="male")]
+            elif scenario in FAULTS:
+                runs = [volunteer(browser, url, outfits=outfits, ratings=[], gender="female", camera_check_only=True)]
             elif scenario == "close":
                 runs = [volunteer(browser, url, outfits=outfits, ratings=[90, 10], gender="male", close_during=1)]
             else:
@@ -165,6 +200,7 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
         "server_non_loopback": non_loopback_connections(connections),
         "browser_hosts": sorted(netlog_hosts(netlog)),
         "udp": udp_counters(),
+        "peer_events": PEER_EVENTS,
     }
     out.write_text(json.dumps(report, indent=2))
 

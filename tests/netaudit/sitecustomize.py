@@ -2,6 +2,10 @@
 
 Put on PYTHONPATH (with IPE_NET_AUDIT_LOG set) by tests/browser_support.py so an
 end-to-end test can assert the server never tried to reach anything but loopback.
+Also, each switched on by its own environment variable: a timestamped log of the WebRTC
+stack's signalling/ICE/DTLS states and of the server's pauses (IPE_TEST_WEBRTC_LOG), a pause
+of the whole server right after a connection is made (IPE_TEST_SERVER_PAUSE_S), and a first
+connection that delivers no frames (IPE_TEST_SILENT_FIRST_CONNECTION).
 """
 import json
 import os
@@ -109,3 +113,25 @@ def _pause_after_connect(seconds: float) -> None:
 
 if os.environ.get("IPE_TEST_SERVER_PAUSE_S"):
     _pause_after_connect(float(os.environ["IPE_TEST_SERVER_PAUSE_S"]))
+
+
+def _silence_first_connection() -> None:
+    """Test-only: the first WebRTC connection's video packets are dropped on arrival, so that
+    connection is up (ICE, DTLS) but delivers no frame: what the camera watchdog must repair."""
+    import aiortc.rtcrtpreceiver as receiver
+
+    original = receiver.RTCRtpReceiver._handle_rtp_packet
+    first: list = []
+
+    async def handle(self, packet, arrival_time_ms):
+        if not first:
+            first.append(self)
+        if self is first[0]:
+            return
+        return await original(self, packet, arrival_time_ms)
+
+    receiver.RTCRtpReceiver._handle_rtp_packet = handle
+
+
+if os.environ.get("IPE_TEST_SILENT_FIRST_CONNECTION") == "1":
+    _silence_first_connection()
