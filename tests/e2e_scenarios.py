@@ -120,6 +120,7 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     if camera_check_only:  # the session exists (restarts at the camera check are stored with it): done
         await page.get_by_text(f"1 / {outfits}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
+        result["webrtc"].append(await _stats(page))
         result["timeline"] = timeline
         await context.close()
         return result
