@@ -85,6 +85,7 @@ async def _stats(page) -> list:
 CONSOLE_LOG: list[Path] = []  # where every page's console messages go (the component's iframe included)
 
 
+RATING = "How much do you like this outfit?"
 PEER_EVENTS: list[str] = []  # the [pcN] lines: which peer connections existed, and their states
 
 
@@ -96,7 +97,7 @@ def _console(line: str) -> None:
 
 
 async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gender: str,
-                    close_during: int | None = None, camera_check_only: bool = False) -> dict:
+                    close_during: int | None = None, camera_check_only: bool = False, take_s: int = 3) -> dict:
     context = await browser.new_context()
     requests: list[str] = []
     context.on("request", lambda request: requests.append(request.url))
@@ -128,17 +129,19 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
         await page.get_by_text(f"{k + 1} / {outfits}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
         if close_during == k:
-            await page.get_by_text("s of 3 s").wait_for(timeout=240_000)
+            await page.get_by_text(f"s of {take_s} s").wait_for(timeout=240_000)  # mid-take
             await asyncio.sleep(1.0)
             result["webrtc"].append(await _stats(page))
             await context.close()
             result["closed_at_position"] = k
             return result
         t = time.monotonic()
-        await page.get_by_text("s of 3 s").wait_for(timeout=240_000)  # the first frames arrived
+        # the first frames arrived; on a slow page a whole take can end between two 1 s updates of
+        # its status, and the rating slider is then the first sign of its frames
+        await page.get_by_text(f"s of {take_s} s").or_(page.get_by_text(RATING)).first.wait_for(timeout=240_000)
         timeline[f"take{k}_to_first_frames_s"] = round(time.monotonic() - t, 2)
         result["webrtc"].append(await _stats(page))
-        await page.get_by_text("How much do you like this outfit?").wait_for(timeout=60_000)
+        await page.get_by_text(RATING).wait_for(timeout=60_000)
         timeline[f"take{k}_to_slider_s"] = round(time.monotonic() - t, 2)
         slider = page.get_by_role("slider")
         await slider.focus()
@@ -177,7 +180,8 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
     netlog = home / "chromium-netlog.json"
     connections = home / "server-connections.jsonl"
     outfits = 2
-    settings = {"IPE_OUTFITS_PER_SESSION": str(outfits), "IPE_MAX_RECORD_SECONDS": "3", "IPE_MIN_RECORD_SECONDS": "1",
+    take_s = 10 if scenario == "close" else 3  # closed mid-take: a take long enough to be seen recording
+    settings = {"IPE_OUTFITS_PER_SESSION": str(outfits), "IPE_MAX_RECORD_SECONDS": str(take_s), "IPE_MIN_RECORD_SECONDS": "1",
                 "IPE_RESEARCHER_PASSWORD": "x", **FAULTS.get(scenario, {})}
     with streamlit_server(home, settings, connections) as url:
         async with async_playwright() as p:
@@ -190,7 +194,8 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
             elif scenario in FAULTS:
                 runs = [volunteer(browser, url, outfits=outfits, ratings=[], gender="female", camera_check_only=True)]
             elif scenario == "close":
-                runs = [volunteer(browser, url, outfits=outfits, ratings=[90, 10], gender="male", close_during=1)]
+                runs = [volunteer(browser, url, outfits=outfits, ratings=[90, 10], gender="male", close_during=1,
+                                  take_s=take_s)]
             else:
                 raise SystemExit(f"unknown scenario {scenario}")
             results = await asyncio.gather(*runs)
