@@ -105,8 +105,8 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     page.on("console", lambda message: _console(f"{time.time():.3f} {gender} {message.type}: {message.text}"))
     page.set_default_timeout(90_000)  # a loaded 2-core box re-renders slowly
     await page.add_init_script(KEEP_PEER_CONNECTIONS)
-    result: dict = {"ratings": [], "webrtc": [], "requests": requests}
     timeline: dict[str, float] = {}
+    result: dict = {"ratings": [], "webrtc": [], "requests": requests, "timeline": timeline}
     await consent_and_profile(page, url, gender=gender)
     # the watchdog's notice, if it ever shows (annotation/camera_watchdog.py)
     notice = asyncio.create_task(page.get_by_text("so the page is reconnecting it").wait_for(timeout=240_000))
@@ -122,7 +122,6 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
         await page.get_by_text(f"1 / {outfits}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
         result["webrtc"].append(await _stats(page))
-        result["timeline"] = timeline
         await context.close()
         return result
     for k in range(outfits):
@@ -153,7 +152,6 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
         result["ratings"].append(ratings[k])
     await page.get_by_text("Thank you!").wait_for(timeout=60_000)
     result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()
-    result["timeline"] = timeline
     await context.close()
     return result
 
