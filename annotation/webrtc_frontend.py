@@ -4,10 +4,10 @@
    stopped the peer connection (and the camera) as soon as the browser reported the connection
    ``disconnected``: a state the WebRTC specification defines as transient, which the browser
    reports when it has heard nothing from the server for a few seconds and leaves by itself
-   when packets arrive again. A server that pauses for that long (a cold start importing its
-   face models from a cold disk; a busy 2-core machine) therefore lost the volunteer's camera
-   for good: nothing restarts it, and the page waited forever for a face. Now only ``failed``
-   and ``closed`` end it.
+   when packets arrive again (Chromium: after ~5.5-6 s of silence). A server or browser that
+   pauses that long (seen on a loaded 2-core machine; a cold start's first imports can too)
+   therefore lost the volunteer's camera for good: nothing restarts it, and the page waited
+   forever for a face or a take for its frames. Now only ``failed`` and ``closed`` end it.
 2. **A programmatic start opens exactly one peer connection.** The start function is called
    again by an effect that re-runs whenever new arguments arrive, and its guard (state
    ``STOPPED``) holds until the first ``await`` has finished, so a start requested through
@@ -16,9 +16,9 @@
    window; the camera watchdog (``annotation/camera_watchdog.py``) restarts the camera this way.
 
 The installed bundle is copied once per process to a private folder (``mkdtemp``: only this
-user can write it, removed at exit) and patched by exact text replacement; each replacement must match exactly once, so
-another streamlit-webrtc version stops the app at start with a one-line error instead of
-running unpatched. The component keeps its name (the page and the tests find its iframe by
+user can write it; removed at exit) and patched by exact text replacement; each replacement
+must match exactly once, so another streamlit-webrtc version stops the app at start with a
+one-line error instead of running unpatched. The component keeps its name (the page and the tests find its iframe by
 it) and is re-registered to be served from the copy; the copy's scripts live under
 ``assets-ipe/`` so a browser never reuses an unpatched bundle it cached earlier.
 """
