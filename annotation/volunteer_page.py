@@ -35,7 +35,7 @@ from annotation.camera_watchdog import CameraWatchdog, component_on, save_restar
 from annotation.resources import client_key, code_throttle, get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
 from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
-from annotation.webrtc_frontend import serve_patched_frontend
+from annotation.webrtc_frontend import forget_render_count, serve_patched_frontend
 from core.collection.consent import CHOICES, CONSENT_VERSION, consent_text
 from core.errors import StoreError
 from core.collection.recorder import TakeRecorder
@@ -140,6 +140,7 @@ def camera() -> None:
     camera check to the last outfit), feeding :func:`session_camera`."""
     watchdog = camera_watchdog()  # it stops and starts a camera that delivers nothing (camera_watchdog.py)
     watchdog.observe(on=component_on(st.session_state.get(CAMERA_KEY)), frames=session_camera().count)
+    forget_render_count(st.session_state.get(CAMERA_KEY))  # no false "orphaned" reset (webrtc_frontend.py)
     with st.sidebar:
         st.caption("Your camera. Recording happens only while an outfit is shown.")
         webrtc_streamer(

@@ -1,4 +1,6 @@
-"""streamlit-webrtc 0.79's browser code, served with two corrections (docs/recording-recipe.md).
+"""streamlit-webrtc 0.79, corrected where it lost the volunteer's camera (docs/recording-recipe.md).
+
+Its browser code is served with two corrections:
 
 1. **A transient ICE "disconnected" no longer ends the connection.** The component's frontend
    stopped the peer connection (and the camera) as soon as the browser reported the connection
@@ -28,6 +30,7 @@ import atexit
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from core.errors import IPEError
 
@@ -44,6 +47,24 @@ PATCHES = [
      "(0,J.useEffect)(()=>{c.webRtcState!==`STOPPED`&&(window.__ipeStarting=!1);let t=e.desiredPlayingState;"),
 ]
 _served: Path | None = None
+
+
+def forget_render_count(context: Any) -> None:
+    """Call before each render of the component: streamlit-webrtc 0.79 must not reset a live camera.
+
+    0.79 takes a context as orphaned (and stops its worker) when Streamlit's script-run count has
+    grown by more than one since the component was last rendered. That count is raised on the
+    server's event loop when a run's "finished" message is sent, while the script thread reads it
+    at the start of the next run; when the loop lags (a cold or loaded server, exactly while the
+    offer and each ICE candidate cause back-to-back runs) a run reads a stale count, and the run
+    after it sees a jump of two: the worker of the connection just made is stopped, the browser
+    stays "playing" with no server behind it, and the page waits for a face forever. This was
+    the camera-start stall seen after an idle period (server log: "Context for key=camera was not
+    rendered for 1 script runs" 1 s after the worker was made). Without a recorded count the check
+    is skipped; a remounted component still resets the context, by the stopped state it sends.
+    """
+    if context is not None and hasattr(context, "_last_rendered_run_count"):
+        context._last_rendered_run_count = None
 
 
 def patched_frontend(dist: Path, out: Path) -> Path:

@@ -136,3 +136,15 @@ def test_a_frontend_the_patches_do_not_fit_stops_with_one_line(tmp_path) -> None
     bundle.write_text(bundle.read_text().replace(PATCHES[0][0], "somethingElse()"))
     with pytest.raises(IPEError, match="pinned version"):
         patched_frontend(dist, tmp_path / "out")
+
+
+def test_the_render_count_behind_the_false_orphan_reset_is_forgotten() -> None:
+    from streamlit_webrtc.component import WebRtcStreamerContext, WebRtcStreamerState
+
+    from annotation.webrtc_frontend import forget_render_count
+
+    context = WebRtcStreamerContext(worker=None, state=WebRtcStreamerState(playing=True, signalling=False))
+    context._last_rendered_run_count = 7  # what 0.79 compares the (lagging) script-run count with
+    forget_render_count(context)
+    assert context._last_rendered_run_count is None
+    forget_render_count(None)  # before the first render there is no context
