@@ -1,6 +1,7 @@
 """streamlit-webrtc 0.79, corrected where it lost the volunteer's camera (docs/recording-recipe.md).
 
-Its browser code is served with two corrections:
+On the server, :func:`forget_render_count` keeps 0.79 from stopping a live camera it wrongly takes
+for orphaned (the stall after an idle period). Its browser code is served with two corrections:
 
 1. **A transient ICE "disconnected" no longer ends the connection.** The component's frontend
    stopped the peer connection (and the camera) as soon as the browser reported the connection
