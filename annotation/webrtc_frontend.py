@@ -30,6 +30,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ PATCHES = [
      "(0,J.useEffect)(()=>{c.webRtcState!==`STOPPED`&&(window.__ipeStarting=!1);let t=e.desiredPlayingState;"),
 ]
 _served: Path | None = None
+_serving = threading.Lock()
 
 
 def forget_render_count(context: Any) -> None:
@@ -91,8 +93,12 @@ def serve_patched_frontend() -> None:
     """Serve the component from the patched copy (once per process; call it during a script run,
     before the component is rendered)."""
     global _served
-    if _served is not None:
-        return
+    with _serving:  # two sessions' first runs may come here at once
+        if _served is None:
+            _served = _serve()
+
+
+def _serve() -> Path:
     import streamlit_webrtc.component as component
     from streamlit.components.v1.custom_component import CustomComponent
     from streamlit.runtime import Runtime
@@ -105,4 +111,4 @@ def serve_patched_frontend() -> None:
     if Runtime.exists():  # a real server (AppTest has none, and serves no component files)
         Runtime.instance().component_registry.register_component(patched)
     component._component_func = patched
-    _served = out
+    return out
