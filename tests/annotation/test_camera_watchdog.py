@@ -112,9 +112,9 @@ def test_component_on_reads_browser_and_server_state() -> None:
 
 
 def _installed_dist() -> Path:
-    import streamlit_webrtc.component as component
+    import streamlit_webrtc
 
-    return Path(component._component_func.path)
+    return Path(streamlit_webrtc.__file__).parent / "frontend" / "dist"  # the package's own, never the served copy
 
 
 def test_the_installed_frontend_is_patched_and_still_parses(tmp_path) -> None:
