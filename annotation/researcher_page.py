@@ -44,6 +44,15 @@ for view in bad:
         if path and path.is_file():
             st.video(str(path))
 
+st.subheader("Camera restarts")
+restarts, sessions = stats["camera_restarts"], stats["sessions_with_camera_restarts"]
+st.write(f"The page reconnected a camera that sent no pictures {restarts} time{'s' * (restarts != 1)}, in {sessions} "
+         f"session{'s' * (sessions != 1)} (each takes a few seconds; many in one session point at that volunteer's "
+         "network or machine).")
+restarted = store.camera_restarts_by_session()
+if restarted:
+    st.dataframe(pd.DataFrame(restarted), hide_index=True)
+
 st.subheader("Export")
 if st.button("Export the dataset"):
     from core.store.export import export_dataset

@@ -61,6 +61,9 @@ class SessionCamera:
     def on_frame(self, frame: Any) -> None:
         """Sink callback (aiortc's event loop): quick, never blocks."""
         self.count += 1
+        if self.count % 150 == 1:
+            log.debug("camera: frame %d, %dx%d, key frame %s", self.count, frame.width, frame.height,
+                      getattr(frame, "key_frame", False))
         take = self.take
         if take is not None and self._ready_for(frame):
             take.on_frame(frame)

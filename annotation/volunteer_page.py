@@ -37,11 +37,13 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from annotation.browser_recorder.page import browser_camera, browser_session_stage
+from annotation.camera_watchdog import CameraWatchdog, component_on, save_restarts, watch
 from annotation.i18n import Catalog
 from annotation.rating import forget, rating_input
 from annotation.resources import client_key, code_throttle, get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
 from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
+from annotation.webrtc_frontend import forget_render_count, serve_patched_frontend
 from core.collection.consent import CHOICES
 from core.errors import StoreError
 from core.collection.recorder import TakeRecorder
@@ -62,6 +64,7 @@ div:has(> .st-key-camera-panel), .st-key-camera-panel { order: 99; }
 
 configure_aiortc()
 st.html(PAGE_CSS)  # style only: Streamlit puts it in its event container, not among the page's elements
+serve_patched_frontend()
 store = get_store()
 config = get_config()
 t = Catalog(config.language)  # every text a volunteer reads comes from here (annotation/locales)
@@ -143,6 +146,10 @@ def session_camera() -> SessionCamera:
     return st.session_state.setdefault("session_camera", SessionCamera())
 
 
+def camera_watchdog() -> CameraWatchdog:
+    return st.session_state.setdefault("camera_watchdog", CameraWatchdog(config.camera_stall_s))
+
+
 def camera_playing() -> bool:
     """Whether the camera component is sending (its context lives in session_state under its key)."""
     context = st.session_state.get(CAMERA_KEY)
@@ -152,12 +159,15 @@ def camera_playing() -> bool:
 def camera() -> None:
     """Render the visit's one camera component, feeding :func:`session_camera`; called as the
     run's first element in every stage that has it (see the module doc)."""
+    watchdog = camera_watchdog()  # it stops and starts a camera that delivers nothing (camera_watchdog.py)
+    watchdog.observe(on=component_on(st.session_state.get(CAMERA_KEY)), frames=session_camera().count)
+    forget_render_count(st.session_state.get(CAMERA_KEY))  # no false "orphaned" reset (webrtc_frontend.py)
     with st.container(key="camera-panel"):
         st.caption(t("camera.panel"))
         webrtc_streamer(
             key=CAMERA_KEY, mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
             media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=session_camera().sink,
-            translations=CAMERA_BUTTONS,
+            translations=CAMERA_BUTTONS, desired_playing_state=watchdog.desired_playing_state,
         )
 
 
@@ -179,6 +189,9 @@ def camera_stage() -> None:
     # left the page without the elements rendered after the fragment (no start button, for good).
     @st.fragment(run_every=1.0)
     def face_status_and_start() -> None:
+        if config.capture == "webrtc":  # the browser-recorded path has no live connection to watch
+            watch(camera_watchdog(), st.session_state.get(CAMERA_KEY), check.count,
+                  reconnecting_text=t("camera.reconnecting"))
         if check.latest is None:
             st.info(t("camera.waiting"))
         else:
@@ -189,6 +202,9 @@ def camera_stage() -> None:
                 st.success(t("camera.face_ok"))
             else:
                 st.warning(t("camera.no_face"))
+                # after packets were lost (a paused server, a bad network) the decoder shows damaged
+                # pictures until the browser sends a key frame, and it sends one only when asked
+                request_keyframe(st.session_state.get(CAMERA_KEY))
         if st.button(t("camera.start_session"), type="primary"):
             start_session(check)
 
@@ -237,6 +253,7 @@ def session_stage() -> None:
         return browser_session_stage(store, config, t, flow, go)
     session_id = flow["session_id"]
     session = store.get_session(session_id)
+    save_restarts(camera_watchdog(), store, session_id)  # those of the camera check, once there is a session
     plan = session["plan"]
     position = len(store.views_for_session(session_id))
     if position >= len(plan):
@@ -326,6 +343,8 @@ def recording_status(recorder: TakeRecorder, cam: SessionCamera, key: str) -> No
     """Seconds recorded and the "done" button; the whole page reruns when the take ends."""
     if not recorder.recording:
         st.rerun(scope="app")
+    watch(camera_watchdog(), st.session_state.get(CAMERA_KEY), cam.count, reconnecting_text=t("camera.reconnecting"),
+          store=store, session_id=flow["session_id"])
     seconds = recorder.media_seconds
     st.caption(t("outfit.recording", seconds=seconds, limit=config.max_record_seconds) if seconds
                else t("outfit.starting"))

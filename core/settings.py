@@ -79,6 +79,9 @@ class Settings(BaseSettings):
                                                   "streams the camera to the server live (lab stations); `browser` "
                                                   "records each take in the volunteer's browser and uploads it in "
                                                   "chunks (remote studies; needs HTTPS off this machine)")
+    camera_stall_s: float = Field(_C.camera_stall_s, gt=0, le=120,
+                                  description="seconds the camera may deliver no frames after the volunteer turns it "
+                                  "on (or during the session) before the page says so and reconnects it by itself")
     turn_url: str | None = Field(None, description="TURN server for remote volunteers on the live WebRTC path "
                                  "(`turn:host:port`); none by default, and no public STUN ever")
     turn_user: str | None = Field(None, description="TURN user name")
@@ -129,7 +132,8 @@ class Settings(BaseSettings):
         return CollectionConfig(outfits_per_session=self.outfits_per_session, max_record_seconds=self.max_record_seconds,
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
                                 extra_fields=self.profile_fields, research_mode=self.research_mode,
-                                self_view=self.self_view, language=self.language, capture=self.capture)
+                                self_view=self.self_view, language=self.language, capture=self.capture,
+                                camera_stall_s=self.camera_stall_s)
 
     def store_timing(self) -> StoreTiming:
         return StoreTiming(lock_wait_s=self.store_lock_wait_s, idle_release_s=self.store_idle_release_s)

@@ -88,7 +88,9 @@ def streamlit_server(home: Path, env_extra: dict[str, str], connections_log: Pat
                "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with audited_server(command, home=home, port=port, ready_path="/_stcore/health", log_name=f"streamlit-{port}.log",
-                        connections_log=connections_log, env_extra={"IPE_TEST_LOOPBACK_ICE": "1", **env_extra}) as url:
+                        connections_log=connections_log,
+                        env_extra={"IPE_TEST_LOOPBACK_ICE": "1", "IPE_TEST_WEBRTC_LOG": str(home / "server-webrtc.log"),
+                                   **env_extra}) as url:
         yield url
 
 
@@ -173,14 +175,21 @@ async def consent_and_profile(page, url: str, *, gender: str, age_band: str = "2
 
 
 async def rate_outfit(page, rating: int) -> None:
-    """Move the rating slider from its 50 to ``rating`` with the keyboard and confirm."""
+    """Set the rating slider (it starts on "not set", one stop before 0) to ``rating`` with the
+    keyboard, by the shorter way (from 0 up, or from 100 down), and confirm once Confirm unlocks."""
     import asyncio
 
     slider = page.get_by_role("slider")
     await slider.focus()
-    for _ in range(abs(rating - 50)):
-        await slider.press("ArrowRight" if rating > 50 else "ArrowLeft")
-    await asyncio.sleep(0.3)
+    if rating <= 50:
+        for _ in range(rating + 1):  # "not set" -> 0 -> ... -> rating
+            await slider.press("ArrowRight")
+    else:
+        await slider.press("End")
+        for _ in range(100 - rating):
+            await slider.press("ArrowLeft")
+    await asyncio.sleep(0.3)  # the slider hands its value to Streamlit after a short client-side debounce
+    await page.locator("button[data-testid^=stBaseButton]:not([disabled])", has_text="Confirm").wait_for(timeout=60_000)
     await page.get_by_role("button", name="Confirm").click()
 
 

@@ -19,3 +19,4 @@ class CollectionConfig:
     self_view: bool = False  # IPE_SELF_VIEW: show the volunteer their own camera picture during takes
     language: str = "en"  # IPE_LANGUAGE: the catalogue of the volunteer pages' text (annotation/locales)
     capture: str = "webrtc"  # IPE_CAPTURE: "webrtc" (live, lab stations) or "browser" (recorded in the browser)
+    camera_stall_s: float = 8.0  # IPE_CAMERA_STALL_S: no frames this long after the camera starts -> reconnect

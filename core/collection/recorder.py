@@ -124,6 +124,9 @@ class TakeRecorder:
         last: np.ndarray | None = None
         next_k = 0
         width, height = self.size
+        # the output clock's last frame: a source a little faster than the rate (jitter absorbed
+        # below) must not make a take longer than max_seconds
+        max_frames = int(round(self.max_seconds * self.fps))
         try:
             while True:
                 item = self._queue.get()
@@ -143,11 +146,11 @@ class TakeRecorder:
                         width, height, interpolation="AREA").to_ndarray(format="yuv420p")
                 t = ts - (self.stats.first_ts if self.stats.first_ts is not None else ts)
                 pos = t * self.fps  # where this frame falls on the output's constant-rate clock
-                if pos < next_k - 1.0:  # a frame or more ahead of the clock: the source is faster
+                if pos < next_k - 1.0 or next_k >= max_frames:  # a frame or more ahead of the clock, or past the cut
                     self.stats.frames_dropped += 1
                     last = yuv
                     continue
-                while pos >= next_k + 1.0 and last is not None:  # a gap of a frame or more: repeat
+                while pos >= next_k + 1.0 and last is not None and next_k < max_frames:  # a gap: repeat
                     self._encode(container, stream, last, next_k)
                     self.stats.frames_duplicated += 1
                     next_k += 1

@@ -152,6 +152,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE session ADD COLUMN self_view BOOLEAN",
         ],
     ),
+    (
+        4,
+        "camera restarts per session",
+        [
+            # times the page found the camera delivering no frames and reconnected it by itself
+            # (annotation/camera_watchdog.py); researchers see them beside the session
+            "ALTER TABLE session ADD COLUMN camera_restarts INTEGER DEFAULT 0",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

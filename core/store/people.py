@@ -102,6 +102,19 @@ class VolunteerTables(StoreConnection):
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         return self.one("SELECT * FROM session WHERE session_id = ?", [session_id])
 
+    def add_camera_restarts(self, session_id: str, count: int = 1) -> int:
+        """Count ``count`` more camera restarts (the page reconnected a camera that delivered no
+        frames) for a session; returns the session's new total. StoreError for an unknown session."""
+        if count < 0:
+            raise StoreError(f"a count of camera restarts cannot be negative ({count})")
+        with self.write_lock():
+            if self.get_session(session_id) is None:
+                raise StoreError(f"unknown session {session_id!r}: its camera restarts were not counted")
+            with self.transaction() as cur:
+                execute(cur, "UPDATE session SET camera_restarts = coalesce(camera_restarts, 0) + ? "
+                        "WHERE session_id = ?", [count, session_id])
+            return int(self.get_session(session_id)["camera_restarts"])
+
     def finish_session(self, session_id: str, *, stopped_early: bool = False) -> None:
         with self.transaction() as cur:
             execute(

@@ -22,10 +22,14 @@ class Stats(VolunteerTables):
         for row in self.rows("SELECT rating FROM view WHERE status = 'ok' AND rating IS NOT NULL"):
             classes[CLASS_NAMES[score_to_class(row["rating"], thresholds)]] += 1
         values = sorted(self.outfit_coverage().values())
+        restarts = self.rows("SELECT coalesce(sum(camera_restarts), 0) AS n, count(*) FILTER (WHERE camera_restarts > 0) AS s "
+                             "FROM session")[0]
         return {
             "volunteers": self.count("volunteer"),
             "sessions": self.count("session"),
             "sessions_finished": int(self.rows("SELECT count(*) AS n FROM session WHERE finished_at IS NOT NULL")[0]["n"]),
+            "camera_restarts": int(restarts["n"]),
+            "sessions_with_camera_restarts": int(restarts["s"]),
             "views": sum(by_status.values()),
             "views_by_status": {s: by_status.get(s, 0) for s in VIEW_STATUSES},
             "classes": classes,
@@ -39,3 +43,8 @@ class Stats(VolunteerTables):
             "splits": [r["split_name"] for r in self.rows("SELECT split_name FROM split ORDER BY split_name")],
             "model_runs": self.count("model_run"),
         }
+
+    def camera_restarts_by_session(self) -> list[dict[str, Any]]:
+        """Sessions whose camera the page had to reconnect, most restarts first (researcher page)."""
+        return self.rows("SELECT session_id, volunteer_id, started_at, camera_restarts FROM session "
+                         "WHERE camera_restarts > 0 ORDER BY camera_restarts DESC, started_at")

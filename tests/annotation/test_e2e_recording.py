@@ -130,3 +130,35 @@ def test_browser_closed_mid_recording_leaves_no_half_row_and_no_orphan(home, fak
         after = store.sweep(temp_grace_s=0)
         assert after["orphan_files"] == [] and after["temp_files"] == [] and after["missing_files"] == []
         assert len(store.list_views()) == 1
+
+
+def _peer_connections(report: dict) -> set[str]:
+    return {line.split("[pc", 1)[1].split("]", 1)[0] for line in report["peer_events"]}
+
+
+def test_a_server_pause_right_after_connecting_does_not_lose_the_camera(home, fake_camera) -> None:
+    """The stall's cause: the server stopped for 8 s after the connection was made (as a cold start's
+    first imports do); the browser reports ICE "disconnected", and the served frontend no longer
+    tears the connection down for it: the same connection resumes and the face check passes."""
+    report = run_scenario("pause", home, fake_camera)
+    events = report["peer_events"]
+    assert _peer_connections(report) == {"1"}, events  # one connection, kept: no restart
+    states = [e.split("iceconnectionstatechange ", 1)[1].split()[1] for e in events if "iceconnectionstatechange" in e]
+    assert "ice=disconnected" in states, f"the pause did not reach the browser: {states}"
+    assert states[-1] == "ice=connected" and "ice=closed" not in states and "ice=failed" not in states, states
+    volunteer = report["volunteers"][0]
+    assert volunteer["timeline"]["camera_check_s"] > 8 and not volunteer["saw_reconnecting_notice"]
+    with Store.open(home, read_only=True) as store:
+        assert store.get_session(volunteer["session_id"])["camera_restarts"] == 0
+
+
+def test_a_camera_that_sends_nothing_is_reconnected_and_counted(home, fake_camera) -> None:
+    """The watchdog: the first connection comes up but delivers no frame; after IPE_CAMERA_STALL_S
+    (8 s) the page says so, reconnects by itself (a second peer connection, no click), the face
+    check passes, and the restart is stored with the session."""
+    report = run_scenario("silent", home, fake_camera)
+    volunteer = report["volunteers"][0]
+    assert _peer_connections(report) == {"1", "2"}, report["peer_events"]
+    assert volunteer["saw_reconnecting_notice"] and volunteer["timeline"]["camera_check_s"] > 8
+    with Store.open(home, read_only=True) as store:
+        assert store.get_session(volunteer["session_id"])["camera_restarts"] == 1

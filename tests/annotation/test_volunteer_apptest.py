@@ -56,6 +56,8 @@ class CameraStandIn:
     def playing(self) -> bool:
         return self.on
 
+    signalling = False  # the stand-in is on or off at once
+
 
 @pytest.fixture
 def camera(monkeypatch, home):
@@ -357,10 +359,11 @@ def test_researcher_sign_in_backs_off_after_wrong_passwords(monkeypatch, home) -
 
 
 @pytest.mark.parametrize("self_view", [False, True])
-def test_self_view_during_takes_only_when_the_study_sets_it(camera, home, monkeypatch, self_view) -> None:
+def test_self_view_during_takes_only_when_the_study_sets_it(camera, home, monkeypatch, self_view, request) -> None:
     monkeypatch.setenv("IPE_SELF_VIEW", "1" if self_view else "0")
     import annotation.resources as resources
     resources.get_config.clear()
+    request.addfinalizer(resources.get_config.clear)  # the next AppTest of this process reads its own settings
     camera.take_frames = FRAMES[:9]  # 0.3 s: the take is still recording after this run
     at = _to_camera_check("45-54", "female")
     assert _captions(at) == ["Your camera picture (only you see it)"]

@@ -49,13 +49,15 @@ def _strip_marked(text: str) -> str:
     return text
 
 
-def test_the_flow_in_a_test_only_language_shows_no_untranslated_text(camera, home, monkeypatch, tmp_path):  # noqa: F811
+def test_the_flow_in_a_test_only_language_shows_no_untranslated_text(camera, home, monkeypatch, tmp_path,  # noqa: F811
+                                                                     request):
     _pseudo_catalogue(tmp_path)
     monkeypatch.setattr(i18n, "CATALOG_DIR", tmp_path)
     monkeypatch.setenv("IPE_LANGUAGE", "xx")
     monkeypatch.setenv("IPE_OUTFITS_PER_SESSION", "1")
     import annotation.resources as resources
     resources.get_config.clear()
+    request.addfinalizer(resources.get_config.clear)  # the next AppTest of this process reads its own settings
 
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     pages = {"consent": _unmarked(at)}

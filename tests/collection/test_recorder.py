@@ -63,3 +63,16 @@ def test_timestamp_jitter_loses_nothing(tmp_path) -> None:
     meta = rec.meta()
     assert meta["frames_dropped"] == 0 and meta["frames_duplicated"] == 0 and meta["frames"] == 60
     assert [read_frame_index(f) for f in read_video(rec.path).frames] == list(range(60))
+
+
+def test_a_source_a_little_faster_than_30_fps_never_makes_a_take_longer_than_the_cut(tmp_path) -> None:
+    """30.4 fps against a 2 s cut: 61 frames arrive before the cut, less than a frame ahead of the
+    output's clock (so none is dropped as early), and the output keeps 60 (2.0 s)."""
+    frames = render_reaction(ReactionSpec("smile", duration_s=3.0, seed=0, stamp=True))
+    rec = TakeRecorder(tmp_path / "fast.mp4", max_seconds=2.0)
+    for i, frame in enumerate(frames):
+        rec.push_array(frame, i / 30.4)
+    assert rec.wait(10)
+    meta = rec.meta()
+    assert meta["frames_received"] == 61 and meta["frames"] == 60 and meta["frames_dropped"] == 1
+    assert read_video(rec.path).frames.shape[0] == 60
