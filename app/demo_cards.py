@@ -68,8 +68,14 @@ def _fresh(folder: Path) -> bool:
 
 
 def _metrics_lines(metrics: dict[str, Any]) -> list[str]:
-    return [f"| {head} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} |" for head, m in metrics.items()
-            if isinstance(m, dict) and "accuracy" in m and "macro_f1" in m]
+    """The metrics table, then a warning under it for each head that predicts one class for every
+    test video (``degenerate``, from ``models/training/evaluate.py``): its accuracy is that class's share."""
+    heads = {head: m for head, m in metrics.items() if isinstance(m, dict) and "accuracy" in m and "macro_f1" in m}
+    lines = [f"| {head} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} |" for head, m in heads.items()]
+    warnings = [f"**Warning:** the {head} head predicts {m['degenerate']!r} for all {m.get('n', '?')} test videos: "
+                "it has learnt nothing about them, and its accuracy is that class's share." for head, m in heads.items()
+                if m.get("degenerate")]
+    return lines + ([""] + warnings if warnings else [])
 
 
 def make_demo_reaction(home: DataHome, config: Any) -> Path | None:

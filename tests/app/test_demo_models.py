@@ -41,3 +41,16 @@ def test_demo_models_are_made_once_with_cards_and_listed_first(home) -> None:
     again = _demo_models(home)
     assert again.returncode == 0 and again.stdout.count("exists, nothing to do") == 2
     assert (home.runs / REACTION_RUN / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_the_model_card_warns_of_a_head_that_predicts_one_class() -> None:
+    from app.demo_cards import _metrics_lines
+
+    metrics = {"pbe": {"accuracy": 0.273, "macro_f1": 0.143, "n": 11, "degenerate": "neutral"},
+               "lbe": {"accuracy": 0.636, "macro_f1": 0.556, "n": 11, "degenerate": None}}
+    lines = _metrics_lines(metrics)
+    assert lines[:2] == ["| pbe | 0.273 | 0.143 |", "| lbe | 0.636 | 0.556 |"]
+    assert [line for line in lines if "Warning" in line] == [
+        "**Warning:** the pbe head predicts 'neutral' for all 11 test videos: it has learnt nothing about them, "
+        "and its accuracy is that class's share."]
+    assert not [line for line in _metrics_lines({"lbe": metrics["lbe"]}) if "Warning" in line]
