@@ -39,6 +39,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from annotation.browser_recorder.page import browser_camera, browser_session_stage
 from annotation.camera_watchdog import CameraWatchdog, component_on, save_restarts, watch
 from annotation.i18n import Catalog
+from annotation.outfit_view import show_outfit
 from annotation.rating import forget, rating_input
 from annotation.resources import client_key, code_throttle, get_config, get_store
 from annotation.session_camera import SessionCamera, request_keyframe
@@ -280,11 +281,7 @@ def session_stage() -> None:
     camera()
     camera_on = camera_playing()  # again: rendering resets a component the page had not shown for a while
 
-    st.progress(position / len(plan), text=t("outfit.progress", position=position + 1, total=len(plan)))
-    left, right = st.columns([3, 2])
-    with left, st.container(key="outfit"):
-        st.image(outfit["top_path"], caption=t("outfit.top"), alt=t("outfit.top_alt"), width="stretch")
-        st.image(outfit["bottom_path"], caption=t("outfit.bottom"), alt=t("outfit.bottom_alt"), width="stretch")
+    right = show_outfit(t, outfit, position, len(plan))
     with right:
         if recorder.recording and not camera_on and not recorder.media_seconds:
             message = "outfit.camera_dropped" if take.get("after_drop", False) else "outfit.camera_off"

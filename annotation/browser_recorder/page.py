@@ -16,6 +16,7 @@ import streamlit as st
 
 from annotation.browser_recorder.component import browser_recorder
 from annotation.browser_recorder.service import CaptureService, capture_service
+from annotation.outfit_view import show_outfit
 from annotation.rating import forget, rating_input
 from annotation.resources import get_limits
 from core.collection.take_upload import UploadError
@@ -116,11 +117,7 @@ def browser_session_stage(store: Any, config: Any, t: Callable[..., str], flow: 
 
     if st.session_state.pop("browser_take_lost", False):
         st.warning(t("outfit.upload_lost"))
-    st.progress(position / len(plan), text=t("outfit.progress", position=position + 1, total=len(plan)))
-    left, right = st.columns([3, 2])
-    with left, st.container(key="outfit"):
-        st.image(outfit["top_path"], caption=t("outfit.top"), alt=t("outfit.top_alt"), width="stretch")
-        st.image(outfit["bottom_path"], caption=t("outfit.bottom"), alt=t("outfit.bottom_alt"), width="stretch")
+    right = show_outfit(t, outfit, position, len(plan))
     with right:
         if not take["stopped"]:
             st.caption(t("outfit.recording_browser", limit=config.max_record_seconds))
