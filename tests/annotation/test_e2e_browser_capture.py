@@ -10,47 +10,20 @@ on the machine's load (it encodes in software here) and is reported, not asserte
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from core.reaction.video import read_video
 from core.store import Store
-from data.reaction_video import ReactionSpec, make_reaction_video, render_reaction
 from data.video_files import read_frame_index
-from tests.browser_support import run_in_namespace
-from tests.conftest import REPO
+from tests.annotation.conftest import run_scenario_script
 
 pytestmark = [pytest.mark.browser]
-FAKE = ReactionSpec("smile", duration_s=4.0, seed=0, stamp=True)
-
-
-@pytest.fixture(scope="module")
-def fake_camera(tmp_path_factory):
-    if not shutil.which("unshare") or os.geteuid() != 0 or not os.path.exists("/usr/bin/chromium"):
-        pytest.fail("needs root, util-linux's unshare and Debian's chromium (scripts/setup.sh installs them)")
-    return make_reaction_video(tmp_path_factory.mktemp("cam") / "fake.y4m", FAKE)
-
-
-@pytest.fixture(scope="module")
-def source_frames():
-    return render_reaction(FAKE)
 
 
 def run_scenario(name: str, home, fake) -> dict:
-    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
-                   capture_output=True)
-    out = home.root / "scenario.json"
-    result = run_in_namespace(["tests/capture_scenarios.py", name, str(home.root), str(fake), str(out)],
-                              env={**os.environ, "IPE_HOME": str(home.root)}, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads(out.read_text())
-    assert report["server_non_loopback"] == [], "the server tried to reach the network"
+    report = run_scenario_script("tests/capture_scenarios.py", name, home, fake)
     for volunteer in report["volunteers"]:
         outside = [u for u in volunteer["requests"] if not u.startswith(("https://study.test:", "data:", "blob:",
                                                                          "about:"))]

@@ -9,9 +9,6 @@ to the source frames.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
 import sys
 
@@ -20,46 +17,15 @@ import pytest
 
 from core.store import Store
 from core.reaction.video import read_video
-from data.reaction_video import ReactionSpec, make_reaction_video, render_reaction
 from data.video_files import read_frame_index
-from tests.browser_support import run_in_namespace
+from tests.annotation.conftest import run_scenario_script
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.webrtc]
-FAKE = ReactionSpec("smile", duration_s=4.0, seed=0, stamp=True)  # Chromium loops it
-
-
-def _can_run() -> str | None:
-    if not shutil.which("unshare") or os.geteuid() != 0:
-        return "needs root and util-linux's unshare for a loopback-only network namespace"
-    if not os.path.exists("/usr/bin/chromium"):
-        return "needs Debian's chromium (scripts/setup.sh installs it)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def fake_camera(tmp_path_factory):
-    problem = _can_run()
-    if problem:  # setup.sh installs both; a machine without them cannot run this product's browser tests
-        pytest.fail(problem)
-    return make_reaction_video(tmp_path_factory.mktemp("cam") / "fake.y4m", FAKE)
-
-
-@pytest.fixture(scope="module")
-def source_frames():
-    return render_reaction(FAKE)
 
 
 def run_scenario(name: str, home, fake) -> dict:
-    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
-                   capture_output=True)
-    out = home.root / "scenario.json"
-    env = {**os.environ, "IPE_HOME": str(home.root)}
-    result = run_in_namespace(["tests/e2e_scenarios.py", name, str(home.root), str(fake), str(out)], env=env,
-                              timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads(out.read_text())
-    assert report["server_non_loopback"] == [], "the server tried to reach the network"
+    report = run_scenario_script("tests/e2e_scenarios.py", name, home, fake)
     for volunteer in report["volunteers"]:
         outside = [u for u in volunteer["requests"] if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:"))]
         assert outside == [], f"the pages requested {outside}"
