@@ -105,8 +105,7 @@ def browser_session_stage(store: Any, config: Any, t: Callable[..., str], flow: 
         token = uploads.open(session_id=session_id, position=position, outfit_id=outfit["outfit_id"],
                              shown_at=shown_at.isoformat())
         take = takes[key] = {"token": token, "shown_at": shown_at, "stopped": False}
-    cam = browser_camera(store, config, t, take=take["token"], stop_take=take["token"] if take["stopped"] else None,
-                         preview=config.self_view)
+    cam = browser_camera(store, config, t, take=take["token"], stop_take=take["token"] if take["stopped"] else None)
     if cam.value.get("take") == take["token"]:
         state = cam.value.get("take_state")
         if state in ("lost", "failed"):  # the recording died (refresh, refused upload): record this outfit again
