@@ -38,8 +38,26 @@ def forward_flops(config: C3DConfig) -> float:
 
 
 def measure(config: C3DConfig, *, device: torch.device, batch: int, steps: int, warmup: int, optimized: bool,
-            compile_model: bool) -> float:
-    """Clips per second of training steps."""
+            compile_model: bool, tf32: bool = False) -> float:
+    """Clips per second of training steps. The plain (not ``optimized``) path is true fp32 unless
+    ``tf32``: PyTorch lets cuDNN convolutions use TF32 by default, which is not an fp32 figure."""
+    with _tf32(tf32 or optimized):
+        return _measure(config, device=device, batch=batch, steps=steps, warmup=warmup, optimized=optimized,
+                        compile_model=compile_model)
+
+
+@contextlib.contextmanager
+def _tf32(allowed: bool):
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def _measure(config: C3DConfig, *, device: torch.device, batch: int, steps: int, warmup: int, optimized: bool,
+             compile_model: bool) -> float:
     torch.manual_seed(0)
     model = C3D(config).to(device)
     x = torch.randn(batch, 3, config.clip_len, config.size, config.size, device=device)

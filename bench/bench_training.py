@@ -6,8 +6,9 @@
 Prints, from one call:
 1. the device's matmul peak, measured by timing a large matmul (bf16 on CUDA, fp32 on CPU);
 2. C3D training throughput (forward + backward + Adam, ``bench.bench_c3d.measure``) for the kit's
-   training path (bf16 autocast + channels-last-3D, + torch.compile on CUDA) and for an fp32 eager
-   run of the same model, in clips/s and % of the measured peak, and their ratio;
+   training path (bf16 autocast + channels-last-3D, + torch.compile on CUDA), for a true fp32 eager
+   run of the same model (TF32 off) and, on CUDA, a TF32 eager run (PyTorch's default for cuDNN
+   convolutions), in clips/s and % of the measured peak, and the kit path / fp32 ratio;
 3. one PLM-IPE training at the paper's settings (Adam 1e-4 / 5e-3, batch 32) through the kit's
    own ``models.training.train.train_model`` and streaming data path, on a SYNTHETIC feature set of
    ``--videos`` videos written as feature files (``models/training/synthetic.py`` content at 112x112,
@@ -253,9 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     train_flops = 3.0 * forward_flops(c3d)
     kit_label = "bf16 autocast + channels-last-3D" + (" + torch.compile" if s.compile else "")
     rates = {}
-    for label, optimized in (("fp32 eager", False), (kit_label, True)):
+    paths = [("fp32 eager", False, False)] + ([("tf32 eager", False, True)] if gpu else []) + [(kit_label, True, True)]
+    for label, optimized, tf32 in paths:
         rates[label] = measure(c3d, device=device, batch=s.batch if gpu else 2, steps=s.c3d_steps,
-                               warmup=5 if gpu else 1, optimized=optimized, compile_model=s.compile)
+                               warmup=5 if gpu else 1, optimized=optimized, compile_model=s.compile, tf32=tf32)
         pct = 100.0 * rates[label] * train_flops / (peak * 1e12)
         print(f"C3D train {label}: {rates[label]:.2f} clips/s ({pct:.2f}% of the measured {dtype} peak)")
     ratio = rates[kit_label] / rates["fp32 eager"]
@@ -267,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     out["c3d"] = {"fp32_eager_clips_s": rates["fp32 eager"], "kit_path": kit_label, "kit_clips_s": rates[kit_label],
                   "ratio": ratio, "train_gflop_per_clip": train_flops / 1e9,
                   "fp32_pct_peak": 100.0 * rates["fp32 eager"] * train_flops / (peak * 1e12),
-                  "kit_pct_peak": 100.0 * rates[kit_label] * train_flops / (peak * 1e12)}
+                  "kit_pct_peak": 100.0 * rates[kit_label] * train_flops / (peak * 1e12),
+                  "tf32_eager_clips_s": rates.get("tf32 eager")}
 
     with tempfile.TemporaryDirectory() as tmp:
         manifest, files = write_feature_set(Path(tmp), s)
