@@ -8,7 +8,7 @@ Both are trained here, on this CPU, by the kit's own commands (nothing is downlo
 - ``runs/demo-preference``: a simulated labeler (a rule, not a person) on Fashion-MNIST and the
   demo catalog (``train-preference``), without the EfficientNet comparison.
 
-Each run gets a ``MODEL_CARD.md``, written last: a run without it is an unfinished attempt and is
+The store and the demo catalog are made first when missing (as ``init`` does). Each run gets a ``MODEL_CARD.md``, written last: a run without it is an unfinished attempt and is
 made again; a run with it is left alone (so a second call does nothing). The synthetic videos and
 their features are cached under the data home, so an interrupted call resumes.
 """
@@ -59,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
                               preference_source_limit=args.preference_source_limit,
                               workers=args.workers)
     home = DataHome.resolve(args.home).ensure()
+    if args.only in (None, "preference"):
+        # the preference model trains on the demo catalog: create the store and load it first (what
+        # `init` does, and nothing when it is done), not after the reaction model's minutes
+        from app.commands import init
+
+        init.run(argparse.Namespace(home=args.home, no_demo=False, seed=0, quarantine=False))
     if args.only in (None, "reaction"):
         make_demo_reaction(home, config)
         from app.demo_examples import keep_example_answers, reaction_examples
