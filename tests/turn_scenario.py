@@ -68,6 +68,13 @@ async def _middle(home: Path) -> None:
         stop(turn.pid)
 
 
+def _udp_counters(namespace: str) -> dict[str, int]:
+    snmp = subprocess.run(["ip", "netns", "exec", namespace, "cat", "/proc/net/snmp"], capture_output=True, text=True,
+                          check=True).stdout
+    rows = [line.split() for line in snmp.splitlines() if line.startswith("Udp:")]
+    return {k: int(v) for k, v in zip(rows[0][1:], rows[1][1:])}
+
+
 def _start_middle(home: Path, middle_ns: str) -> subprocess.Popen:
     proc = subprocess.Popen(["ip", "netns", "exec", middle_ns, sys.executable, __file__, "middle", str(home)],
                             stdout=subprocess.PIPE, stderr=open(home / "middle.log", "w"), text=True)
@@ -110,6 +117,7 @@ async def _volunteer(home: Path, fake: Path, out: Path, server_ns: str, middle_n
         "server_destinations": sorted({json.loads(line)["host"] for line in non_loopback_connections(connections)}),
         "browser_hosts": sorted(netlog_hosts(netlog)),
         "peer_events": e2e_scenarios.PEER_EVENTS,
+        "udp": {ns: _udp_counters(ns) for ns in (server_ns, middle_ns)},  # RcvbufErrors: a socket buffer overflowed
         "turn_log_errors": [line for line in (home / "turn" / "turnserver.log").read_text().splitlines()
                             if "ERROR" in line],
         "finished_at": time.time(),
