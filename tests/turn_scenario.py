@@ -118,6 +118,7 @@ async def _volunteer(home: Path, fake: Path, out: Path, server_ns: str, middle_n
         "browser_hosts": sorted(netlog_hosts(netlog)),
         "peer_events": e2e_scenarios.PEER_EVENTS,
         "udp": {ns: _udp_counters(ns) for ns in (server_ns, middle_ns)},  # RcvbufErrors: a socket buffer overflowed
+        # for diagnosis (a browser dropping its unused TCP allocation is logged as an error too)
         "turn_log_errors": [line for line in (home / "turn" / "turnserver.log").read_text().splitlines()
                             if "ERROR" in line],
         "finished_at": time.time(),

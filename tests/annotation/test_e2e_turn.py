@@ -84,7 +84,6 @@ def test_a_volunteer_behind_no_route_records_through_the_turn_relay(home, fake_c
     assert set(report["server_destinations"]) <= {MIDDLE_SERVER_SIDE, BROWSER}, report["server_destinations"]
     assert all(u.startswith((f"http://{MIDDLE_BROWSER_SIDE}:", f"ws://{MIDDLE_BROWSER_SIDE}:", "data:", "blob:", "about:"))
                for u in volunteer["requests"]), volunteer["requests"]
-    assert report["turn_log_errors"] == [], report["turn_log_errors"]
     with Store.open(home, read_only=True) as store:
         views = store.views_for_session(volunteer["session_id"])
         assert [(v["status"], v["rating"]) for v in views] == [("ok", 70)]
