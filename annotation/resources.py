@@ -13,6 +13,7 @@ from core.settings import load_settings
 from core.paths import DataHome
 from core.store import Store
 from core.throttle import BackOff, wait_message
+from core.turn import LocalTurn, shared_secret
 
 
 @st.cache_resource
@@ -30,6 +31,13 @@ def get_store() -> Store:
 @st.cache_resource
 def get_config() -> CollectionConfig:
     return load_settings().collection()  # every IPE_* value checked: a bad one is one line
+
+
+@st.cache_resource
+def get_turn() -> tuple[LocalTurn, str] | None:
+    """With ``IPE_TURN=local``: the TURN server and the secret it shares with it (``<home>/turn``)."""
+    turn = load_settings().local_turn()
+    return None if turn is None else (turn, shared_secret(DataHome.resolve().root / "turn"))
 
 
 @st.cache_resource

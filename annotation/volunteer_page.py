@@ -41,9 +41,9 @@ from annotation.camera_watchdog import CameraWatchdog, component_on, save_restar
 from annotation.i18n import Catalog
 from annotation.outfit_view import show_outfit
 from annotation.rating import forget, rating_input
-from annotation.resources import client_key, code_throttle, get_config, get_store
+from annotation.resources import client_key, code_throttle, get_config, get_store, get_turn
 from annotation.session_camera import SessionCamera, request_keyframe
-from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, rtc_configuration
+from annotation.webrtc_config import MEDIA_CONSTRAINTS, configure_aiortc, ice_configuration
 from annotation.webrtc_frontend import forget_render_count, serve_patched_frontend
 from core.collection.consent import CHOICES
 from core.errors import StoreError
@@ -166,7 +166,7 @@ def camera() -> None:
     with st.container(key="camera-panel"):
         st.caption(t("camera.panel"))
         webrtc_streamer(
-            key=CAMERA_KEY, mode=WebRtcMode.SENDONLY, rtc_configuration=rtc_configuration(),
+            key=CAMERA_KEY, mode=WebRtcMode.SENDONLY, **ice_configuration(get_turn(), st.session_state),
             media_stream_constraints=MEDIA_CONSTRAINTS, sink_video_track=session_camera().sink,
             translations=CAMERA_BUTTONS, desired_playing_state=watchdog.desired_playing_state,
         )

@@ -15,8 +15,11 @@
   (4 MiB on this project's machines; raise it with ``sysctl -w net.core.rmem_max=4194304``
   where it is lower: the server logs a warning then). aioice's own default is 256 KiB.
 - No public STUN server: ``iceServers`` is empty unless a TURN server is configured for remote
-  volunteers: ``IPE_TURN_URL`` (e.g. ``turn:turn.example.org:3478``), ``IPE_TURN_USER``,
-  ``IPE_TURN_CREDENTIAL``.
+  volunteers: the kit's own (``IPE_TURN=local``, ``core/turn.py``: each browser session gets
+  its own time-limited credentials, for the browser only, since the server sits beside the TURN
+  server and the relay reaches its host candidates), or one run elsewhere: ``IPE_TURN_URL``
+  (e.g. ``turn:turn.example.org:3478``), ``IPE_TURN_USER``, ``IPE_TURN_CREDENTIAL``. The ICE
+  transport policy stays "all": direct paths (a LAN) are used when they work, the relay when not.
 - ``IPE_TEST_LOOPBACK_ICE=1`` (tests only, never in production): aioice skips 127.0.0.1 when
   gathering candidates, so inside a loopback-only network namespace the server would have
   none; the switch makes it offer 127.0.0.1.
@@ -26,11 +29,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
+from collections.abc import MutableMapping
 from typing import Any
+
+from core.turn import LocalTurn, TurnCredentials, mint_credentials
 
 BITRATE_HINTS_KBPS = {"x-google-min-bitrate": 1000, "x-google-start-bitrate": 1500, "x-google-max-bitrate": 3000}
 MEDIA_CONSTRAINTS = {"video": {"width": 640, "height": 480, "frameRate": 30}, "audio": False}
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+TURN_CREDENTIALS_KEY = "turn_credentials"  # a browser session's credentials, in its session state
 _patched = False
 log = logging.getLogger(__name__)
 
@@ -125,3 +133,19 @@ def rtc_configuration() -> dict[str, Any]:
         server["username"] = os.environ["IPE_TURN_USER"]
         server["credential"] = os.environ.get("IPE_TURN_CREDENTIAL", "")
     return {"iceServers": [server]}
+
+
+def ice_configuration(turn: tuple[LocalTurn, str] | None, state: MutableMapping[str, Any],
+                      now: float | None = None) -> dict[str, dict[str, Any]]:
+    """The camera component's ICE arguments. With the kit's TURN server (``turn`` = the server and
+    its secret), the browser gets credentials kept in ``state`` (its session), renewed when less
+    than half their lifetime is left, and the server none; else :func:`rtc_configuration` for both."""
+    if turn is None:
+        return {"rtc_configuration": rtc_configuration()}
+    server, secret = turn
+    now = time.time() if now is None else now
+    credentials: TurnCredentials | None = state.get(TURN_CREDENTIALS_KEY)
+    if credentials is None or credentials.expires_at - now < server.credential_lifetime_s / 2:
+        credentials = state[TURN_CREDENTIALS_KEY] = mint_credentials(secret, server.credential_lifetime_s, now=now)
+    return {"frontend_rtc_configuration": {"iceServers": [credentials.ice_server(server)]},
+            "server_rtc_configuration": {"iceServers": []}}

@@ -20,12 +20,14 @@ from core.errors import SettingsError
 from core.labeling.session import LabelingConfig
 from core.media_limits import MediaLimits
 from core.store.lease import StoreTiming
+from core.turn import LocalTurn, serving_turn
 
 PREFIX = "IPE_"
 _C = CollectionConfig()
 _L = LabelingConfig()
 _M = MediaLimits()
 _S = StoreTiming()
+_T = LocalTurn(listen="")
 
 
 class Settings(BaseSettings):
@@ -86,6 +88,16 @@ class Settings(BaseSettings):
                                  "(`turn:host:port`); none by default, and no public STUN ever")
     turn_user: str | None = Field(None, description="TURN user name")
     turn_credential: SecretStr | None = Field(None, description="TURN credential")
+    turn: Literal["off", "local"] = Field("off", description="`local`: `scripts/run.sh` also runs a TURN server "
+                                         "(Debian's coturn) on `IPE_HOST` and the app hands each browser "
+                                         "time-limited credentials for it (README \"Remote volunteers on the live "
+                                         "path: TURN\")")
+    turn_port: int = Field(_T.port, ge=1, le=65535, description="port of the `IPE_TURN=local` server (UDP and TCP)")
+    turn_host: str | None = Field(None, description="the name or address volunteers' browsers reach the "
+                                  "`IPE_TURN=local` server at (default: `IPE_HOST`)")
+    turn_credential_lifetime_s: int = Field(_T.credential_lifetime_s, ge=60, le=7 * 86400,
+                                            description="a browser's TURN credentials allow new relays for this "
+                                            "many seconds (renewed for a page when half is used)")
     # labeling
     label_subgroup: int = Field(_L.subgroup_size, ge=1, description="images per subgroup before a pause")
     label_break_s: float = Field(_L.break_s, ge=0, description="pause between subgroups, in seconds")
@@ -134,6 +146,13 @@ class Settings(BaseSettings):
                                 extra_fields=self.profile_fields, research_mode=self.research_mode,
                                 self_view=self.self_view, language=self.language, capture=self.capture,
                                 camera_stall_s=self.camera_stall_s)
+
+    def local_turn(self) -> LocalTurn | None:
+        """The kit's own TURN server when ``IPE_TURN=local`` (SettingsError when IPE_HOST cannot serve it)."""
+        if self.turn != "local":
+            return None
+        return serving_turn(host=self.host, port=self.turn_port, public_host=self.turn_host,
+                            lifetime_s=self.turn_credential_lifetime_s, turn_url=self.turn_url)
 
     def store_timing(self) -> StoreTiming:
         return StoreTiming(lock_wait_s=self.store_lock_wait_s, idle_release_s=self.store_idle_release_s)

@@ -46,6 +46,12 @@ fi
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 
+# IPE_TURN=local: a TURN server (coturn) for remote volunteers on the live path, stopped with the
+# rest (README "Remote volunteers on the live path: TURN"); prints nothing when IPE_TURN is off,
+# and a bad setting or a missing turnserver stops here with one line
+turn_pid="$("$PY" -m app turn)"
+if [ -n "$turn_pid" ]; then pids+=("$turn_pid"); fi
+
 # with IPE_CAPTURE=browser the app runs with its upload routes beside it (annotation/serve.py);
 # the live WebRTC path keeps the plain Streamlit server its end-to-end tests run against
 APP=annotation/home.py

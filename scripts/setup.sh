@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${IPE_VENV:-.venv}"
-SYSTEM_PACKAGES=(chromium ffmpeg dataset-fashion-mnist iproute2 util-linux postgresql)
+SYSTEM_PACKAGES=(chromium ffmpeg dataset-fashion-mnist iproute2 util-linux postgresql coturn)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -21,6 +21,11 @@ if ((${#missing[@]})); then
   fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts coturn's own system service on installation, with its default configuration:
+  # no authentication, every address. The kit runs its own (IPE_TURN=local), so stop that one.
+  if [[ " ${missing[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now coturn.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # WebRTC video: let the recording server's UDP sockets have 4 MiB receive buffers (Linux's

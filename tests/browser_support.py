@@ -44,9 +44,9 @@ def free_port() -> int:
 @contextmanager
 def audited_server(command: list[str], *, home: Path, port: int, ready_path: str, log_name: str,
                    connections_log: Path, env_extra: dict[str, str] | None = None, start_timeout: float = 60,
-                   scheme: str = "http"):
-    """A real server process on 127.0.0.1:``port`` whose every socket connect is logged; yields
-    its URL once ``ready_path`` answers, and stops it (and closes its log) afterwards. With
+                   scheme: str = "http", address: str = "127.0.0.1"):
+    """A real server process, reached at ``address``:``port``, whose every socket connect is logged;
+    yields its URL once ``ready_path`` answers, and stops it (and closes its log) afterwards. With
     ``scheme="https"`` the readiness check accepts the server's (test) certificate."""
     import ssl
 
@@ -56,7 +56,7 @@ def audited_server(command: list[str], *, home: Path, port: int, ready_path: str
     }
     log = open(home / log_name, "w")
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"{scheme}://127.0.0.1:{port}"
+    url = f"{scheme}://{address}:{port}"
     context = ssl._create_unverified_context() if scheme == "https" else None
     try:
         deadline = time.time() + start_timeout

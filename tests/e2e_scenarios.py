@@ -64,6 +64,13 @@ async () => {
                   pli: s.pliCount, keyframes: s.keyFramesEncoded});
       if (s.type === 'local-candidate' || s.type === 'remote-candidate')
         out.push({candidate: s.candidateType, address: s.address || s.ip || ''});
+      if (s.type === 'transport' && s.selectedCandidatePairId) {  // the pair the media takes
+        const pair = stats.get(s.selectedCandidatePairId);
+        const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
+        out.push({selected_pair: {local: local.candidateType, local_address: local.address || '',
+                  relay_protocol: local.relayProtocol || '', remote: remote.candidateType,
+                  remote_address: remote.address || '', bytes_sent: pair.bytesSent}});
+      }
     });
   }
   return out;
