@@ -20,8 +20,10 @@ and :meth:`TakeUploads.sweep` deletes slots abandoned before they were finished 
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import threading
@@ -215,6 +217,22 @@ class TakeUploads:
     def load(self, key: str) -> Slot | None:
         with self._lock:
             return self._load(key)
+
+    def claim(self, key: str) -> int | None:
+        """Claim a slot for one worker across every server process sharing this folder (several
+        collection servers on one data home): an exclusive ``flock`` on its ``claim`` file, whose
+        descriptor the caller closes to release it. None when another process holds it or the slot
+        is gone."""
+        try:
+            fd = os.open(self.root / key / "claim", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
 
     def data_path(self, key: str) -> Path:
         return self.root / key / "take.bin"
