@@ -100,11 +100,14 @@ class TakeUploads:
 
     # ------------------------------------------------------------------ slots
     def open(self, *, session_id: str, position: int, outfit_id: str, shown_at: str) -> str:
-        """A new slot for this take; every older unfinished, unrated slot of the session is closed."""
+        """A new slot for this take; every older unrated slot of the session is closed: its page moved
+        on (a take is rated by the page that opened it, and the page opens one at a time), or the
+        volunteer continued on another server while the old page still recorded, uploaded and
+        normalised a take that will never be rated."""
         token = secrets.token_urlsafe(32)
         with self._lock:
             for key, slot in self._slots():
-                if slot.session_id == session_id and slot.state == "recording" and slot.rating is None:
+                if slot.session_id == session_id and slot.rating is None:
                     self._delete(key)  # a rated take may still be finishing its upload: it stays
             slot = Slot(session_id=session_id, position=int(position), outfit_id=outfit_id, shown_at=shown_at,
                         opened_at=time.time())

@@ -12,19 +12,9 @@ import pytest
 from core.store import Store
 from tests.annotation.conftest import run_scenario_script
 from tests.annotation.test_e2e_browser_capture import check_video
-from tests.pg_server import PgServer
 from tests.store_helpers import write_catalog
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    server = PgServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_two_servers_two_volunteers_each_moved_to_the_other_server(home, tmp_path, fake_camera, source_frames,
@@ -49,7 +39,7 @@ def test_two_servers_two_volunteers_each_moved_to_the_other_server(home, tmp_pat
         assert len(store.rows("SELECT session_id FROM session")) == 2
         plans = [s["plan"] for s in sessions]
         assert sorted(plans[0] + plans[1]) == ["o0", "o1", "o2", "o3"], plans  # no outfit handed out twice
-        for session, volunteer, ratings in zip(sessions, volunteers, ([70, 30], [60, 40])):
+        for session, ratings in zip(sessions, ([70, 30], [60, 40])):
             assert session["finished_at"] is not None and not session["stopped_early"]
             views = store.views_for_session(session["session_id"])
             assert [(v["position"], v["outfit_id"], v["status"], v["rating"]) for v in views] == [

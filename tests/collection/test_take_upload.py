@@ -144,6 +144,20 @@ def test_a_take_is_claimed_by_one_server_of_those_sharing_the_folder(home, tmp_p
     store.close()
 
 
+def test_a_newer_take_closes_older_unrated_ones_even_when_uploaded(tmp_path, webm) -> None:
+    """The volunteer moved to another server while the old page recorded its outfit to the end: that
+    take, uploaded but never to be rated, goes when the new page opens its own; rated ones stay."""
+    uploads = TakeUploads(tmp_path / "uploads")
+    rated = _open(uploads, position=0)
+    uploads.rate(rated, 40, utcnow().isoformat())
+    stale = _open(uploads, position=1)
+    uploads.finish(stale, sha256=hashlib.sha256(webm).hexdigest(), chunks=_upload(uploads, stale, webm))
+    newer = _open(uploads, position=1)
+    assert uploads.keys_in_state("recording") == sorted([token_key(rated), token_key(newer)])
+    with pytest.raises(UploadError, match="no such take"):
+        uploads.get(stale)
+
+
 def test_abandoned_upload_is_swept(tmp_path, webm) -> None:
     uploads = TakeUploads(tmp_path / "uploads", UploadLimits(abandon_after_s=60))
     token = _open(uploads)
