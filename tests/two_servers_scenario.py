@@ -61,10 +61,7 @@ async def volunteer(browser, store, start_url: str, other_url: str, start_togeth
             await page.get_by_text(f"{k + 1} / {OUTFITS}").wait_for(timeout=60_000)
             result["session_id"] = page.url.split("s=")[-1].split("&")[0]
             await camera.get_by_text("Recording…").wait_for(timeout=60_000)
-            await asyncio.sleep(2.0)  # a take of > 1 s (not short); the cut is at 3 s
-            if k == 0:
-                await page.get_by_role("button", name="Done looking").click()
-            await page.get_by_role("slider").wait_for(timeout=60_000)
+            await page.get_by_role("slider").wait_for(timeout=60_000)  # each take runs to the 3 s cut
             await rate_outfit(page, ratings[k])
             result["ratings"].append(ratings[k])
             if k == 0:  # rated: the page moves on; once the take is stored, continue on the other server
