@@ -64,19 +64,6 @@ def test_research_mode_orders_a_returning_volunteers_outfits_and_is_recorded(hom
             plan_for_volunteer(store, returning, research_mode="sometimes")
 
 
-def _store_with_six_least_covered(home, tmp_path):
-    """9 outfits; o0..o2 rated once, o3..o8 never: the six least covered."""
-    from tests.store_helpers import CONSENT, commit_view, store_with_catalog
-
-    store = store_with_catalog(home, tmp_path)
-    rater = store.add_volunteer(age_band="25-34", gender="female", consent=CONSENT)
-    sid = store.start_session(rater["volunteer_id"])
-    for pos in range(3):
-        commit_view(store, sid, f"o{pos}", pos)
-    store.finish_session(sid)
-    return store
-
-
 # reservations across processes and backends, their end and expiry: tests/store/test_reservations.py
 
 
@@ -84,9 +71,9 @@ def test_two_volunteers_starting_at_the_same_moment_get_different_outfits(home, 
     import threading
 
     from core.collection.session_plan import start_planned_session
-    from tests.store_helpers import CONSENT
+    from tests.store_helpers import CONSENT, store_with_six_least_covered
 
-    with _store_with_six_least_covered(home, tmp_path) as store:
+    with store_with_six_least_covered(home, tmp_path) as store:
         for trial in range(5):
             vols = [store.add_volunteer(age_band="18-24", gender="female", consent=CONSENT)["volunteer_id"]
                     for _ in range(2)]

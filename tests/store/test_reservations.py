@@ -16,20 +16,9 @@ from core.collection.session_plan import plan_for_volunteer, start_planned_sessi
 from core.store import Store
 from core.store.access import new_resume_key, session_for_key
 from tests.conftest import REPO
-from tests.store_helpers import CONSENT, commit_view, store_with_catalog
+from tests.store_helpers import CONSENT, commit_view, store_with_six_least_covered
 
 NEVER_RATED = {f"o{i}" for i in range(3, 9)}
-
-
-def six_least_covered(home, tmp_path) -> Store:
-    """9 outfits; o0..o2 rated once, o3..o8 never: the six least covered."""
-    store = store_with_catalog(home, tmp_path)
-    rater = store.add_volunteer(age_band="25-34", gender="female", consent=CONSENT)
-    sid = store.start_session(rater["volunteer_id"])
-    for pos in range(3):
-        commit_view(store, sid, f"o{pos}", pos)
-    store.finish_session(sid)
-    return store
 
 
 def new_volunteers(store: Store, n: int) -> list[str]:
@@ -38,7 +27,7 @@ def new_volunteers(store: Store, n: int) -> list[str]:
 
 def test_two_server_processes_planning_at_once_get_disjoint_least_covered_outfits(home, tmp_path) -> None:
     trials = 4
-    with six_least_covered(home, tmp_path) as store:
+    with store_with_six_least_covered(home, tmp_path) as store:
         volunteers = new_volunteers(store, 2 * trials)
     servers = [subprocess.Popen([sys.executable, "-m", "tests.store.plan_worker", str(home.root), str(tmp_path),
                                  *volunteers[w::2]], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -68,7 +57,7 @@ def test_two_server_processes_planning_at_once_get_disjoint_least_covered_outfit
 
 
 def test_a_stored_view_or_the_end_of_the_session_ends_a_reservation(home, tmp_path) -> None:
-    with six_least_covered(home, tmp_path) as store:
+    with store_with_six_least_covered(home, tmp_path) as store:
         a, b, c = new_volunteers(store, 3)
         sid, plan = start_planned_session(store, a, n=3, seed="same")
         assert {store.outfit_coverage(include_planned=True)[o] for o in plan} == {1}
@@ -85,7 +74,7 @@ def test_a_stored_view_or_the_end_of_the_session_ends_a_reservation(home, tmp_pa
 def test_a_reservation_expires_and_a_stored_view_renews_the_rest(home, tmp_path) -> None:
     from core.store import utcnow
 
-    with six_least_covered(home, tmp_path) as store:
+    with store_with_six_least_covered(home, tmp_path) as store:
         a, b, c = new_volunteers(store, 3)
         sid, plan = start_planned_session(store, a, n=3, seed="same", reservation_s=0.5)
         assert not set(plan_for_volunteer(store, b, n=3, seed="same")[0]) & set(plan)
@@ -104,7 +93,7 @@ def test_a_reservation_expires_and_a_stored_view_renews_the_rest(home, tmp_path)
 
 
 def test_a_withdrawal_deletes_the_volunteers_reservations(home, tmp_path) -> None:
-    with six_least_covered(home, tmp_path) as store:
+    with store_with_six_least_covered(home, tmp_path) as store:
         (a,) = new_volunteers(store, 1)
         sid, _ = start_planned_session(store, a, n=3)
         report = store.delete_volunteer(a)
@@ -124,7 +113,7 @@ with Store.open(sys.argv[1]) as store:
 
 
 def test_a_session_resumes_in_another_process_from_the_database(home, tmp_path) -> None:
-    with six_least_covered(home, tmp_path) as store:
+    with store_with_six_least_covered(home, tmp_path) as store:
         (a,) = new_volunteers(store, 1)
         sid, plan = start_planned_session(store, a, n=3)
         key = new_resume_key(store, sid)
