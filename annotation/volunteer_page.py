@@ -220,7 +220,7 @@ def start_session(check: SessionCamera) -> None:
     session_id, _ = start_planned_session(store, volunteer_id, n=config.outfits_per_session,
                                           seed=f"{volunteer_id}-{time.time_ns()}", research_mode=config.research_mode,
                                           device_info={"user_agent": st.context.headers.get("User-Agent", "")},
-                                          self_view=config.self_view)
+                                          self_view=config.self_view, reservation_s=config.reservation_s)
     if session_id is None:
         st.error(t("camera.all_rated"))
         return

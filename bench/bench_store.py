@@ -81,6 +81,16 @@ def run(args: argparse.Namespace, url: str | None) -> None:
         dt = time.perf_counter() - t
         print(f"add_image_label from 8 threads: {8 * per_thread} in {dt:.2f} s, {8 * per_thread / dt:.0f}/s")
 
+        from core.collection.session_plan import start_planned_session
+
+        planners = [store.add_volunteer(age_band="25-34", gender="male", consent=CONSENT)["volunteer_id"]
+                    for _ in range(50)]
+        t = time.perf_counter()
+        for planner in planners:  # each reserves 15 of the 16 outfits; the coverage counts every live reservation
+            start_planned_session(store, planner, n=15, seed=planner)
+        print(f"start_planned_session (plan 15 of 16 outfits + start + reserve, under the write lock), "
+              f"50 open sessions: {1000 * (time.perf_counter() - t) / len(planners):.1f} ms each")
+
         t = time.perf_counter()
         sweep = store.sweep()
         print(f"sweep over {args.views} recordings: {1000 * (time.perf_counter() - t):.0f} ms "

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
                                                          "volunteer's outfits are ordered by the recommender")
     self_view: bool = Field(_C.self_view, description="show volunteers their own camera picture while an outfit is "
                             "shown (stored with each session); off: only at the camera check")
+    reservation_s: float = Field(_C.reservation_s, gt=0, le=86400, description="an open session's planned outfits "
+                                 "stay reserved (no other server hands them out) this many seconds after it started "
+                                 "or last stored a take; then they are free again (an abandoned tab)")
     language: str = Field(_C.language, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$",
                           description="language of the volunteer pages: the catalogue `annotation/locales/<language>.toml`")
     capture: Literal["webrtc", "browser"] = Field(_C.capture, description="how takes are recorded: `webrtc` "
@@ -145,7 +148,7 @@ class Settings(BaseSettings):
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
                                 extra_fields=self.profile_fields, research_mode=self.research_mode,
                                 self_view=self.self_view, language=self.language, capture=self.capture,
-                                camera_stall_s=self.camera_stall_s)
+                                camera_stall_s=self.camera_stall_s, reservation_s=self.reservation_s)
 
     def local_turn(self) -> LocalTurn | None:
         """The kit's own TURN server when ``IPE_TURN=local`` (SettingsError when IPE_HOST cannot serve it)."""

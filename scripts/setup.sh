@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${IPE_VENV:-.venv}"
-SYSTEM_PACKAGES=(chromium ffmpeg dataset-fashion-mnist iproute2 util-linux postgresql coturn)
+SYSTEM_PACKAGES=(chromium ffmpeg dataset-fashion-mnist iproute2 util-linux postgresql coturn nginx)  # nginx: tests/test_reverse_proxy.py
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

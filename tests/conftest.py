@@ -18,3 +18,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataHome:
     data_home = DataHome.resolve(tmp_path / "home").ensure()
     monkeypatch.setenv("IPE_HOME", str(data_home.root))
     return data_home
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throw-away PostgreSQL server for the session (``tests/pg_server.py``), stopped afterwards."""
+    from tests.pg_server import PgServer
+
+    server = PgServer()
+    try:
+        yield server
+    finally:
+        server.stop()

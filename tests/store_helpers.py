@@ -49,6 +49,17 @@ def store_with_catalog(home, tmp_path: Path) -> Store:
     return store
 
 
+def store_with_six_least_covered(home, tmp_path: Path) -> Store:
+    """9 outfits; o0..o2 rated once, o3..o8 never: the six least covered (session planning tests)."""
+    store = store_with_catalog(home, tmp_path)
+    rater = store.add_volunteer(age_band="25-34", gender="female", consent=CONSENT)
+    sid = store.start_session(rater["volunteer_id"])
+    for pos in range(3):
+        commit_view(store, sid, f"o{pos}", pos)
+    store.finish_session(sid)
+    return store
+
+
 def fake_recording(store: Store, payload: bytes = b"\x00video-bytes") -> Path:
     temp = store.new_video_tempfile()
     temp.write_bytes(payload)

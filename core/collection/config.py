@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.store.reservations import RESERVATION_S
+
 
 @dataclass(frozen=True)
 class CollectionConfig:
@@ -20,3 +22,6 @@ class CollectionConfig:
     language: str = "en"  # IPE_LANGUAGE: the catalogue of the volunteer pages' text (annotation/locales)
     capture: str = "webrtc"  # IPE_CAPTURE: "webrtc" (live, lab stations) or "browser" (recorded in the browser)
     camera_stall_s: float = 8.0  # IPE_CAMERA_STALL_S: no frames this long after the camera starts -> reconnect
+    # IPE_RESERVATION_S: an open session's planned outfits stay reserved this long after it started or
+    # last stored a view (core/store/reservations.py), so servers planning at once hand out others
+    reservation_s: float = RESERVATION_S

@@ -2,18 +2,22 @@
 
 Goals: across volunteers every outfit collects ratings evenly, and no volunteer sees an
 outfit twice (over all of their sessions). Rule: among the outfits this volunteer has not
-seen, take the ``n`` least covered so far (coverage = rated views stored per outfit plus
-those planned and not yet shown in sessions still open, see ``Store.outfit_coverage``); ties are broken by a seeded shuffle, so different
-volunteers get different orders. The order in which the chosen outfits are shown is
-shuffled too (seeded), so no outfit is always first. :func:`start_planned_session` plans
-and starts a session under the store's write lock, so volunteers starting together are
-planned one after the other.
+seen, take the ``n`` least covered so far (coverage = rated views stored per outfit plus the
+live reservations of open sessions that planned it and have not shown it yet, see
+``Store.outfit_coverage`` and ``core/store/reservations.py``); ties are broken by a seeded
+shuffle, so different volunteers get different orders. The order in which the chosen outfits
+are shown is shuffled too (seeded), so no outfit is always first. :func:`start_planned_session`
+plans, starts the session and reserves its outfits under the store's write lock (on PostgreSQL
+an advisory lock, so across collection servers), so volunteers starting together are planned
+one after the other.
 """
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from core.store.reservations import RESERVATION_S
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -65,18 +69,21 @@ def plan_for_volunteer(store: Store, volunteer_id: str, *, n: int = 15, seed: in
 
 def start_planned_session(store: Store, volunteer_id: str, *, n: int = 15, seed: int | str = 0,
                           research_mode: str = "off", device_info: dict[str, Any] | None = None,
-                          self_view: bool | None = None) -> tuple[str | None, list[str]]:
+                          self_view: bool | None = None,
+                          reservation_s: float = RESERVATION_S) -> tuple[str | None, list[str]]:
     """Plan the next session and start it in one step: ``(session_id, plan)``, or ``(None, [])``
     when the volunteer has seen every outfit.
 
-    Planning reads the coverage (including open sessions' plans) and the new session's row
-    adds to it, so both happen under the store's write lock: two volunteers starting at the
-    same moment are planned one after the other and get different least-covered outfits.
+    Planning reads the coverage (including live reservations) and the new session reserves its
+    outfits (for ``reservation_s``, ``IPE_RESERVATION_S``), so both happen under the store's write
+    lock: two volunteers starting at the same moment, on one server or two, are planned one after
+    the other and get different least-covered outfits.
     """
     with store.write_lock():
+        store.drop_expired_reservations()
         plan, mode = plan_for_volunteer(store, volunteer_id, n=n, seed=seed, research_mode=research_mode)
         if not plan:
             return None, []
         session_id = store.start_session(volunteer_id, plan=plan, research_mode=mode, device_info=device_info,
-                                         self_view=self_view)
+                                         self_view=self_view, reservation_s=reservation_s)
     return session_id, plan

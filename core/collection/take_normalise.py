@@ -98,7 +98,7 @@ class CaptureWorker:
                  limits: MediaLimits = MediaLimits(), *, start: bool = True, threads: int | None = None) -> None:
         self.store, self.uploads, self.config, self.limits = store, uploads, config, limits
         self._wake = threading.Condition()
-        self._claimed: set[str] = set()
+        self._claimed: dict[str, int] = {}  # key -> the descriptor holding its claim (TakeUploads.claim)
         self._claim_lock = threading.Lock()
         count = threads or min(4, os.cpu_count() or 1)
         self._threads = [threading.Thread(target=self._run, name=f"capture-worker-{i}", daemon=True)
@@ -143,15 +143,21 @@ class CaptureWorker:
         return steps
 
     def _claim(self, key: str) -> bool:
+        """One thread of one server works on a take at a time (other servers may share the folder)."""
         with self._claim_lock:
             if key in self._claimed:
                 return False
-            self._claimed.add(key)
+            fd = self.uploads.claim(key)
+            if fd is None:
+                return False
+            self._claimed[key] = fd
             return True
 
     def _release(self, key: str) -> None:
         with self._claim_lock:
-            self._claimed.discard(key)
+            fd = self._claimed.pop(key, None)
+        if fd is not None:
+            os.close(fd)
 
     def _run(self) -> None:
         while not self._stopping:
@@ -166,7 +172,7 @@ class CaptureWorker:
 
     def _normalise(self, key: str) -> None:
         slot = self.uploads.load(key)
-        if slot is None:
+        if slot is None or slot.state != "uploaded":  # another server's worker did it meanwhile
             return
         dest = self.store.new_video_tempfile()
         try:

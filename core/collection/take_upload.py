@@ -20,8 +20,10 @@ and :meth:`TakeUploads.sweep` deletes slots abandoned before they were finished 
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import threading
@@ -98,11 +100,14 @@ class TakeUploads:
 
     # ------------------------------------------------------------------ slots
     def open(self, *, session_id: str, position: int, outfit_id: str, shown_at: str) -> str:
-        """A new slot for this take; every older unfinished, unrated slot of the session is closed."""
+        """A new slot for this take; every older unrated slot of the session is closed: its page moved
+        on (a take is rated by the page that opened it, and the page opens one at a time), or the
+        volunteer continued on another server while the old page still recorded, uploaded and
+        normalised a take that will never be rated."""
         token = secrets.token_urlsafe(32)
         with self._lock:
             for key, slot in self._slots():
-                if slot.session_id == session_id and slot.state == "recording" and slot.rating is None:
+                if slot.session_id == session_id and slot.rating is None:
                     self._delete(key)  # a rated take may still be finishing its upload: it stays
             slot = Slot(session_id=session_id, position=int(position), outfit_id=outfit_id, shown_at=shown_at,
                         opened_at=time.time())
@@ -215,6 +220,22 @@ class TakeUploads:
     def load(self, key: str) -> Slot | None:
         with self._lock:
             return self._load(key)
+
+    def claim(self, key: str) -> int | None:
+        """Claim a slot for one worker across every server process sharing this folder (several
+        collection servers on one data home): an exclusive ``flock`` on its ``claim`` file, whose
+        descriptor the caller closes to release it. None when another process holds it or the slot
+        is gone."""
+        try:
+            fd = os.open(self.root / key / "claim", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
 
     def data_path(self, key: str) -> Path:
         return self.root / key / "take.bin"

@@ -6,6 +6,7 @@
 - ``pg.py``         the same store on a PostgreSQL server (``IPE_STORE_URL``)
 - ``catalog_tables.py``, ``people.py``, ``recordings.py``, ``labeling.py``, ``derived.py``:
                     the tables' reads and writes; ``recordings.py`` holds the atomic commit
+- ``reservations.py`` the outfits open sessions hold, so servers planning at once differ
 - ``deletion.py``, ``sweep.py``, ``stats.py``: withdrawal, the file/row sweep, counts
 - ``files.py``      hashing and fsync
 - ``home_files.py`` the rule for paths into the data home, atomic copies into it

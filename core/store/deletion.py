@@ -15,7 +15,7 @@ _OWN_HASHES = (
     "SELECT DISTINCT video_sha256 FROM view WHERE volunteer_id = ? AND video_sha256 IS NOT NULL "
     "AND video_sha256 NOT IN (SELECT video_sha256 FROM view WHERE volunteer_id <> ? AND video_sha256 IS NOT NULL)"
 )
-_VOLUNTEER_TABLES = ("view", "session", "split_member", "volunteer")  # fixed table names
+_VOLUNTEER_TABLES = ("outfit_reservation", "view", "session", "split_member", "volunteer")  # fixed table names
 
 
 class Deletion(VolunteerTables):
@@ -24,7 +24,7 @@ class Deletion(VolunteerTables):
 
         Files: their recordings, the video folder, orphans of theirs a sweep quarantined,
         browser-recorded takes still uploading or waiting to be committed, and every feature file of their videos (registered in ``feature_cache`` or lying in
-        ``home.features`` under the video's hash). Rows: volunteer, sessions, views, split
+        ``home.features`` under the video's hash). Rows: volunteer, sessions, views, outfit reservations, split
         memberships and feature-cache entries. Files go before rows so that an interrupted
         deletion can simply be run again (the volunteer is still found by id or code).
         Trained model runs are not retrained; their data fingerprint no longer matches.
@@ -116,7 +116,7 @@ class Deletion(VolunteerTables):
     def _verify_deleted(self, vid: str, hashes: list[str], deleted: list[str]) -> None:
         left_rows = sum(
             self.rows(f"SELECT count(*) AS n FROM {t} WHERE volunteer_id = ?", [vid])[0]["n"]
-            for t in ("volunteer", "session", "view", "split_member")
+            for t in _VOLUNTEER_TABLES
         )
         if hashes:
             marks = ", ".join("?" for _ in hashes)  # placeholders only: the values are parameters

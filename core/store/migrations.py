@@ -161,6 +161,23 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE session ADD COLUMN camera_restarts INTEGER DEFAULT 0",
         ],
     ),
+    (
+        5,
+        "outfit reservations of open sessions",
+        [
+            # the outfits an open session planned and has not shown yet count as covered while the
+            # reservation lives, so servers planning at once hand out different ones (reservations.py)
+            """CREATE TABLE outfit_reservation (
+                session_id VARCHAR NOT NULL,
+                volunteer_id VARCHAR NOT NULL,
+                outfit_id VARCHAR NOT NULL,
+                expires_at TIMESTAMP NOT NULL,
+                hold_s DOUBLE NOT NULL CHECK (hold_s > 0),
+                created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+                PRIMARY KEY (session_id, outfit_id))""",
+            "CREATE INDEX outfit_reservation_expiry ON outfit_reservation (expires_at)",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import StoreError, VolunteerWithdrawnError
+from core.store import reservations
 from core.store.connection import StoreConnection, constraint_violation, execute, new_id, to_json, utcnow
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
-# an unfinished session older than this was abandoned: its plan no longer reserves outfits
-# (a session of 15 outfits takes about ten minutes)
-OPEN_SESSION_WINDOW = timedelta(hours=2)
 
 
 def _withdrawal_code() -> str:
@@ -75,19 +72,26 @@ class VolunteerTables(StoreConnection):
         plan: list[str] | None = None,
         research_mode: str | None = None,
         self_view: bool | None = None,
+        reservation_s: float = reservations.RESERVATION_S,
     ) -> str:
-        """Start a session; ``self_view``: whether the volunteer saw their own camera picture during takes."""
+        """Start a session; ``self_view``: whether the volunteer saw their own camera picture during takes.
+
+        The plan's outfits are reserved for ``reservation_s`` seconds, renewed by each stored view
+        (``reservations.py``)."""
+        reservations.check_hold(reservation_s)
         session_id = new_id("s")
         with self.write_lock():  # the check and the insert: a withdrawal cannot come between them
             self.require_volunteer(volunteer_id, what="no session was started")
             with self.transaction() as cur:
+                now = utcnow()
                 execute(
                     cur,
                     "INSERT INTO session (session_id, volunteer_id, started_at, device_info, plan, research_mode, self_view) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [session_id, volunteer_id, utcnow(), to_json(device_info or {}), to_json(plan or []), research_mode,
+                    [session_id, volunteer_id, now, to_json(device_info or {}), to_json(plan or []), research_mode,
                      self_view],
                 )
+                reservations.reserve(cur, session_id, volunteer_id, plan or [], reservation_s, now)
         return session_id
 
     def require_volunteer(self, volunteer_id: str, *, what: str) -> None:
@@ -122,6 +126,7 @@ class VolunteerTables(StoreConnection):
                 "UPDATE session SET finished_at = ?, stopped_early = ? WHERE session_id = ? AND finished_at IS NULL",
                 [utcnow(), stopped_early, session_id],
             )
+            reservations.release_session(cur, session_id)
 
     def sessions_for_volunteer(self, volunteer_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM session WHERE volunteer_id = ? ORDER BY started_at", [volunteer_id])
@@ -130,14 +135,13 @@ class VolunteerTables(StoreConnection):
         rows = self.rows("SELECT DISTINCT outfit_id FROM view WHERE volunteer_id = ?", [volunteer_id])
         return {r["outfit_id"] for r in rows}
 
-    def outfit_coverage(self, *, include_planned: bool = False,
-                        open_within: timedelta = OPEN_SESSION_WINDOW) -> dict[str, int]:
+    def outfit_coverage(self, *, include_planned: bool = False) -> dict[str, int]:
         """Rated (status ok) views per outfit, every outfit present (0 when unrated).
 
         With ``include_planned`` (what session planning uses), an outfit also counts once for
-        every open session that planned it and has not shown it yet: sessions not finished and
-        started within ``open_within`` (older unfinished ones were abandoned). Volunteers who
-        start one after the other therefore get different least-covered outfits.
+        every live reservation of it: open sessions that planned it and have not shown it yet
+        (``reservations.py``). Volunteers who start one after the other, on any server, therefore
+        get different least-covered outfits.
         """
         rows = self.rows(
             "SELECT o.outfit_id, count(v.view_id) AS n FROM outfit o "
@@ -145,17 +149,16 @@ class VolunteerTables(StoreConnection):
         )
         coverage = {r["outfit_id"]: int(r["n"]) for r in rows}
         if include_planned:
-            for outfit_id in self._planned_not_shown(utcnow() - open_within):
-                if outfit_id in coverage:
-                    coverage[outfit_id] += 1
+            for r in self.rows(reservations.LIVE_COUNTS, [utcnow()]):
+                if r["outfit_id"] in coverage:
+                    coverage[r["outfit_id"]] += int(r["n"])
         return coverage
 
-    def _planned_not_shown(self, since: datetime) -> list[str]:
-        """Outfits planned in sessions open since ``since`` whose slot has no view yet (one entry per slot)."""
-        open_sessions = "SELECT session_id FROM session WHERE finished_at IS NULL AND started_at >= ?"
-        sessions = self.rows("SELECT session_id, plan FROM session WHERE finished_at IS NULL AND started_at >= ?", [since])
-        filled = {(r["session_id"], r["position"]) for r in self.rows(
-            f"SELECT session_id, position FROM view WHERE session_id IN ({open_sessions})", [since])}
-        return [outfit_id
-                for s in sessions if isinstance(s["plan"], list)
-                for position, outfit_id in enumerate(s["plan"]) if (s["session_id"], position) not in filled]
+    def drop_expired_reservations(self) -> None:
+        """Delete reservations past their expiry (they already count for nothing)."""
+        with self.transaction() as cur:
+            reservations.drop_expired(cur, utcnow())
+
+    def reservations_of(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's outfit reservations (expired ones too, until the next planning deletes them)."""
+        return self.rows("SELECT * FROM outfit_reservation WHERE session_id = ? ORDER BY outfit_id", [session_id])

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError, VolunteerWithdrawnError
-from core.store.connection import execute, new_id, to_json
+from core.store import reservations
+from core.store.connection import execute, new_id, to_json, utcnow
 from core.files import TEMP_PREFIX, fsync_dir, fsync_file, sha256_file
 from core.store.people import VolunteerTables
 
@@ -159,6 +160,7 @@ class RecordingTables(VolunteerTables):
                          shown_at, rated_at, touched_at, lead, video_rel, sha, meta.get("frames"), meta.get("fps"),
                          meta.get("duration_s"), meta.get("width"), meta.get("height"), to_json(meta)],
                     )
+                    reservations.release(cur, session_id, outfit_id, utcnow())
             except BaseException:
                 if final is not None:
                     final.unlink(missing_ok=True)  # no file without a row

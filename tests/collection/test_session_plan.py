@@ -64,65 +64,16 @@ def test_research_mode_orders_a_returning_volunteers_outfits_and_is_recorded(hom
             plan_for_volunteer(store, returning, research_mode="sometimes")
 
 
-def _store_with_six_least_covered(home, tmp_path):
-    """9 outfits; o0..o2 rated once, o3..o8 never: the six least covered."""
-    from tests.store_helpers import CONSENT, commit_view, store_with_catalog
-
-    store = store_with_catalog(home, tmp_path)
-    rater = store.add_volunteer(age_band="25-34", gender="female", consent=CONSENT)
-    sid = store.start_session(rater["volunteer_id"])
-    for pos in range(3):
-        commit_view(store, sid, f"o{pos}", pos)
-    store.finish_session(sid)
-    return store
-
-
-def test_a_volunteer_starting_while_another_session_is_open_gets_other_outfits(home, tmp_path) -> None:
-    from core.collection.session_plan import plan_for_volunteer
-    from tests.store_helpers import CONSENT, commit_view
-
-    with _store_with_six_least_covered(home, tmp_path) as store:
-        a, b, c = (store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)["volunteer_id"]
-                   for _ in range(3))
-        never_rated = {f"o{i}" for i in range(3, 9)}
-        plan_a, _ = plan_for_volunteer(store, a, n=3, seed="same")
-        assert len(plan_a) == 3 and set(plan_a) <= never_rated
-        sid_a = store.start_session(a, plan=plan_a)
-        plan_b, _ = plan_for_volunteer(store, b, n=3, seed="same")
-        assert set(plan_b) == never_rated - set(plan_a)  # a's open session reserves its outfits
-        store.start_session(b, plan=plan_b)
-        # a shown outfit counts once (its view), not twice; a finished session reserves nothing more
-        commit_view(store, sid_a, plan_a[0], 0)
-        assert store.outfit_coverage(include_planned=True)[plan_a[0]] == 1
-        store.finish_session(sid_a, stopped_early=True)
-        assert sorted(plan_for_volunteer(store, c, n=2, seed="same")[0]) == sorted(plan_a[1:])
-        # the researcher's coverage (rated views only) is unchanged by plans
-        assert store.outfit_coverage()[plan_a[1]] == 0
-
-
-def test_an_abandoned_session_stops_reserving_its_outfits(home, tmp_path) -> None:
-    from datetime import timedelta
-
-    from core.collection.session_plan import plan_for_volunteer
-    from tests.store_helpers import CONSENT
-
-    with _store_with_six_least_covered(home, tmp_path) as store:
-        a, b = (store.add_volunteer(age_band="18-24", gender="male", consent=CONSENT)["volunteer_id"] for _ in range(2))
-        plan_a, _ = plan_for_volunteer(store, a, n=3, seed=1)
-        sid = store.start_session(a, plan=plan_a)
-        with store.transaction() as cur:  # started three hours ago and never finished
-            cur.execute("UPDATE session SET started_at = started_at - INTERVAL 3 HOUR WHERE session_id = ?", [sid])
-        assert store.outfit_coverage(include_planned=True, open_within=timedelta(hours=2))[plan_a[0]] == 0
-        assert sorted(plan_for_volunteer(store, b, n=3, seed=1)[0]) == sorted(plan_a)
+# reservations across processes and backends, their end and expiry: tests/store/test_reservations.py
 
 
 def test_two_volunteers_starting_at_the_same_moment_get_different_outfits(home, tmp_path) -> None:
     import threading
 
     from core.collection.session_plan import start_planned_session
-    from tests.store_helpers import CONSENT
+    from tests.store_helpers import CONSENT, store_with_six_least_covered
 
-    with _store_with_six_least_covered(home, tmp_path) as store:
+    with store_with_six_least_covered(home, tmp_path) as store:
         for trial in range(5):
             vols = [store.add_volunteer(age_band="18-24", gender="female", consent=CONSENT)["volunteer_id"]
                     for _ in range(2)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,41 @@ def test_worker_commits_rated_take_with_the_store_call(home, tmp_path, webm) -> 
     assert view["video_meta"]["transport"] == "browser" and view["video_meta"]["browser"] == {"frameRate": 30}
     assert uploads.pending(session_id) == [] and list((home.root / "uploads").iterdir()) == []
     assert not any(p.name.startswith(".tmp-") for p in home.videos.iterdir())
+
+
+def test_a_take_is_claimed_by_one_server_of_those_sharing_the_folder(home, tmp_path, webm) -> None:
+    """Two servers on one data home: their workers scan the same uploads folder; a take claimed by
+    one (a flock, held across processes) is left alone by the other, which then finds it done."""
+    store = store_with_catalog(home, tmp_path)
+    volunteer = store.add_volunteer(age_band="25-34", gender="female", extra={}, consent={"version": "1", "recording": True})
+    session_id, plan = start_planned_session(store, volunteer["volunteer_id"], n=2)
+    first, second = TakeUploads(home.root / "uploads"), TakeUploads(home.root / "uploads")
+    worker = CaptureWorker(store, second, CollectionConfig(), start=False)
+    token = first.open(session_id=session_id, position=0, outfit_id=plan[0], shown_at=utcnow().isoformat())
+    first.finish(token, sha256=hashlib.sha256(webm).hexdigest(), chunks=_upload(first, token, webm))
+    held = first.claim(token_key(token))  # the other server's worker is normalising it
+    assert held is not None and second.claim(token_key(token)) is None
+    assert worker.run_once() == 0 and first.load(token_key(token)).state == "uploaded"
+    first.set_result(token_key(token), video=None, meta={}, error="done by the other server")
+    os.close(held)
+    assert worker.run_once() == 0  # released, but no longer uploaded: not normalised a second time
+    assert first.load(token_key(token)).error == "done by the other server"
+    assert first.claim("0" * 64) is None  # no such slot
+    store.close()
+
+
+def test_a_newer_take_closes_older_unrated_ones_even_when_uploaded(tmp_path, webm) -> None:
+    """The volunteer moved to another server while the old page recorded its outfit to the end: that
+    take, uploaded but never to be rated, goes when the new page opens its own; rated ones stay."""
+    uploads = TakeUploads(tmp_path / "uploads")
+    rated = _open(uploads, position=0)
+    uploads.rate(rated, 40, utcnow().isoformat())
+    stale = _open(uploads, position=1)
+    uploads.finish(stale, sha256=hashlib.sha256(webm).hexdigest(), chunks=_upload(uploads, stale, webm))
+    newer = _open(uploads, position=1)
+    assert uploads.keys_in_state("recording") == sorted([token_key(rated), token_key(newer)])
+    with pytest.raises(UploadError, match="no such take"):
+        uploads.get(stale)
 
 
 def test_abandoned_upload_is_swept(tmp_path, webm) -> None:

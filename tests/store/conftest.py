@@ -3,22 +3,11 @@ PostgreSQL server (``tests/pg_server.py``). Tests of what only the DuckDB file h
 between processes, its file on disk) are marked ``duckdb_only`` and run once."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from core.paths import DataHome
 from core.store import connection
 from tests.pg_server import PgServer
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    server = PgServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["duckdb", "postgresql"], autouse=True)
