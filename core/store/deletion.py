@@ -1,6 +1,7 @@
 """Withdrawal: deleting a volunteer everywhere, files first, then rows, verified."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ class Deletion(VolunteerTables):
         Files: their recordings, the video folder, orphans of theirs a sweep quarantined,
         browser-recorded takes still uploading or waiting to be committed, and every feature file of their videos (registered in ``feature_cache`` or lying in
         ``home.features`` under the video's hash). Rows: volunteer, sessions, views, outfit reservations, split
-        memberships and feature-cache entries. Files go before rows so that an interrupted
+        memberships and feature-cache entries; a SHA-256 of each session id is kept in
+        ``withdrawn_session`` so that a late take on another server is discarded as a withdrawal
+        (see ``recordings.py``). Files go before rows so that an interrupted
         deletion can simply be run again (the volunteer is still found by id or code).
         Trained model runs are not retrained; their data fingerprint no longer matches.
         """
@@ -45,7 +48,11 @@ class Deletion(VolunteerTables):
                 if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
                     folder.rmdir()
             counts: dict[str, int] = {}
+            sessions = [r["session_id"] for r in self.rows("SELECT session_id FROM session WHERE volunteer_id = ?", [vid])]
             with self.transaction() as cur:
+                for session_id in sessions:  # other servers learn of the withdrawal from these
+                    cur.execute("INSERT INTO withdrawn_session (session_hash) VALUES (?) ON CONFLICT DO NOTHING",
+                                [session_hash(session_id)])
                 cur.execute(f"DELETE FROM feature_cache WHERE video_sha256 IN ({_OWN_HASHES})", [vid, vid])
                 counts["feature_cache"] = len(features)
                 for table in _VOLUNTEER_TABLES:
@@ -125,3 +132,8 @@ class Deletion(VolunteerTables):
         left_files = [p for p in deleted if Path(p).exists()]
         if left_rows or left_files:
             raise StoreError(f"deletion of {vid} incomplete: {left_rows} rows and files {left_files} remain; run it again")
+
+
+def session_hash(session_id: str) -> str:
+    """The one-way mark ``withdrawn_session`` keeps of a withdrawn session's id."""
+    return hashlib.sha256(f"withdrawn-session:{session_id}".encode()).hexdigest()

@@ -178,6 +178,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX outfit_reservation_expiry ON outfit_reservation (expires_at)",
         ],
     ),
+    (
+        6,
+        "withdrawn sessions, by a one-way hash of their id",
+        [
+            # a late take for a withdrawn volunteer's session, on any server, is discarded as a
+            # withdrawal (deletion.py): only a SHA-256 of the random session id is kept, nothing
+            # that names or links to the person; operational, never exported
+            """CREATE TABLE withdrawn_session (
+                session_hash VARCHAR PRIMARY KEY,
+                created_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

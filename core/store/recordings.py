@@ -18,6 +18,7 @@ from typing import Any
 from core.errors import StoreError, VolunteerWithdrawnError
 from core.store import reservations
 from core.store.connection import execute, new_id, to_json, utcnow
+from core.store.deletion import session_hash
 from core.files import TEMP_PREFIX, fsync_dir, fsync_file, sha256_file
 from core.store.people import VolunteerTables
 
@@ -167,10 +168,15 @@ class RecordingTables(VolunteerTables):
                 raise
         return self.get_view(view_id)  # type: ignore[return-value]
 
+    def _was_withdrawn(self, session_id: str) -> bool:
+        """Its volunteer withdrew, through this process or any other on the same store."""
+        return session_id in self._withdrawn or self.one(
+            "SELECT 1 AS x FROM withdrawn_session WHERE session_hash = ?", [session_hash(session_id)]) is not None
+
     def _session_for_commit(self, session_id: str, temp: Path | None) -> dict[str, Any]:
         """The session row, its volunteer present; a withdrawn volunteer's take is deleted."""
         session = self.get_session(session_id)
-        if session is None and session_id not in self._withdrawn:
+        if session is None and not self._was_withdrawn(session_id):
             raise StoreError(f"unknown session {session_id!r}")
         if session is not None and self.get_volunteer(session["volunteer_id"]) is not None:
             return session

@@ -56,7 +56,8 @@ def test_a_store_from_before_the_counts_gets_the_column_with_zeros(home, tmp_pat
         session = _session(store)
     conn = duckdb.connect(str(home.db_path))  # back to the schema before the counts: the column dropped
     conn.execute("ALTER TABLE session DROP COLUMN camera_restarts")
-    conn.execute("DROP TABLE outfit_reservation")  # and the later migration's table
+    conn.execute("DROP TABLE outfit_reservation")  # and the later migrations' tables
+    conn.execute("DROP TABLE withdrawn_session")
     conn.execute("DELETE FROM schema_version WHERE version >= 4")
     conn.close()
     with Store.open(home) as store:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -14,6 +16,7 @@ from core.errors import StoreError, VolunteerWithdrawnError
 from core.store import Store, utcnow
 from core.store.connection import TABLES
 from core.store.export import export_dataset
+from tests.conftest import REPO
 from tests.store_helpers import CONSENT, commit_view, fake_recording, store_with_catalog
 
 TRIALS = 50
@@ -125,3 +128,28 @@ def test_a_commit_for_a_deleted_volunteer_is_refused_and_its_take_deleted(home, 
             store.commit_recording(session_id="s-nope", outfit_id="o0", position=0, temp_video=other, rating=50,
                                    status="ok", shown_at=utcnow())
         assert not isinstance(info.value, VolunteerWithdrawnError) and other.exists()
+
+
+def test_a_late_take_on_another_server_is_discarded_as_a_withdrawal(home, tmp_path) -> None:
+    """The volunteer withdraws through another process (another collection server, or the CLI):
+    this process never saw it, yet their late take is refused as a withdrawal and its file deleted
+    at once, and what the store keeps of the withdrawal names no id of theirs."""
+    with store_with_catalog(home, tmp_path) as store:
+        vol = store.add_volunteer(age_band="18-24", gender="female", consent=CONSENT)
+        sid = store.start_session(vol["volunteer_id"], plan=["o0", "o1"])
+        commit_view(store, sid, "o0", 0, payload=b"an earlier take")
+    gone = subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "delete-volunteer", "--yes",
+                           vol["volunteer_id"]],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert gone.returncode == 0, gone.stderr
+    with Store.open(home) as store:
+        assert sid not in store._withdrawn  # this process learns it from the store only
+        temp = fake_recording(store, b"a late take on the other server")
+        with pytest.raises(VolunteerWithdrawnError, match="withdrawn.*discarded"):
+            store.commit_recording(session_id=sid, outfit_id="o1", position=1, temp_video=temp, rating=50,
+                                   status="ok", shown_at=utcnow())
+        assert not temp.exists() and store.count("view") == 0
+        assert _cells_mentioning(store, {vol["volunteer_id"], sid}) == []
+        with store.snapshot() as cur:
+            kept = [r[0] for r in cur.execute("SELECT session_hash FROM withdrawn_session").fetchall()]
+        assert len(kept) == 1 and sid not in kept[0]
