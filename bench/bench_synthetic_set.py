@@ -15,7 +15,7 @@ leave-faces-out render (logistic regression and LBE, each normalisation).
         [--videos 200] [--per-volunteer 10] [--seconds 2] [--test-fraction 0.25] [--stages render,extract,train,cv]
         [--variants lbe,pbe,plm-ipe] [--volunteer-norms none,baseline] [--seeds 0] [--epochs 30]
         [--preset cpu] [--c3d-norm none|batch] [--dropout 0.5] [--clip-norm unit|standardise|temporal|...]
-        [--extra-volunteers 27 --extra-per-volunteer 2]
+        [--extra-volunteers 39 --extra-per-volunteer 1]
 
 ``--extra-volunteers N`` adds N TRAINING volunteers (M videos each) from a second plan, wearing only the
 training faces, the held-out videos unchanged (``bench/synthetic_extra.py``); their runs land in
@@ -192,14 +192,14 @@ def _saved_run(run_dir: Path, mc: Any, tc: Any, fingerprint: str) -> tuple[dict[
 def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]:
     from dataclasses import replace
 
+    from bench.synthetic_extra import runs_folder
+
     from models.reaction.registry import model_config
     from models.training.data import load_manifest
     from models.training.evaluate import degenerate_class
     from models.training.train import TrainConfig, train_model
     from models.training.run_folder import save_run
     from models.training.volunteer_norm import apply_volunteer_norm
-
-    from bench.synthetic_extra import runs_folder
 
     folds = load_manifest(write_split_manifest(out, args))
     train_set, test_set = folds["train"], folds["test"]
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--extra-volunteers", type=int, default=0,
                         help="more TRAINING volunteers from a second plan, the held-out videos unchanged")
-    parser.add_argument("--extra-per-volunteer", type=int, default=2)
+    parser.add_argument("--extra-per-volunteer", type=int, default=1)
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--variants", default="lbe,pbe,plm-ipe")
     parser.add_argument("--volunteer-norms", default="none,baseline")
