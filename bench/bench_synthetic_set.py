@@ -15,6 +15,11 @@ leave-faces-out render (logistic regression and LBE, each normalisation).
         [--videos 200] [--per-volunteer 10] [--seconds 2] [--test-fraction 0.25] [--stages render,extract,train,cv]
         [--variants lbe,pbe,plm-ipe] [--volunteer-norms none,baseline] [--seeds 0] [--epochs 30]
         [--preset cpu] [--c3d-norm none|batch] [--dropout 0.5] [--clip-norm unit|standardise|temporal|...]
+        [--extra-volunteers 39 --extra-per-volunteer 1]
+
+``--extra-volunteers N`` adds N TRAINING volunteers (M videos each) from a second plan, wearing only the
+training faces, the held-out videos unchanged (``bench/synthetic_extra.py``); their runs land in
+OUT/<protocol>/runs-extra-<N>x<M>/.
 
 ``--preset cpu`` trains the C3D with ``models.reaction.registry.CPU_PRESET`` (BatchNorm, dropout 0.1,
 per-clip standardised input, PBE warm-up; docs/c3d_learning.md) where its flags are left unset;
@@ -105,16 +110,24 @@ def _timed_extract(out: Path, twins: dict[str, Path]) -> dict[str, Any]:
             "wall_s_per_video": round(wall / done, 3) if done else None}
 
 
-def write_split_manifest(out: Path) -> Path:
+def _source_rows(out: Path, args: argparse.Namespace | None) -> list[dict[str, str]]:
+    """OUT/<protocol>/manifest.csv's rows, and the extra training volunteers' (bench/synthetic_extra.py)."""
+    from bench.synthetic_extra import extra_rows
+
+    base = [r | {"features_npz": f"features/{r['video_id']}.npz"} for r in _read_csv(out / "manifest.csv")]
+    return base + (extra_rows(out, args) if args is not None else [])
+
+
+def write_split_manifest(out: Path, args: argparse.Namespace | None = None) -> Path:
     """OUT/<protocol>/train_manifest.csv: the rendered videos with the protocol's folds (from the plan)."""
     path = out / "train_manifest.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["video_id", "volunteer_id", "fold", "label", "features_npz"])
         writer.writeheader()
-        for r in _read_csv(out / "manifest.csv"):
+        for r in _source_rows(out, args):
             # the label is the class of the RATING (never the expression shown): that is what a study records
             writer.writerow({"video_id": r["video_id"], "volunteer_id": r["volunteer_id"], "fold": r["fold"],
-                             "label": r["class"], "features_npz": f"features/{r['video_id']}.npz"})
+                             "label": r["class"], "features_npz": r["features_npz"]})
     return path
 
 
@@ -142,11 +155,11 @@ def logistic_reference(train_set: Any, test_set: Any) -> float:
     return float((model.predict(flow_statistics(test_set)) == test_set.labels).mean())
 
 
-def _check_folds(out: Path, train_set: Any, test_set: Any, protocol: str) -> None:
+def _check_folds(out: Path, train_set: Any, test_set: Any, protocol: str, args: argparse.Namespace) -> None:
     """End-to-end checks: labels are the ratings' classes; no volunteer (and, leaving faces out, no face) in both."""
     from core.labels import score_to_class
 
-    source = {r["video_id"]: r for r in _read_csv(out / "manifest.csv")}
+    source = {r["video_id"]: r for r in _source_rows(out, args)}
     for fs in (train_set, test_set):
         for vid, label in zip(fs.video_ids, fs.labels):
             if score_to_class(int(source[vid]["rating"])) != int(label):
@@ -179,6 +192,8 @@ def _saved_run(run_dir: Path, mc: Any, tc: Any, fingerprint: str) -> tuple[dict[
 def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]:
     from dataclasses import replace
 
+    from bench.synthetic_extra import runs_folder
+
     from models.reaction.registry import model_config
     from models.training.data import load_manifest
     from models.training.evaluate import degenerate_class
@@ -186,9 +201,9 @@ def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]
     from models.training.run_folder import save_run
     from models.training.volunteer_norm import apply_volunteer_norm
 
-    folds = load_manifest(write_split_manifest(out))
+    folds = load_manifest(write_split_manifest(out, args))
     train_set, test_set = folds["train"], folds["test"]
-    _check_folds(out, train_set, test_set, protocol)
+    _check_folds(out, train_set, test_set, protocol, args)
     counts = np.bincount(test_set.labels, minlength=3)
     info: dict[str, Any] = {
         "train_videos": len(train_set), "test_videos": len(test_set),
@@ -212,7 +227,7 @@ def _train(out: Path, args: argparse.Namespace, protocol: str) -> dict[str, Any]
                 continue
             for seed in args.seeds:
                 tc = replace(base, seed=seed, volunteer_norm=norm)
-                run_dir = out / "runs" / norm / f"{variant}-s{seed}"
+                run_dir = out / runs_folder(args) / norm / f"{variant}-s{seed}"
                 metrics, seconds = _saved_run(run_dir, mc, tc, fingerprint)
                 if metrics is None:
                     result = train_model(mc, train_set, test_set, tc, progress=True)
@@ -298,6 +313,7 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.synthetic_extra import extra_name, render_extra
     from core.reaction.clips import CLIP_NORMS
     from data.synthetic_protocol import PROTOCOLS
 
@@ -309,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", type=int, default=200, help="size of the planned set the subset comes from")
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--test-fraction", type=float, default=0.25)
+    parser.add_argument("--extra-volunteers", type=int, default=0,
+                        help="more TRAINING volunteers from a second plan, the held-out videos unchanged")
+    parser.add_argument("--extra-per-volunteer", type=int, default=1)
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--variants", default="lbe,pbe,plm-ipe")
     parser.add_argument("--volunteer-norms", default="none,baseline")
@@ -356,10 +375,16 @@ def main(argv: list[str] | None = None) -> int:
             twins = _twins(jobs, done, lambda root, j: root / j.relpath)
             timings.setdefault(protocol, {})["render"] = r = _timed_render(out, args, protocol, twins)
             print(f"{protocol} render: {r}")
+            if args.extra_volunteers > 0:
+                timings[protocol]["render-extra"] = r = render_extra(out, args, protocol, jobs)
+                print(f"{protocol} render of the extra training volunteers: {r}")
         if "extract" in stages:
             twins = _twins(jobs, done, lambda root, j: root / "features" / f"{j.video_id}.npz")
             timings.setdefault(protocol, {})["extract"] = e = _timed_extract(out, twins)
             print(f"{protocol} extract: {e}")
+            if args.extra_volunteers > 0:
+                timings[protocol]["extract-extra"] = e = _timed_extract(out / extra_name(args), {})
+                print(f"{protocol} extract of the extra training volunteers: {e}")
         done[protocol] = (out, jobs)
     timings_path.write_text(json.dumps(timings, indent=2))
     if "train" in stages:

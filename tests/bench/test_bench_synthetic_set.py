@@ -75,3 +75,35 @@ def test_toy_run_reports_both_protocols_side_by_side(tmp_path: Path, capsys) -> 
     again = json.loads((out / "results.json").read_text())["protocols"]["leave-faces-out"]["norms"]["none"]
     assert (run / "model" / "model.safetensors").stat().st_mtime_ns == written
     assert again["variants"]["pbe"][0]["heads"] == first["variants"]["pbe"][0]["heads"]
+
+
+def test_extra_training_volunteers_leave_the_held_out_videos_unchanged(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    out = tmp_path / "bench"
+    toy = [str(out), *TOY, "--protocols", "leave-faces-out", "--volunteer-norms", "none", "--stages",
+           "render,extract,train"]
+    assert main(toy) == 0
+    assert main([*toy, "--extra-volunteers", "3", "--extra-per-volunteer", "1"]) == 0
+    base = out / "leave-faces-out"
+    with open(base / "manifest.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    with open(base / "train_manifest.csv", newline="", encoding="utf-8") as handle:
+        merged = list(csv.DictReader(handle))
+    extra = [r for r in merged if r["video_id"].startswith("x-")]
+    # three more training volunteers, one video each, wearing only the base training volunteers' faces
+    assert len(extra) == 3 and {r["fold"] for r in extra} == {"train"}
+    assert len({r["volunteer_id"] for r in extra}) == 3
+    assert [r for r in merged if not r["video_id"].startswith("x-")] == [
+        {"video_id": r["video_id"], "volunteer_id": r["volunteer_id"], "fold": r["fold"], "label": r["class"],
+         "features_npz": f"features/{r['video_id']}.npz"} for r in rows]
+    for r in extra:
+        assert (base / r["features_npz"]).is_file()
+    with open(base / "extra-3x1" / "manifest.csv", newline="", encoding="utf-8") as handle:
+        extra_faces = {r["face_id"] for r in csv.DictReader(handle)}
+    assert extra_faces <= {r["face_id"] for r in rows if r["fold"] == "train"}
+    results = json.loads((out / "results.json").read_text())["protocols"]["leave-faces-out"]
+    assert results["train_volunteers"] == 6 and results["test_volunteers"] == 1
+    assert results["test_videos"] == sum(r["fold"] == "test" for r in rows)
+    # the runs with the extra volunteers sit beside the base runs, which stay as they were
+    assert (base / "runs-extra-3x1" / "none" / "lbe-s0" / "model" / "config.json").is_file()
+    assert (base / "runs" / "none" / "lbe-s0" / "model" / "config.json").is_file()
