@@ -85,7 +85,6 @@ async def _stats(page) -> list:
 CONSOLE_LOG: list[Path] = []  # where every page's console messages go (the component's iframe included)
 
 
-RATING = "How much do you like this outfit?"
 PEER_EVENTS: list[str] = []  # the [pcN] lines: which peer connections existed, and their states
 
 
@@ -127,6 +126,13 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     for k in range(outfits):
         await page.get_by_text(f"{k + 1} / {outfits}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
+        # The previous outfit's slider and Confirm stay on the page (faded, "stale", still enabled)
+        # until this outfit's run has replaced them; a Confirm clicked there belongs to the previous
+        # position and does nothing. So the page is driven by this outfit's own controls (their keys).
+        own = f"{result['session_id']}-{k}"
+        slider = page.locator(f".st-key-rating-{own} [role=slider]")
+        confirm = page.locator(f".st-key-confirm-{own} button")
+        timeline[f"take{k}_stale_confirm_seen"] = await page.locator('[data-stale="true"] button', has_text="Confirm").count()
         if close_during == k:
             await page.get_by_text(f"s of {take_s} s").wait_for(timeout=240_000)  # mid-take
             await asyncio.sleep(1.0)
@@ -136,18 +142,16 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
             return result
         t = time.monotonic()
         # the first frames arrived; on a slow page a whole take can end between two 1 s updates of
-        # its status, and the rating slider is then the first sign of its frames
-        await page.get_by_text(f"s of {take_s} s").or_(page.get_by_text(RATING)).first.wait_for(timeout=240_000)
+        # its status, and this outfit's rating slider is then the first sign of its frames
+        await page.get_by_text(f"s of {take_s} s").or_(slider).first.wait_for(timeout=240_000)
         timeline[f"take{k}_to_first_frames_s"] = round(time.monotonic() - t, 2)
         result["webrtc"].append(await _stats(page))
-        await page.get_by_text(RATING).wait_for(timeout=60_000)
+        await slider.wait_for(timeout=60_000)
         timeline[f"take{k}_to_slider_s"] = round(time.monotonic() - t, 2)
-        slider = page.get_by_role("slider")
         await slider.focus()
         for _ in range(ratings[k] + 1):  # from "not set" to 0, then up
             await slider.press("ArrowRight")
-        await asyncio.sleep(0.3)
-        await page.get_by_role("button", name="Confirm").click()
+        await confirm.click()  # waits until the slider's rerun has enabled it
         result["ratings"].append(ratings[k])
     await page.get_by_text("Thank you!").wait_for(timeout=60_000)
     result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()
