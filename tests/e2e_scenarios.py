@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.browser_support import (CHROMIUM, camera_check, chromium_args, consent_and_profile, netlog_hosts,  # noqa: E402
-                                   non_loopback_connections, streamlit_server)
+                                   non_loopback_connections, rate_outfit, rating_slider,
+                                   streamlit_server)
 
 # Keeps every RTCPeerConnection (for getStats) and logs its signalling, ICE and DTLS states and
 # the ICE ufrag of each description it is given to the console, timestamped: the failing case's
@@ -126,12 +127,8 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     for k in range(outfits):
         await page.get_by_text(f"{k + 1} / {outfits}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
-        # The previous outfit's slider and Confirm stay on the page (faded, "stale", still enabled)
-        # until this outfit's run has replaced them; a Confirm clicked there belongs to the previous
-        # position and does nothing. So the page is driven by this outfit's own controls (their keys).
         own = f"{result['session_id']}-{k}"
-        slider = page.locator(f".st-key-rating-{own} [role=slider]")
-        confirm = page.locator(f".st-key-confirm-{own} button")
+        slider = rating_slider(page, own)  # this outfit's, not the previous one's (browser_support.py)
         timeline[f"take{k}_stale_confirm_seen"] = await page.locator('[data-stale="true"] button', has_text="Confirm").count()
         if close_during == k:
             await page.get_by_text(f"s of {take_s} s").wait_for(timeout=240_000)  # mid-take
@@ -148,10 +145,7 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
         result["webrtc"].append(await _stats(page))
         await slider.wait_for(timeout=60_000)
         timeline[f"take{k}_to_slider_s"] = round(time.monotonic() - t, 2)
-        await slider.focus()
-        for _ in range(ratings[k] + 1):  # from "not set" to 0, then up
-            await slider.press("ArrowRight")
-        await confirm.click()  # waits until the slider's rerun has enabled it
+        await rate_outfit(page, ratings[k], own)
         result["ratings"].append(ratings[k])
     await page.get_by_text("Thank you!").wait_for(timeout=60_000)
     result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()
