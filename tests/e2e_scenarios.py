@@ -129,7 +129,8 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
         own = f"{result['session_id']}-{k}"
         slider = rating_slider(page, own)  # this outfit's, not the previous one's (browser_support.py)
-        timeline[f"take{k}_stale_confirm_seen"] = await page.locator('[data-stale="true"] button', has_text="Confirm").count()
+        if k:  # whether the previous outfit's Confirm was still on the page when this one's progress showed
+            timeline[f"take{k}_previous_confirm_seen"] = await page.locator(f".st-key-confirm-{result['session_id']}-{k - 1}").count()
         if close_during == k:
             await page.get_by_text(f"s of {take_s} s").wait_for(timeout=240_000)  # mid-take
             await asyncio.sleep(1.0)
