@@ -30,10 +30,12 @@ HOST = "study.test"
 COMPONENT = 'iframe[title*="browser_recorder"]'
 OUTFITS = 2
 DEBUG = Path("/tmp")  # replaced by the scenario's home in main()
-# how the camera picture is shown: its box, its opacity, and whether it is playing (frames flow)
-VIDEO_VIEW = """v => { const r = v.getBoundingClientRect();
-  return {width: r.width, height: r.height, opacity: Number(getComputedStyle(v).opacity), playing: !v.paused,
-          frames: v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : null}; }"""
+# how the camera picture is shown: its box, its opacity, and whether it still holds the live camera
+# stream (the recorder records that stream; Chromium pauses a muted video scrolled out of view,
+# hidden or not, so "paused" is reported, not a sign of lost frames)
+VIDEO_VIEW = """v => { const r = v.getBoundingClientRect(), track = v.srcObject && v.srcObject.getVideoTracks()[0];
+  return {width: r.width, height: r.height, opacity: Number(getComputedStyle(v).opacity), paused: v.paused,
+          live: !!track && track.readyState === "live"}; }"""
 
 
 async def volunteer(browser, url: str, **kwargs) -> dict:

@@ -54,10 +54,11 @@ def check_video(view: dict, home, source: np.ndarray) -> None:
 
 def self_view(volunteer: dict, shown: bool) -> None:
     """The camera picture at the camera check is shown; during takes only with IPE_SELF_VIEW, and
-    when hidden it stays in the page, playing, out of sight (the take's file is checked apart)."""
+    when hidden it stays in the page, on the live camera stream, out of sight (that the take's
+    frames still flowed is checked on its file)."""
     assert volunteer["video_at_check"]["width"] > 100 and volunteer["video_at_check"]["opacity"] == 1
     views = volunteer["video_during_takes"]
-    assert views and all(v["playing"] for v in views), views
+    assert views and all(v["live"] for v in views), views
     if shown:
         assert all(v["width"] > 100 and v["opacity"] == 1 for v in views), views
     else:
