@@ -233,7 +233,7 @@ def _take(session_id: str, position: int) -> dict:
     key = f"{session_id}-{position}"
     if key not in takes:
         recorder = TakeRecorder(store.new_video_tempfile(), max_seconds=config.max_record_seconds,
-                                size=config.video_size, fps=config.video_fps)
+                                size=config.video_size, fps=config.video_fps, preset=config.video_preset)
         takes[key] = {"recorder": recorder, "shown_at": utcnow()}
     return takes[key]
 

@@ -15,7 +15,10 @@ the second is ended with "Done looking" after about half of it; both are rated.
 Figures per take, read back from the stored videos and the DuckDB rows:
 - frames kept / sent: distinct source frames in the file / source frames the browser played
   during the take (from the stamps: first to last index seen); the goal is >= 0.99 with 2;
+- damaged pictures: stored frames whose stamp cannot be read (packets lost before a key frame);
 - the browser's fps and resolution as the server received them (``source_fps``, size);
+  these three are what the recording end-to-end tests measure but do not assert (a loaded
+  machine's browsers send fewer frames);
 - START -> first frame: the take's recorder is created when the outfit page renders; time
   until its first frame arrived (server clock, from ``video_meta``);
 - STOP -> file closed: cap reached or "done" clicked -> container closed (server clock);
@@ -181,6 +184,8 @@ def _summary(run: dict) -> dict:
         "ok": sum(t["status"] == "ok" for t in run["takes"]),
         "kept/sent": f"{kept}/{sent} = {kept / sent:.4f}" if sent else "-",
         "worst take kept": min((t["kept_ratio"] for t in takes), default=None),
+        "damaged pictures (unreadable stamps)": f"{sum(t['unreadable_stamps'] for t in takes)}/"
+        f"{sum(t['frames'] or 0 for t in takes)}",
         "fps (median, min)": f"{med('source_fps')}, {min((t['source_fps'] for t in takes), default=0)}",
         "resolutions": sorted({t["source_size"] for t in run["takes"]}),
         "START->first frame s (median)": med("start_to_first_frame_s"),

@@ -1,7 +1,7 @@
 """Server cost of browser-recorded takes (``IPE_CAPTURE=browser``): CPU-seconds per recorded second,
 and how many volunteers one server keeps up with.
 
-    nice python -m bench.bench_capture_browser [--volunteers 4 8 16] [--takes 3] [--seconds 10] [--json out.json]
+    nice python -m bench.bench_capture_browser [--volunteers 4 8 16] [--takes 3] [--seconds 10] [--preset veryfast] [--json out.json]
 
 No browser runs: a lightweight asyncio client (one process, ``httpx``) replays a pre-encoded WebM
 (VP8, 640x480, 30 fps, ~2.5 Mbit/s, made once from the generated face video) for each simulated
@@ -49,7 +49,7 @@ def make_take(path: Path, seconds: float) -> Path:
 
 
 # ----------------------------------------------------------------------------- the server process
-def serve(home: Path, port: int, max_seconds: float) -> None:
+def serve(home: Path, port: int, max_seconds: float, preset: str) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -64,7 +64,7 @@ def serve(home: Path, port: int, max_seconds: float) -> None:
     from core.store import Store, utcnow
 
     store = Store.open(DataHome.resolve(home))
-    service = capture_service(store, CollectionConfig(max_record_seconds=max_seconds))
+    service = capture_service(store, CollectionConfig(max_record_seconds=max_seconds, video_preset=preset))
 
     async def open_take(request: Request) -> JSONResponse:  # what the page does when it shows an outfit
         body = await request.json()
@@ -138,14 +138,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-async def run_count(n: int, take: Path, takes: int, seconds: float, work: Path) -> dict:
+async def run_count(n: int, take: Path, takes: int, seconds: float, work: Path, preset: str) -> dict:
     import httpx
 
     home = work / f"home-{n}"
     subprocess.run([sys.executable, "-m", "app", "--home", str(home), "init"], cwd=REPO, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "bench.bench_capture_browser", "--serve", str(home), str(port),
-                               str(seconds)], cwd=REPO, env={**os.environ, "IPE_HOME": str(home)})
+                               str(seconds), preset], cwd=REPO, env={**os.environ, "IPE_HOME": str(home)})
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(timeout=60) as client:
@@ -173,22 +173,26 @@ async def run_count(n: int, take: Path, takes: int, seconds: float, work: Path) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.collection.config import CollectionConfig
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--volunteers", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--takes", type=int, default=3, help="takes per volunteer")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each take")
+    parser.add_argument("--preset", default=CollectionConfig.video_preset,
+                        help="libx264 preset of the normalised files (IPE_VIDEO_PRESET; bench/bench_normalise.py)")
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--serve", nargs=3, metavar=("HOME", "PORT", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=4, metavar=("HOME", "PORT", "SECONDS", "PRESET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), float(args.serve[2]))
+        serve(Path(args.serve[0]), int(args.serve[1]), float(args.serve[2]), args.serve[3])
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-capture-browser-") as tmp:
         work = Path(tmp)
         take = make_take(work / "take.webm", args.seconds)
         print(f"replayed take: {take.stat().st_size / 1e6:.2f} MB, {args.seconds:g} s VP8 640x480; "
-              f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        rows = [asyncio.run(run_count(n, take, args.takes, args.seconds, work)) for n in args.volunteers]
+              f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; libx264 preset {args.preset}")
+        rows = [asyncio.run(run_count(n, take, args.takes, args.seconds, work, args.preset)) for n in args.volunteers]
     for row in rows:
         print(f"{row['volunteers']:>3} volunteers: {row['intact_within_30s']}/{row['takes']} takes committed intact "
               f"within {INTACT_WITHIN_S:g} s; server {row['server_cpu_s']} CPU-s = {row['cpu_s_per_recorded_s']} "

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
                                                   "streams the camera to the server live (lab stations); `browser` "
                                                   "records each take in the volunteer's browser and uploads it in "
                                                   "chunks (remote studies; needs HTTPS off this machine)")
+    video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        _C.video_preset, description="libx264 preset of the stored videos (both capture paths; same MP4, H.264, "
+        "640x480, 30 fps): `superfast` / `ultrafast` cost the server ~0.6x / ~0.4x the encoder CPU of `veryfast` "
+        "for ~1.5x / ~3x the file size")
     camera_stall_s: float = Field(_C.camera_stall_s, gt=0, le=120,
                                   description="seconds the camera may deliver no frames after the volunteer turns it "
                                   "on (or during the session) before the page says so and reconnects it by itself")
@@ -148,7 +152,8 @@ class Settings(BaseSettings):
                                 min_record_seconds=self.min_record_seconds, retention=self.retention,
                                 extra_fields=self.profile_fields, research_mode=self.research_mode,
                                 self_view=self.self_view, language=self.language, capture=self.capture,
-                                camera_stall_s=self.camera_stall_s, reservation_s=self.reservation_s)
+                                camera_stall_s=self.camera_stall_s, reservation_s=self.reservation_s,
+                                video_preset=self.video_preset)
 
     def local_turn(self) -> LocalTurn | None:
         """The kit's own TURN server when ``IPE_TURN=local`` (SettingsError when IPE_HOST cannot serve it)."""

@@ -174,12 +174,21 @@ async def consent_and_profile(page, url: str, *, gender: str, age_band: str = "2
     await page.get_by_role("button", name="Continue").click()
 
 
-async def rate_outfit(page, rating: int) -> None:
-    """Set the rating slider (it starts on "not set", one stop before 0) to ``rating`` with the
-    keyboard, by the shorter way (from 0 up, or from 100 down), and confirm once Confirm unlocks."""
-    import asyncio
+def rating_slider(page, own: str):
+    """The rating slider of one outfit, ``own`` = "SESSION-POSITION" (the widgets' keys end so).
 
-    slider = page.get_by_role("slider")
+    By its key, not by role alone: after a Confirm the previous outfit's slider and Confirm stay on
+    the page, faded ("stale") but enabled, until the next outfit's run has replaced them, and a
+    Confirm clicked there belongs to the previous position and does nothing."""
+    return page.locator(f".st-key-rating-{own}").get_by_role("slider")
+
+
+async def rate_outfit(page, rating: int, own: str) -> None:
+    """Set outfit ``own``'s rating slider (it starts on "not set", one stop before 0) to ``rating``
+    with the keyboard, by the shorter way (from 0 up, or from 100 down), and click its Confirm
+    once that is enabled (each key press hands the value to Streamlit at once; the press's
+    rerun enables Confirm)."""
+    slider = rating_slider(page, own)
     await slider.focus()
     if rating <= 50:
         for _ in range(rating + 1):  # "not set" -> 0 -> ... -> rating
@@ -188,9 +197,7 @@ async def rate_outfit(page, rating: int) -> None:
         await slider.press("End")
         for _ in range(100 - rating):
             await slider.press("ArrowLeft")
-    await asyncio.sleep(0.3)  # the slider hands its value to Streamlit after a short client-side debounce
-    await page.locator("button[data-testid^=stBaseButton]:not([disabled])", has_text="Confirm").wait_for(timeout=60_000)
-    await page.get_by_role("button", name="Confirm").click()
+    await page.locator(f".st-key-confirm-{own} button:not([disabled])").click(timeout=60_000)
 
 
 CAMERA_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'

@@ -24,12 +24,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.tls import self_signed  # noqa: E402
 from tests.browser_support import (CHROMIUM, capture_server, chromium_args, consent_and_profile,  # noqa: E402
-                                   netlog_hosts, non_loopback_connections, rate_outfit)
+                                   netlog_hosts, non_loopback_connections, rate_outfit, rating_slider)
 
 HOST = "study.test"
 COMPONENT = 'iframe[title*="browser_recorder"]'
 OUTFITS = 2
 DEBUG = Path("/tmp")  # replaced by the scenario's home in main()
+# how the camera picture is shown: its box, its opacity, and whether it still holds the live camera
+# stream (the recorder records that stream; Chromium pauses a muted video scrolled out of view,
+# hidden or not, so "paused" is reported, not a sign of lost frames)
+VIDEO_VIEW = """v => { const r = v.getBoundingClientRect(), track = v.srcObject && v.srcObject.getVideoTracks()[0];
+  return {width: r.width, height: r.height, opacity: Number(getComputedStyle(v).opacity), paused: v.paused,
+          live: !!track && track.readyState === "live"}; }"""
 
 
 async def volunteer(browser, url: str, **kwargs) -> dict:
@@ -55,13 +61,15 @@ async def visit(context, url: str, *, ratings: list[int], gender: str, close_dur
     page.on("console", lambda m: result.setdefault("console", []).append(m.text[:300]))
     await page.get_by_text("Your face is visible").wait_for(timeout=120_000)
     result["timeline"]["camera_check_s"] = round(time.monotonic() - t, 2)
-    await page.get_by_role("button", name="Start the session").click()
     camera = page.frame_locator(COMPONENT)
+    result["video_at_check"] = await camera.locator("video").evaluate(VIDEO_VIEW)
+    await page.get_by_role("button", name="Start the session").click()
     for k in range(OUTFITS):
         await page.get_by_text(f"{k + 1} / {OUTFITS}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
         await camera.get_by_text("Recording…").wait_for(timeout=60_000)
         await asyncio.sleep(1.0)  # into the take (a loaded machine updates the counter only a few times a second)
+        result.setdefault("video_during_takes", []).append(await camera.locator("video").evaluate(VIDEO_VIEW))
         if refresh_after == k:  # this take's upload cannot reach the server until the page is refreshed
             await context.route("**/capture/take/**", lambda route: route.abort())
         if close_during == k:
@@ -77,10 +85,10 @@ async def visit(context, url: str, *, ratings: list[int], gender: str, close_dur
             await asyncio.sleep(1.0)  # the file starts up to ~1 s after the counter: it keeps > 1 s (not short)
             await page.get_by_role("button", name="Done looking").click()
         t = time.monotonic()
-        slider = page.get_by_role("slider")
-        await slider.wait_for(timeout=60_000)
+        own = f"{result['session_id']}-{k}"
+        await rating_slider(page, own).wait_for(timeout=60_000)
         result["timeline"][f"take{k}_to_slider_s"] = round(time.monotonic() - t, 2)
-        await rate_outfit(page, ratings[k])
+        await rate_outfit(page, ratings[k], own)
         result["ratings"].append(ratings[k])
         if refresh_after == k:
             await page.get_by_text(f"{k + 2} / {OUTFITS}").wait_for(timeout=60_000)  # rated: the page moved on
@@ -132,7 +140,9 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
              f"--ignore-certificate-errors-spki-list={tls.spki_sha256()}"]
     env = {"IPE_OUTFITS_PER_SESSION": str(OUTFITS), "IPE_MAX_RECORD_SECONDS": "10" if scenario == "full" else "3",
            "IPE_MIN_RECORD_SECONDS": "1",
-           "IPE_RESEARCHER_PASSWORD": "x"}
+           "IPE_RESEARCHER_PASSWORD": "x",
+           # the volunteer sees their own picture during takes in this one (IPE_SELF_VIEW, off by default)
+           "IPE_SELF_VIEW": "1" if scenario == "refresh" else "0"}
     report: dict = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=args)

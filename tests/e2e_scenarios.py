@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.browser_support import (CHROMIUM, camera_check, chromium_args, consent_and_profile, netlog_hosts,  # noqa: E402
-                                   non_loopback_connections, streamlit_server)
+                                   non_loopback_connections, rate_outfit, rating_slider,
+                                   streamlit_server)
 
 # Keeps every RTCPeerConnection (for getStats) and logs its signalling, ICE and DTLS states and
 # the ICE ufrag of each description it is given to the console, timestamped: the failing case's
@@ -92,7 +93,6 @@ async def _stats(page) -> list:
 CONSOLE_LOG: list[Path] = []  # where every page's console messages go (the component's iframe included)
 
 
-RATING = "How much do you like this outfit?"
 PEER_EVENTS: list[str] = []  # the [pcN] lines: which peer connections existed, and their states
 
 
@@ -134,6 +134,10 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
     for k in range(outfits):
         await page.get_by_text(f"{k + 1} / {outfits}").wait_for(timeout=60_000)
         result["session_id"] = page.url.split("s=")[-1].split("&")[0]
+        own = f"{result['session_id']}-{k}"
+        slider = rating_slider(page, own)  # this outfit's, not the previous one's (browser_support.py)
+        if k:  # whether the previous outfit's Confirm was still on the page when this one's progress showed
+            timeline[f"take{k}_previous_confirm_seen"] = await page.locator(f".st-key-confirm-{result['session_id']}-{k - 1}").count()
         if close_during == k:
             await page.get_by_text(f"s of {take_s} s").wait_for(timeout=240_000)  # mid-take
             await asyncio.sleep(1.0)
@@ -143,18 +147,13 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
             return result
         t = time.monotonic()
         # the first frames arrived; on a slow page a whole take can end between two 1 s updates of
-        # its status, and the rating slider is then the first sign of its frames
-        await page.get_by_text(f"s of {take_s} s").or_(page.get_by_text(RATING)).first.wait_for(timeout=240_000)
+        # its status, and this outfit's rating slider is then the first sign of its frames
+        await page.get_by_text(f"s of {take_s} s").or_(slider).first.wait_for(timeout=240_000)
         timeline[f"take{k}_to_first_frames_s"] = round(time.monotonic() - t, 2)
         result["webrtc"].append(await _stats(page))
-        await page.get_by_text(RATING).wait_for(timeout=60_000)
+        await slider.wait_for(timeout=60_000)
         timeline[f"take{k}_to_slider_s"] = round(time.monotonic() - t, 2)
-        slider = page.get_by_role("slider")
-        await slider.focus()
-        for _ in range(ratings[k] + 1):  # from "not set" to 0, then up
-            await slider.press("ArrowRight")
-        await asyncio.sleep(0.3)
-        await page.get_by_role("button", name="Confirm").click()
+        await rate_outfit(page, ratings[k], own)
         result["ratings"].append(ratings[k])
     await page.get_by_text("Thank you!").wait_for(timeout=60_000)
     result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()

@@ -12,7 +12,9 @@ _component = components.declare_component("browser_recorder", path=str(Path(__fi
 
 
 def browser_recorder(*, key: str, visit: str, take: str | None, stop_take: str | None, preview: bool,
-                     max_seconds: float, chunk_ms: int = 1000) -> dict | None:
-    """Render the camera component (keep ``key`` and its place fixed for the whole visit)."""
+                     max_seconds: float, show_video: bool = True, chunk_ms: int = 1000) -> dict | None:
+    """Render the camera component (keep ``key`` and its place fixed for the whole visit). With
+    ``show_video`` off the camera picture is out of sight (the recording goes on)."""
     return _component(key=key, visit=visit, take=take, stop_take=stop_take, preview=bool(preview),
-                      max_seconds=float(max_seconds), chunk_ms=int(chunk_ms), base=PREFIX, default=None)
+                      max_seconds=float(max_seconds), show_video=bool(show_video), chunk_ms=int(chunk_ms),
+                      base=PREFIX, default=None)

@@ -50,12 +50,13 @@ def service(store: Any, config: Any) -> CaptureService:
 def browser_camera(store: Any, config: Any, t: Callable[..., str], *, take: str | None = None,
                    stop_take: str | None = None, preview: bool = False) -> BrowserCamera:
     """Render the visit's camera component as the run's first element (the same component for the
-    whole visit; ``annotation/volunteer_page.py`` says why it comes first)."""
+    whole visit; ``annotation/volunteer_page.py`` says why it comes first). The volunteer sees their
+    own picture outside takes, and during an outfit's take only when the study sets ``IPE_SELF_VIEW``."""
     cam: BrowserCamera = st.session_state.setdefault("browser_camera_state", BrowserCamera(service(store, config)))
     with st.container(key="camera-panel"):
         st.caption(t("camera.panel"))
         value = browser_recorder(key=CAMERA_KEY, visit=cam.visit, take=take, stop_take=stop_take, preview=preview,
-                                 max_seconds=config.max_record_seconds)
+                                 max_seconds=config.max_record_seconds, show_video=take is None or config.self_view)
     cam.value = value or {}
     if cam.state in CAMERA_PROBLEMS:
         st.error(t(f"camera.problem_{cam.state}"))

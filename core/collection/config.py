@@ -13,6 +13,9 @@ class CollectionConfig:
     min_record_seconds: float = 1.5  # IPE_MIN_RECORD_SECONDS: shorter takes are stored as "short"
     video_size: tuple[int, int] = (640, 480)  # every stored video is normalised to this
     video_fps: int = 30  # ... and to this constant frame rate
+    # IPE_VIDEO_PRESET: libx264's effort when writing them (same container, codec, size and rate;
+    # faster presets cost the server less CPU per take and make larger files; bench/bench_normalise.py)
+    video_preset: str = "veryfast"
     retention: str = "2 years"  # IPE_RETENTION: stated in the consent text
     age_bands: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+", "prefer not to say")
     genders: tuple[str, ...] = ("female", "male", "non-binary", "prefer not to say")

@@ -3,8 +3,8 @@
 Per ``docs/recording-recipe.md``: the sink's callback runs on aiortc's event loop and must
 be quick, so :meth:`TakeRecorder.on_frame` only copies the decoded YUV 4:2:0 planes (no
 colour conversion: 0.02 ms instead of 0.37 ms for RGB at 640x480) and the timestamp onto a
-queue; a writer thread encodes with PyAV (libx264, preset veryfast, tune zerolatency, crf
-20). The stored video is normalised to a fixed size (640x480) and a constant frame rate
+queue; a writer thread encodes with PyAV (libx264, preset veryfast unless ``IPE_VIDEO_PRESET``
+says otherwise, tune zerolatency, crf 20). The stored video is normalised to a fixed size (640x480) and a constant frame rate
 (30 fps): frames are written in order, one per output slot; when the input falls a frame or
 more behind the 30 fps clock the previous frame is repeated, when it runs a frame or more
 ahead a frame is dropped (timestamp jitter under one frame is absorbed, so a 30 fps camera
@@ -47,12 +47,13 @@ class TakeRecorder:
     """One recording. Thread-safe: ``on_frame`` from the event loop, ``stop``/``meta`` from the UI."""
 
     def __init__(self, path: str | Path, *, max_seconds: float = 10.0, size: tuple[int, int] = (640, 480),
-                 fps: int = 30, crf: int = 20, backlog: int = 0) -> None:
+                 fps: int = 30, crf: int = 20, preset: str = "veryfast", backlog: int = 0) -> None:
         self.path = Path(path)
         self.max_seconds = max_seconds
         self.size = size
         self.fps = fps
         self.crf = crf
+        self.preset = preset
         self.stats = TakeStats()
         self.done = threading.Event()
         self._accepting = True
@@ -139,7 +140,7 @@ class TakeRecorder:
                     stream = container.add_stream("libx264", rate=self.fps)
                     stream.width, stream.height = width, height
                     stream.pix_fmt = "yuv420p"
-                    stream.options = {"preset": "veryfast", "tune": "zerolatency", "crf": str(self.crf)}
+                    stream.options = {"preset": self.preset, "tune": "zerolatency", "crf": str(self.crf)}
                     self.stats.source_height, self.stats.source_width = yuv.shape[0] * 2 // 3, yuv.shape[1]
                 if yuv.shape != (height * 3 // 2, width):
                     yuv = av.VideoFrame.from_ndarray(yuv, format="yuv420p").reformat(
@@ -189,6 +190,7 @@ class TakeRecorder:
         return {
             "frames": s.frames_written,
             "fps": float(self.fps),
+            "encoder_preset": self.preset,
             "duration_s": round(s.frames_written / self.fps, 3),
             "width": self.size[0],
             "height": self.size[1],

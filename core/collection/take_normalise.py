@@ -55,7 +55,7 @@ def normalise_take(source: str | Path, dest: str | Path, config: CollectionConfi
             raise MediaError(f"the uploaded take's frames are {stream.width}x{stream.height}, over "
                              f"IPE_MAX_VIDEO_PIXELS={limits.max_video_pixels}")
         recorder = TakeRecorder(dest, max_seconds=config.max_record_seconds, size=config.video_size,
-                                fps=config.video_fps, backlog=8)
+                                fps=config.video_fps, preset=config.video_preset, backlog=8)
         times: list[float] = []
         try:
             for frame in container.decode(stream):

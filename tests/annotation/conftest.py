@@ -42,8 +42,11 @@ def source_frames():
 def run_scenario_script(script: str, name: str, home, fake) -> dict:
     """Initialise ``home``, run ``script``'s scenario ``name`` in the namespace and return its report,
     checked to hold no connection the server tried to make off loopback."""
-    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO, check=True,
-                   capture_output=True)
+    # faulthandler: a native crash (seen once: SIGABRT after the store was fully written) prints every
+    # thread's Python stack, which the assertion below shows
+    init = subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init"], cwd=REPO,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+    assert init.returncode == 0, f"init exited {init.returncode}: {init.stdout[-2000:]}{init.stderr[-6000:]}"
     out = home.root / "scenario.json"
     result = run_in_namespace([script, name, str(home.root), str(fake), str(out)],
                               env={**os.environ, "IPE_HOME": str(home.root)}, timeout=900)

@@ -52,6 +52,19 @@ def check_video(view: dict, home, source: np.ndarray) -> None:
     assert float(np.mean(diffs)) < 10.0
 
 
+def self_view(volunteer: dict, shown: bool) -> None:
+    """The camera picture at the camera check is shown; during takes only with IPE_SELF_VIEW, and
+    when hidden it stays in the page, on the live camera stream, out of sight (that the take's
+    frames still flowed is checked on its file)."""
+    assert volunteer["video_at_check"]["width"] > 100 and volunteer["video_at_check"]["opacity"] == 1
+    views = volunteer["video_during_takes"]
+    assert views and all(v["live"] for v in views), views
+    if shown:
+        assert all(v["width"] > 100 and v["opacity"] == 1 for v in views), views
+    else:
+        assert all(v["width"] <= 1 and v["opacity"] < 0.05 for v in views), views
+
+
 def both_takes_once(report: dict, home, source_frames) -> dict:
     """The volunteer's two takes are stored once each, intact; returns the first view."""
     with Store.open(home, read_only=True) as store:
@@ -66,6 +79,7 @@ def both_takes_once(report: dict, home, source_frames) -> dict:
 def test_https_take_recorded_and_plain_http_refused(home, fake_camera, source_frames) -> None:
     report = run_scenario("https", home, fake_camera)
     volunteer = report["volunteers"][0]
+    self_view(volunteer, shown=False)  # IPE_SELF_VIEW is off by default; the takes below are whole
     with Store.open(home, read_only=True) as store:
         views = store.views_for_session(volunteer["session_id"])
         assert [(v["status"], v["rating"]) for v in views] == [("ok", 80), ("ok", 20)]
@@ -99,6 +113,7 @@ def test_network_dropped_mid_take_loses_nothing(home, fake_camera, source_frames
 def test_refresh_resumes_the_upload_and_the_session(home, fake_camera, source_frames) -> None:
     report = run_scenario("refresh", home, fake_camera)
     assert report["volunteers"][0]["refreshed_after_position"] == 0
+    self_view(report["volunteers"][0], shown=True)  # this scenario's server sets IPE_SELF_VIEW
     first = both_takes_once(report, home, source_frames)
     assert first["video_meta"]["browser"]["resumed"] is True  # sent by the refreshed page
 

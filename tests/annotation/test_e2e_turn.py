@@ -87,4 +87,4 @@ def test_a_volunteer_behind_no_route_records_through_the_turn_relay(home, fake_c
     with Store.open(home, read_only=True) as store:
         views = store.views_for_session(volunteer["session_id"])
         assert [(v["status"], v["rating"]) for v in views] == [("ok", 70)]
-        check_video(views[0], home, source_frames, report)
+        check_video(views[0], home, source_frames)

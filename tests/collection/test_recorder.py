@@ -76,3 +76,30 @@ def test_a_source_a_little_faster_than_30_fps_never_makes_a_take_longer_than_the
     meta = rec.meta()
     assert meta["frames_received"] == 61 and meta["frames"] == 60 and meta["frames_dropped"] == 1
     assert read_video(rec.path).frames.shape[0] == 60
+
+
+def test_a_faster_preset_writes_the_same_format_and_says_so(tmp_path) -> None:
+    """IPE_VIDEO_PRESET changes only libx264's effort: same container, codec, size, rate and frames."""
+    import av
+
+    frames = render_reaction(ReactionSpec("smile", duration_s=1.0, seed=0, stamp=True))
+    metas, sizes = {}, {}
+    for preset in ("veryfast", "ultrafast"):
+        rec = TakeRecorder(tmp_path / f"{preset}.mp4", max_seconds=2.0, preset=preset)
+        for i, frame in enumerate(frames):
+            rec.push_array(frame, i / 30)
+        rec.stop()
+        assert rec.wait(10)
+        metas[preset] = rec.meta()
+        with av.open(str(rec.path)) as container:
+            stream = container.streams.video[0]
+            assert (container.format.name.split(",")[0], stream.codec_context.name, stream.width, stream.height,
+                    float(stream.average_rate)) == ("mov", "h264", 640, 480, 30.0)
+        assert [read_frame_index(f) for f in read_video(rec.path).frames] == list(range(30))
+        sizes[preset] = rec.path.stat().st_size
+    assert metas["ultrafast"]["encoder_preset"] == "ultrafast" and metas["veryfast"]["encoder_preset"] == "veryfast"
+    assert {k: v for k, v in metas["ultrafast"].items() if k not in ("encoder_preset", "start_to_first_frame_s",
+                                                                    "stop_to_closed_s")} == \
+        {k: v for k, v in metas["veryfast"].items() if k not in ("encoder_preset", "start_to_first_frame_s",
+                                                                 "stop_to_closed_s")}
+    assert sizes["ultrafast"] > sizes["veryfast"]  # less effort, larger file
