@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.tls import self_signed  # noqa: E402
 from tests.browser_support import (CHROMIUM, capture_server, chromium_args, consent_and_profile,  # noqa: E402
-                                   netlog_hosts, non_loopback_connections, rate_outfit)
+                                   netlog_hosts, non_loopback_connections, rate_outfit,
+                                   rating_slider)
 from tests.capture_scenarios import COMPONENT, HOST, wait_until_committed  # noqa: E402
 
 OUTFITS = 2
@@ -61,8 +62,9 @@ async def volunteer(browser, store, start_url: str, other_url: str, start_togeth
             await page.get_by_text(f"{k + 1} / {OUTFITS}").wait_for(timeout=60_000)
             result["session_id"] = page.url.split("s=")[-1].split("&")[0]
             await camera.get_by_text("Recording…").wait_for(timeout=60_000)
-            await page.get_by_role("slider").wait_for(timeout=60_000)  # each take runs to the 3 s cut
-            await rate_outfit(page, ratings[k])
+            own = f"{result['session_id']}-{k}"  # this outfit's own slider and Confirm, not a stale one
+            await rating_slider(page, own).wait_for(timeout=60_000)  # each take runs to the 3 s cut
+            await rate_outfit(page, ratings[k], own)
             result["ratings"].append(ratings[k])
             if k == 0:  # rated: the page moves on; once the take is stored, continue on the other server
                 await page.get_by_text(f"2 / {OUTFITS}").wait_for(timeout=60_000)
