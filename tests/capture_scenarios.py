@@ -115,6 +115,14 @@ async def refused_over_http(browser, url: str) -> dict:
     return {"secure_context": secure, "message": text}
 
 
+def study_chromium_args(fake: Path, netlog: Path, tls) -> list[str]:
+    """Chromium's flags for the study at ``https://HOST``: HOST resolves to loopback and nothing else
+    resolves, and the kit's self-signed certificate ``tls`` is trusted by its key."""
+    args = [a for a in chromium_args(fake, netlog) if not a.startswith("--host-resolver-rules")]
+    return args + [f"--host-resolver-rules=MAP {HOST} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                   f"--ignore-certificate-errors-spki-list={tls.spki_sha256()}"]
+
+
 def wait_until_committed(home: Path, timeout: float = 90.0) -> float:
     """Seconds until the server's worker has committed every take (no upload slot left)."""
     start = time.monotonic()
@@ -135,9 +143,7 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
     netlog = home / "chromium-netlog.json"
     connections = home / "server-connections.jsonl"
     tls = self_signed(home / "tls", names=(HOST,))
-    args = [a for a in chromium_args(fake, netlog) if not a.startswith("--host-resolver-rules")]
-    args += [f"--host-resolver-rules=MAP {HOST} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-             f"--ignore-certificate-errors-spki-list={tls.spki_sha256()}"]
+    args = study_chromium_args(fake, netlog, tls)
     env = {"IPE_OUTFITS_PER_SESSION": str(OUTFITS), "IPE_MAX_RECORD_SECONDS": "10" if scenario == "full" else "3",
            "IPE_MIN_RECORD_SECONDS": "1",
            "IPE_RESEARCHER_PASSWORD": "x",

@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.tls import self_signed  # noqa: E402
-from tests.browser_support import (CHROMIUM, capture_server, chromium_args, consent_and_profile,  # noqa: E402
+from tests.browser_support import (CHROMIUM, capture_server, consent_and_profile,  # noqa: E402
                                    netlog_hosts, non_loopback_connections, rate_outfit,
                                    rating_slider)
-from tests.capture_scenarios import COMPONENT, HOST, wait_until_committed  # noqa: E402
+from tests.capture_scenarios import COMPONENT, HOST, study_chromium_args, wait_until_committed  # noqa: E402
 
 OUTFITS = 2
 
@@ -90,9 +90,7 @@ async def main(home: Path, fake: Path, out: Path) -> None:
     netlog = home / "chromium-netlog.json"
     connections = home / "server-connections.jsonl"
     tls = self_signed(home / "tls", names=(HOST,))
-    args = [a for a in chromium_args(fake, netlog) if not a.startswith("--host-resolver-rules")]
-    args += [f"--host-resolver-rules=MAP {HOST} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-             f"--ignore-certificate-errors-spki-list={tls.spki_sha256()}"]
+    args = study_chromium_args(fake, netlog, tls)
     env = {"IPE_OUTFITS_PER_SESSION": str(OUTFITS), "IPE_MAX_RECORD_SECONDS": "3", "IPE_MIN_RECORD_SECONDS": "1",
            "IPE_RESEARCHER_PASSWORD": "x"}
     report: dict = {}
