@@ -37,18 +37,18 @@ class Deletion(VolunteerTables):
             if volunteer is None:
                 raise StoreError(f"no volunteer with id or withdrawal code {id_or_code!r}")
             vid = volunteer["volunteer_id"]
+            # the write lock keeps new sessions out until the end, so this list stays whole
+            sessions = [r["session_id"] for r in self.rows("SELECT session_id FROM session WHERE volunteer_id = ?", [vid])]
             # remembered first: a late write for them is refused as a withdrawal, not as an unknown id
-            self._withdrawn.update([vid, *(r["session_id"] for r in self.rows(
-                "SELECT session_id FROM session WHERE volunteer_id = ?", [vid]))])
+            self._withdrawn.update([vid, *sessions])
             hashes = sorted(r["video_sha256"] for r in self.rows(_OWN_HASHES, [vid, vid]))
             features = self.rows(f"SELECT * FROM feature_cache WHERE video_sha256 IN ({_OWN_HASHES})", [vid, vid])
-            deleted = self._delete_files(self._files_of(vid, hashes, features))
+            deleted = self._delete_files(self._files_of(vid, hashes, features, sessions))
             upload_folders = {Path(p).parent for p in deleted if Path(p).parent.parent == self.home.uploads}
             for folder in [self.home.videos / vid, *self.home.quarantine.glob(f"*/videos/{vid}"), *upload_folders]:
                 if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
                     folder.rmdir()
             counts: dict[str, int] = {}
-            sessions = [r["session_id"] for r in self.rows("SELECT session_id FROM session WHERE volunteer_id = ?", [vid])]
             with self.transaction() as cur:
                 for session_id in sessions:  # other servers learn of the withdrawal from these
                     cur.execute("INSERT INTO withdrawn_session (session_hash) VALUES (?) ON CONFLICT DO NOTHING",
@@ -68,7 +68,7 @@ class Deletion(VolunteerTables):
             "verified": True,
         }
 
-    def _files_of(self, vid: str, hashes: list[str], features: list[dict[str, Any]]) -> set[Path]:
+    def _files_of(self, vid: str, hashes: list[str], features: list[dict[str, Any]], sessions: list[str]) -> set[Path]:
         """Every file to delete, each checked to lie inside the data home (symlinks resolved):
         a row or a link pointing elsewhere stops the deletion before any file is touched."""
         root = self.home.root
@@ -82,7 +82,7 @@ class Deletion(VolunteerTables):
             files |= {p for p in (self.home.videos / vid).rglob("*") if p.is_file()}
         if self.home.quarantine.is_dir():
             files |= {p for p in self.home.quarantine.glob(f"*/videos/{vid}/*") if p.is_file()}
-        files |= self._uploads_of(vid)
+        files |= self._uploads_of(vid, set(sessions))
         base = root.resolve()
         outside = sorted(str(p) for p in files if base not in p.resolve().parents)
         if outside:
@@ -90,12 +90,11 @@ class Deletion(VolunteerTables):
                              f"lead(s) outside the data home {root} (a symlink?); remove the link, then run it again")
         return files
 
-    def _uploads_of(self, vid: str) -> set[Path]:
-        """Their browser-recorded takes still uploading or waiting to be committed: each slot's
+    def _uploads_of(self, vid: str, sessions: set[str]) -> set[Path]:
+        """Browser-recorded takes of ``sessions`` still uploading or waiting to be committed: each slot's
         folder under ``home.uploads`` names its session in ``slot.json``; its normalised video too."""
         if not self.home.uploads.is_dir():
             return set()
-        sessions = {r["session_id"] for r in self.rows("SELECT session_id FROM session WHERE volunteer_id = ?", [vid])}
         files: set[Path] = set()
         for slot_file in self.home.uploads.glob("*/slot.json"):
             try:
