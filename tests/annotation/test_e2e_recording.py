@@ -22,7 +22,7 @@ from data.video_files import read_frame_index
 from tests.annotation.conftest import run_scenario_script
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.browser, pytest.mark.webrtc]
+pytestmark = [pytest.mark.browser]
 TAKE_S = 3.0  # tests/e2e_scenarios.py: IPE_MAX_RECORD_SECONDS of its recording scenarios
 
 
