@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     turn: Literal["off", "local"] = Field("off", description="`local`: `scripts/run.sh` also runs a TURN server "
                                          "(Debian's coturn) on `IPE_HOST` and the app hands each browser "
                                          "time-limited credentials for it (README \"Remote volunteers on the live "
-                                         "path: TURN\")")
+                                         "path: TURN\"); live path only: nothing is started with "
+                                         "`IPE_CAPTURE=browser`, whose takes are uploaded over HTTPS")
     turn_port: int = Field(_T.port, ge=1, le=65535, description="port of the `IPE_TURN=local` server (UDP and TCP)")
     turn_host: str | None = Field(None, description="the name or address volunteers' browsers reach the "
                                   "`IPE_TURN=local` server at (default: `IPE_HOST`)")

@@ -138,6 +138,17 @@ def test_turn_command_refuses_settings_it_cannot_serve(tmp_path) -> None:
     assert not (tmp_path / "turn").exists()
 
 
+def test_turn_command_starts_nothing_for_browser_recorded_takes(tmp_path) -> None:
+    """IPE_CAPTURE=browser uploads takes over HTTPS: a TURN server would carry nothing, so none is started
+    (even with settings it could serve) and one line says why."""
+    env = {"IPE_HOME": str(tmp_path), "PATH": os.environ["PATH"], "IPE_TURN": "local", "IPE_HOST": "198.18.9.1",
+           "IPE_CAPTURE": "browser"}
+    result = _command(env)
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr.count("\n") == 1 and "no TURN server is started" in result.stderr
+    assert not (tmp_path / "turn").exists()
+
+
 def test_turn_command_starts_what_run_sh_stops(tmp_path) -> None:
     """As ``scripts/run.sh`` does it, in a network namespace whose one address is the study server's:
     ``python -m app turn`` starts coturn and prints its pid; a browser's credentials get a relay that
