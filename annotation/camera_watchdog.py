@@ -11,6 +11,11 @@ that, ``annotation/webrtc_frontend.py``), and hands control back to the voluntee
 the new connection is signalling. A phase that does not complete within the same number of
 seconds is tried again, and counted again.
 
+Each restart doubles the time the connection it makes is given (16, 32, then 64 s at most with
+the default; back to ``IPE_CAMERA_STALL_S`` once frames flow): a connection that needs longer than
+that to deliver its first frame (a slow or busy machine: with six browsers sharing one core the
+camera check took 13-15 s) would otherwise be torn down every time just before it got there.
+
 Each restart is counted in the session's row (``session.camera_restarts``; restarts at the
 camera check, before there is a session, are added when the session starts) and shown to
 researchers (researcher page, ``python -m app stats``).
@@ -29,6 +34,7 @@ import streamlit as st
 from core.store import Store
 
 WATCHING, STOPPING, STARTING = "watching", "stopping", "starting"
+MAX_DOUBLINGS = 3  # the wait after restarts without a frame between them: stall_s x 2, 4, 8 at most
 log = logging.getLogger(__name__)
 
 
@@ -47,11 +53,17 @@ class CameraWatchdog:
         self._frames = -1
         self._phase_since = 0.0
         self._awaiting_frames = False  # restarted, and no frame since
+        self._fruitless = 0  # restarts since frames last flowed
 
     @property
     def desired_playing_state(self) -> bool | None:
         """What the camera component is asked to do now (None: follow the volunteer's buttons)."""
         return {STOPPING: False, STARTING: True}.get(self.phase)
+
+    @property
+    def wait_s(self) -> float:
+        """How long the current phase may take: ``stall_s``, doubled for each restart since frames last flowed."""
+        return self.stall_s * 2 ** min(self._fruitless, MAX_DOUBLINGS)
 
     @property
     def reconnecting(self) -> bool:
@@ -64,7 +76,7 @@ class CameraWatchdog:
         the component with a new :attr:`desired_playing_state`."""
         now = self._clock()
         if self.phase == STOPPING:
-            if not on or now - self._phase_since >= self.stall_s:
+            if not on or now - self._phase_since >= self.wait_s:
                 self._enter(STARTING, now)
                 return True
             return False
@@ -73,24 +85,26 @@ class CameraWatchdog:
                 self._enter(WATCHING, now)
                 self._since, self._frames, self._awaiting_frames = now, frames, True
                 return True
-            if now - self._phase_since >= self.stall_s:  # the start did not take: stop and start again
+            if now - self._phase_since >= self.wait_s:  # the start did not take: stop and start again
                 self._stall(now)
                 return True
             return False
         if not on:
             self._since = None
             return False
-        if frames != self._frames:
+        if frames != self._frames and self._frames >= 0:  # frames flow (not merely the first look)
             self._awaiting_frames = False
+            self._fruitless = 0
         if self._since is None or frames != self._frames:
             self._since, self._frames = now, frames
             return False
-        if now - self._since >= self.stall_s:
+        if now - self._since >= self.wait_s:
             self._stall(now)
             return True
         return False
 
     def _stall(self, now: float) -> None:
+        self._fruitless += 1  # frames flowing set it back to 0
         self.restarts += 1
         self.unsaved += 1
         self._enter(STOPPING, now)

@@ -90,7 +90,8 @@ class Settings(BaseSettings):
         "for ~1.5x / ~3x the file size")
     camera_stall_s: float = Field(_C.camera_stall_s, gt=0, le=120,
                                   description="seconds the camera may deliver no frames after the volunteer turns it "
-                                  "on (or during the session) before the page says so and reconnects it by itself")
+                                  "on (or during the session) before the page says so and reconnects it by itself; "
+                                  "each restart doubles it for the new connection (at most 8x), until frames flow")
     turn_url: str | None = Field(None, description="TURN server for remote volunteers on the live WebRTC path "
                                  "(`turn:host:port`); none by default, and no public STUN ever")
     turn_user: str | None = Field(None, description="TURN user name")

@@ -80,11 +80,53 @@ def test_a_start_that_does_not_take_is_tried_again_and_counted_again() -> None:
     clock.now += 8.0
     assert dog.observe(on=True, frames=0)  # stall 1: stop
     assert dog.observe(on=False, frames=0) and dog.desired_playing_state is True  # start
-    clock.now += 8.0
-    assert dog.observe(on=False, frames=0)  # nothing signalled within stall_s: stop and start again
+    clock.now += 15.9  # after a restart the new connection is given twice as long
+    assert not dog.observe(on=False, frames=0)
+    clock.now += 0.1
+    assert dog.observe(on=False, frames=0)  # nothing signalled within 16 s: stop and start again
     assert dog.desired_playing_state is False and dog.restarts == 2
-    clock.now += 8.0  # a stop the browser never confirms does not hold the watchdog forever
+    clock.now += 32.0  # a stop the browser never confirms does not hold the watchdog forever
     assert dog.observe(on=True, frames=0) and dog.desired_playing_state is True
+
+
+def _restart(dog: CameraWatchdog, clock: Clock, frames: int) -> None:
+    """Through a stall's stop and start to the new connection signalling."""
+    assert dog.observe(on=True, frames=frames) and dog.desired_playing_state is False
+    clock.now += 1.0
+    assert dog.observe(on=False, frames=frames) and dog.desired_playing_state is True
+    clock.now += 1.0
+    assert dog.observe(on=True, frames=frames) and dog.desired_playing_state is None
+
+
+def test_a_connection_slower_than_stall_s_gets_through_after_one_restart() -> None:
+    """Each connection of a busy machine needs 12 s to its first frame: the first is given 8 s and
+    restarted, the second 16 s and delivers; without the doubling it would restart for ever."""
+    dog, clock = _dog(8.0)
+    dog.observe(on=True, frames=0)  # the click
+    clock.now += 8.0
+    _restart(dog, clock, 0)
+    for _ in range(11):
+        clock.now += 1.0
+        assert not dog.observe(on=True, frames=0) and dog.reconnecting
+    clock.now += 1.0
+    assert not dog.observe(on=True, frames=5)  # 12 s after its start: frames
+    assert dog.restarts == 1 and not dog.reconnecting and dog.wait_s == 8.0  # back to stall_s
+
+
+def test_the_wait_doubles_up_to_eight_times_stall_s_and_resets_when_frames_flow() -> None:
+    dog, clock = _dog(8.0)
+    dog.observe(on=True, frames=0)
+    waits = []
+    for _ in range(5):
+        clock.now += dog.wait_s
+        _restart(dog, clock, 0)
+        waits.append(dog.wait_s)
+    assert waits == [16.0, 32.0, 64.0, 64.0, 64.0] and dog.restarts == 5
+    clock.now += 1.0
+    dog.observe(on=True, frames=30)
+    assert dog.wait_s == 8.0
+    clock.now += 8.0  # frames stop mid-session: the first restart comes after stall_s again
+    assert dog.observe(on=True, frames=30) and dog.restarts == 6
 
 
 def test_the_volunteer_turning_the_camera_off_is_not_a_stall() -> None:
