@@ -38,6 +38,7 @@ if str(REPO) not in sys.path:
 CHUNK_S = 1.0
 RATE_AFTER_S = 3.0
 INTACT_WITHIN_S = 30.0
+KEEPALIVE_CLIENT_S, KEEPALIVE_SERVER_S = 15.0, 60  # the client lets an idle connection go first
 
 
 def make_take(path: Path, seconds: float) -> Path:
@@ -93,7 +94,9 @@ def serve(home: Path, port: int, max_seconds: float, preset: str) -> None:
     app = Starlette(routes=capture_routes() + [Route("/bench/open", open_take, methods=["POST"]),
                                                Route("/bench/rate", rate, methods=["POST"]),
                                                Route("/bench/view", view)])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    # keep idle connections longer than the client does (below): a client reusing a connection the
+    # server is closing at that moment gets httpx.ReadError (uvicorn's default is 5 s, httpx's 5 s too)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=KEEPALIVE_SERVER_S)
 
 
 # ----------------------------------------------------------------------------- the client
@@ -148,7 +151,8 @@ async def run_count(n: int, take: Path, takes: int, seconds: float, work: Path, 
                                str(seconds), preset], cwd=REPO, env={**os.environ, "IPE_HOME": str(home)})
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(timeout=60) as client:
+        limits = httpx.Limits(max_connections=None, keepalive_expiry=KEEPALIVE_CLIENT_S)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             for _ in range(300):
                 try:
                     await client.get(f"{base}/capture/take/x")
