@@ -4,7 +4,9 @@
 
 Scenarios: ``single`` (one volunteer records and rates every outfit), ``pair`` (two
 volunteers at the same time), ``close`` (the browser is closed in the middle of the second
-recording), ``pause`` and ``silent`` (the camera check with a fault in the server, see FAULTS). Starts a real Streamlit server and Debian's Chromium (Playwright), writes what
+recording), ``refresh`` (the page is reloaded in the middle of the second recording: it resumes at
+the same outfit, the volunteer turns the camera on again), ``pause`` and ``silent`` (the camera
+check with a fault in the server, see FAULTS). Starts a real Streamlit server and Debian's Chromium (Playwright), writes what
 happened (session ids, ratings, WebRTC stats, network destinations) to OUT_JSON.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.browser_support import (CHROMIUM, camera_check, chromium_args, consent_and_profile, netlog_hosts,  # noqa: E402
                                    non_loopback_connections, rate_outfit, rating_slider,
-                                   streamlit_server)
+                                   streamlit_server, turn_camera_on)
 
 # Keeps every RTCPeerConnection (for getStats) and logs its signalling, ICE and DTLS states and
 # the ICE ufrag of each description it is given to the console, timestamped: the failing case's
@@ -104,7 +106,8 @@ def _console(line: str) -> None:
 
 
 async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gender: str,
-                    close_during: int | None = None, camera_check_only: bool = False, take_s: int = 3) -> dict:
+                    close_during: int | None = None, refresh_during: int | None = None,
+                    camera_check_only: bool = False, take_s: int = 3) -> dict:
     context = await browser.new_context()
     requests: list[str] = []
     context.on("request", lambda request: requests.append(request.url))
@@ -145,6 +148,16 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
             await context.close()
             result["closed_at_position"] = k
             return result
+        if refresh_during == k:  # mid-take: the page is reloaded, its camera connection with it
+            await page.get_by_text(f"s of {take_s} s").wait_for(timeout=240_000)
+            await asyncio.sleep(1.0)
+            await page.reload()
+            await page.get_by_text(f"{k + 1} / {outfits}").wait_for(timeout=60_000)  # the same outfit again
+            result["refreshed_at_position"] = k
+            result["resumed_session_id"] = page.url.split("s=")[-1].split("&")[0]
+            # a reloaded page has no camera until the volunteer's own click, and says so
+            await page.get_by_text("Your camera is off").wait_for(timeout=60_000)
+            await turn_camera_on(page)
         t = time.monotonic()
         # the first frames arrived; on a slow page a whole take can end between two 1 s updates of
         # its status, and this outfit's rating slider is then the first sign of its frames
@@ -156,7 +169,8 @@ async def volunteer(browser, url: str, *, outfits: int, ratings: list[int], gend
         await rate_outfit(page, ratings[k], own)
         result["ratings"].append(ratings[k])
     await page.get_by_text("Thank you!").wait_for(timeout=60_000)
-    result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()
+    if refresh_during is None:  # the code is shown only in the browser session that made it, not after a reload
+        result["withdrawal_code"] = (await page.locator("code").first.inner_text()).strip()
     await context.close()
     return result
 
@@ -183,7 +197,7 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
     netlog = home / "chromium-netlog.json"
     connections = home / "server-connections.jsonl"
     outfits = 2
-    take_s = 10 if scenario == "close" else 3  # closed mid-take: a take long enough to be seen recording
+    take_s = 10 if scenario in ("close", "refresh") else 3  # a take long enough to be seen recording
     settings = {"IPE_OUTFITS_PER_SESSION": str(outfits), "IPE_MAX_RECORD_SECONDS": str(take_s), "IPE_MIN_RECORD_SECONDS": "1",
                 "IPE_RESEARCHER_PASSWORD": "x", **FAULTS.get(scenario, {})}
     with streamlit_server(home, settings, connections) as url:
@@ -198,6 +212,9 @@ async def main(scenario: str, home: Path, fake: Path, out: Path) -> None:
                 runs = [volunteer(browser, url, outfits=outfits, ratings=[], gender="female", camera_check_only=True)]
             elif scenario == "close":
                 runs = [volunteer(browser, url, outfits=outfits, ratings=[90, 10], gender="male", close_during=1,
+                                  take_s=take_s)]
+            elif scenario == "refresh":
+                runs = [volunteer(browser, url, outfits=outfits, ratings=[35, 65], gender="female", refresh_during=1,
                                   take_s=take_s)]
             else:
                 raise SystemExit(f"unknown scenario {scenario}")

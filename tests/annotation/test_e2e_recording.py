@@ -105,6 +105,29 @@ def test_browser_closed_mid_recording_leaves_no_half_row_and_no_orphan(home, fak
         assert len(store.list_views()) == 1
 
 
+def test_a_refresh_mid_take_resumes_at_the_same_outfit(home, fake_camera, source_frames) -> None:
+    """The page is reloaded while the second outfit records: the new page resumes the same session at
+    the same outfit, without a camera until the volunteer turns it on again; that outfit is recorded
+    from the start and rated once, and the interrupted take leaves no row and, after the sweep, no file."""
+    report = run_scenario("refresh", home, fake_camera)
+    volunteer = report["volunteers"][0]
+    assert volunteer["refreshed_at_position"] == 1 and volunteer["resumed_session_id"] == volunteer["session_id"]
+    with Store.open(home, read_only=True) as store:
+        views = store.views_for_session(volunteer["session_id"])
+        plan = store.get_session(volunteer["session_id"])["plan"]
+        assert [(v["position"], v["outfit_id"], v["status"], v["rating"]) for v in views] == [
+            (0, plan[0], "ok", 35), (1, plan[1], "ok", 65)]
+        for view in views:
+            check_video(view, home, source_frames, cut_s=10.0)
+        assert store.get_session(volunteer["session_id"])["finished_at"] is not None
+    subprocess.run([sys.executable, "-m", "app", "--home", str(home.root), "init", "--quarantine"],
+                   cwd=REPO, capture_output=True, text=True, check=True)
+    with Store.open(home, read_only=True) as store:
+        after = store.sweep(temp_grace_s=0)
+        assert after["orphan_files"] == [] and after["temp_files"] == [] and after["missing_files"] == []
+        assert len(store.list_views()) == 2
+
+
 def _peer_connections(report: dict) -> set[str]:
     return {line.split("[pc", 1)[1].split("]", 1)[0] for line in report["peer_events"]}
 
