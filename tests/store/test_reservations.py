@@ -45,7 +45,12 @@ def test_two_server_processes_planning_at_once_get_disjoint_least_covered_outfit
             assert set(first["plan"]) | set(second["plan"]) == NEVER_RATED
             with Store.open(home) as store:
                 for started in (first, second):
-                    assert store.get_session(started["session_id"])["plan"] == started["plan"]
+                    row = store.get_session(started["session_id"])
+                    # seen once, in a full run at load ~15: a session a worker had reported started was not
+                    # in the store the test opened next (not reproduced in 20 runs): say what the store held
+                    assert row is not None, (k, started, store.rows("SELECT session_id, volunteer_id, plan, "
+                                                                    "finished_at FROM session ORDER BY started_at"))
+                    assert row["plan"] == started["plan"]
                     store.finish_session(started["session_id"])  # the next trial starts from the same coverage
         for server in servers:
             assert server.wait(60) == 0, server.stderr.read()

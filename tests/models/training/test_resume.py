@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -72,29 +71,25 @@ def test_the_best_epoch_is_kept_beside_the_last_and_figures_are_written(toy, tmp
         assert (folder / png).read_bytes()[:4] == b"\x89PNG"
 
 
-def _train(home, *extra: str) -> subprocess.Popen:
-    args = [sys.executable, "-m", "app", "--home", str(home), "train", "--synthetic", "--variant", "lbe",
+def _train(home, *extra: str, killed_after_epoch: int | None = None) -> subprocess.Popen:
+    """``python -m app train`` on a tiny synthetic set; with ``killed_after_epoch`` the process kills
+    itself (SIGKILL) right after that epoch's state is saved (tests/models/training/killed_training.py)."""
+    args = ["--home", str(home), "train", "--synthetic", "--variant", "lbe",
             "--hidden", "8", "--epochs", "8", "--batch-size", "8", "--eval-every", "1", "--checkpoint-every", "1",
             "--workers", "0", "--device", "cpu", *extra]
-    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    entry = ["-m", "app"] if killed_after_epoch is None else [
+        "-m", "tests.models.training.killed_training", str(killed_after_epoch)]
+    return subprocess.Popen([sys.executable, *entry, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def test_train_resume_continues_a_killed_cli_run(tmp_path) -> None:
     whole = _train(tmp_path / "a", "--run-id", "r")
     assert whole.wait(timeout=600) == 0, whole.stderr.read()[-3000:]
-    victim = _train(tmp_path / "b", "--run-id", "r")
+    victim = _train(tmp_path / "b", "--run-id", "r", killed_after_epoch=2)
+    assert victim.wait(timeout=600) == -signal.SIGKILL, victim.stderr.read()[-3000:]
     state = tmp_path / "b" / "runs" / "r" / "train_state" / "state.json"
-    deadline = time.time() + 600
-    while time.time() < deadline and victim.poll() is None:
-        if state.is_file() and json.loads(state.read_text())["epoch"] >= 2:
-            break
-        time.sleep(0.05)
-    assert victim.poll() is None, "the run ended before it could be killed"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=60)
-    stopped_at = json.loads(state.read_text())["epoch"]
-    assert 2 <= stopped_at < 8 and not (tmp_path / "b" / "runs" / "r" / "model").exists()
+    assert json.loads(state.read_text())["epoch"] == 2 and not (tmp_path / "b" / "runs" / "r" / "model").exists()
     again = _train(tmp_path / "b", "--resume", "r")
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-3000:]
