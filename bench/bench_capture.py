@@ -123,12 +123,6 @@ async def _drive(context, url: str, index: int, seconds: float, takes: int) -> d
     return out
 
 
-def udp_counters() -> dict[str, int]:
-    """This network namespace's UDP counters (datagrams dropped at a full socket: RcvbufErrors)."""
-    rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
-    return {k: int(v) for k, v in zip(rows[0][1:], rows[1][1:])}
-
-
 def server_pid(port: int) -> int:
     """The pid of the Streamlit server listening on ``port`` (found by its command line)."""
     for proc in Path("/proc").iterdir():
@@ -141,11 +135,6 @@ def server_pid(port: int) -> int:
         if b"streamlit" in b" ".join(argv) and str(port).encode() in argv:
             return int(proc.name)
     raise RuntimeError(f"no streamlit process on port {port}")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
 
 
 def pin(pid: int, cores: set[int]) -> None:
@@ -167,7 +156,9 @@ def allowed_cores(pid: int) -> set[str]:
 async def _inner(n: int, home: Path, fake: Path, out: Path, seconds: float, takes: int, pinned: bool) -> None:
     from playwright.async_api import async_playwright
 
+    from bench.bench_capture_browser import cpu_seconds
     from tests.browser_support import CHROMIUM, chromium_args, streamlit_server
+    from tests.e2e_scenarios import udp_counters
 
     env = {"IPE_OUTFITS_PER_SESSION": str(takes), "IPE_MAX_RECORD_SECONDS": f"{seconds:g}",
            "IPE_MIN_RECORD_SECONDS": "1", "IPE_RESEARCHER_PASSWORD": "bench"}
@@ -199,6 +190,8 @@ async def _inner(n: int, home: Path, fake: Path, out: Path, seconds: float, take
 
 
 async def _sample_cpu(pid: int, samples: list, every_s: float = 0.25) -> None:
+    from bench.bench_capture_browser import cpu_seconds
+
     while True:
         samples.append((time.monotonic(), cpu_seconds(pid)))
         await asyncio.sleep(every_s)
